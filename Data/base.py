@@ -1,0 +1,49 @@
+"""Shared machinery of the in-memory data layers."""
+import numpy as np
+
+from Layers.Base import check_size
+
+
+def one_hot(labels, categories):
+    """Integer labels ``(n,)`` -> one-hot ``(n, categories)`` float64."""
+    out = np.zeros((len(labels), categories))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+class ArrayData:
+    """Serves shuffled mini-batches of a training set kept in memory.
+
+    Every epoch visits each training sample once, in a fresh random order drawn
+    from NumPy's global generator; the last batch of an epoch may be smaller.
+    ``len(data)`` is the number of training samples and ``batch_size`` may be
+    changed between calls (NeuralNetwork.train(epochs=, batch_size=) does).
+
+    Subclasses set ``_train = (x, labels)`` and ``_test = (x, labels)``.
+    """
+
+    def __init__(self, batch_size):
+        self.batch_size = check_size(type(self).__name__, "batch_size", batch_size)
+        self._order = np.empty(0, dtype=int)
+        self._position = 0
+
+    def __len__(self):
+        return len(self._train[0])
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, train={len(self)}, "
+                f"test={len(self._test[0])})")
+
+    def next(self):
+        """The next ``(input, label)`` training batch."""
+        if self._position >= len(self._order):
+            self._order = np.random.permutation(len(self))
+            self._position = 0
+        idx = self._order[self._position:self._position + self.batch_size]
+        self._position += len(idx)
+        x, y = self._train
+        return x[idx], y[idx]
+
+    def get_test_set(self):
+        """``(input, label)`` of the whole test split."""
+        return self._test

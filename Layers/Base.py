@@ -1,0 +1,209 @@
+"""The layer contract that every layer of the framework follows.
+
+A layer is an object with two methods:
+
+``forward(input_tensor) -> output_tensor``
+    Computes the layer's output from its input. The input is never modified in
+    place; the returned array is new. Whatever ``backward`` will need is kept in
+    the layer's one private cache (attributes named ``_x``, ``_y``, ...).
+
+``backward(error_tensor) -> error_tensor``
+    Receives dL/d(output), the error of the layer above, with the shape of the
+    last output, and returns dL/d(input) with the shape of the last input.
+
+Tensors are NumPy arrays, batch first: vectors ``(batch, features)``, images
+``(batch, channels, y, x)``, 1-D signals ``(batch, channels, x)``.
+
+A *trainable* layer (``trainable = True``) also has
+
+* ``weights`` (and ``bias`` where it is kept apart) and ``gradient_weights``
+  (``gradient_bias``), the gradients of the loss computed by the last
+  ``backward``, with the shapes of the parameters;
+* an ``optimizer`` property. When an optimizer is set, ``backward`` *updates the
+  parameters itself*: it first computes the error for the previous layer with
+  the weights used in ``forward`` and only then applies the update;
+* ``initialize(weights_initializer, bias_initializer)``, which draws fresh
+  parameters;
+* ``parameters()``, a dict name -> array of everything an optimizer updates.
+
+Every layer has ``testing_phase`` (False while training). Dropout and
+BatchNormalization behave differently when it is True.
+
+Layers with parameters take a keyword ``dtype`` (default ``np.float64``): their
+parameters, gradients and optimizer state stay in that dtype and inputs of
+another dtype are cast on entry. Layers without parameters keep the input's
+float dtype (integer input is computed in float64).
+
+Bad input is refused at the boundary with a ``ValueError`` or ``TypeError``
+whose message names the layer, what was expected and what came.
+"""
+import copy
+import numbers
+
+import numpy as np
+
+
+class BaseLayer:
+    """Parent of every layer: holds the phase flag and the input checks."""
+
+    def __init__(self):
+        self.trainable = False
+        self.testing_phase = False
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    # -- boundary checks shared by all layers ---------------------------------
+
+    def _input(self, input_tensor, ndims, expected, dtype=None):
+        """Return ``input_tensor`` as a float array of ``ndims`` dimensions.
+
+        Args:
+            input_tensor: what the caller passed to ``forward``.
+            ndims: the allowed numbers of dimensions, e.g. ``(2,)`` or ``(3, 4)``.
+            expected: the expected shape in words, for the error message.
+            dtype: the dtype to cast to; ``None`` keeps a float input's dtype.
+        """
+        name = f"{type(self).__name__}.forward"
+        try:
+            x = np.asarray(input_tensor)
+        except (TypeError, ValueError) as err:  # ragged nested lists, ...
+            raise TypeError(f"{name}: expected a numeric array of shape {expected}, "
+                            f"got {type(input_tensor).__name__} ({err})") from None
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected a numeric array of shape {expected}, "
+                            f"got an array of dtype {x.dtype}")
+        if x.ndim not in ndims:
+            raise ValueError(f"{name}: expected input of shape {expected}, got {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: expected a non-empty batch of shape {expected}, "
+                             f"got {x.shape}")
+        if dtype is None:
+            dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        return x.astype(dtype, copy=False)
+
+    def _error(self, error_tensor, shape, dtype=None):
+        """Return ``error_tensor`` as an array, checking it matches the last output."""
+        e = np.asarray(error_tensor)
+        if shape is None:
+            raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
+        if e.shape != tuple(shape):
+            raise ValueError(f"{type(self).__name__}.backward: expected error of shape "
+                             f"{tuple(shape)} (the last output), got {e.shape}")
+        return e if dtype is None else e.astype(dtype, copy=False)
+
+
+class TrainableLayer(BaseLayer):
+    """Base of layers with parameters: optimizer property, dtype, update step.
+
+    Subclasses list the names of their parameter arrays in ``_param_names``
+    (e.g. ``("weights", "bias")``), keep the matching gradients in
+    ``gradient_<name>`` and call ``self._update()`` at the end of ``backward``.
+    Each parameter gets its own copy of the optimizer (its own moments) whose
+    hyperparameters stay linked to the optimizer that was set.
+    """
+
+    _param_names = ("weights",)
+
+    def __init__(self, dtype=np.float64):
+        super().__init__()
+        self.trainable = True
+        self.dtype = _float_dtype(type(self).__name__, dtype)
+        self._optimizers = None
+
+    @property
+    def optimizer(self):
+        """The optimizer updating ``weights``; ``None`` means no update in backward."""
+        return None if self._optimizers is None else self._optimizers["weights"]
+
+    @optimizer.setter
+    def optimizer(self, optimizer):
+        if optimizer is None:
+            self._optimizers = None
+            return
+        if not callable(getattr(optimizer, "calculate_update", None)):
+            raise TypeError(f"{type(self).__name__}.optimizer: expected an object with "
+                            f"calculate_update(weights, gradient), got {type(optimizer).__name__}")
+        self._optimizers = {name: (optimizer if name == "weights" else linked_copy(optimizer))
+                            for name in self._param_names}
+
+    def parameters(self):
+        """Dict name -> parameter array (the arrays themselves, not copies)."""
+        return {name: getattr(self, name) for name in self._param_names}
+
+    def calculate_regularization_loss(self):
+        """``regularizer.norm(weights)`` of the optimizer's regularizer, else 0."""
+        regularizer = getattr(self.optimizer, "regularizer", None)
+        return 0.0 if regularizer is None else float(regularizer.norm(self.weights))
+
+    def _update(self):
+        """Apply the optimizer to every parameter (after the error was computed)."""
+        if self._optimizers is None:
+            return
+        for name, optimizer in self._optimizers.items():
+            value = getattr(self, name)
+            grad = getattr(self, "gradient_" + name)
+            setattr(self, name, np.asarray(optimizer.calculate_update(value, grad), dtype=self.dtype))
+
+    def _check_initializer(self, initializer, shape, fan_in, fan_out, what):
+        """Call ``initializer.initialize`` and check the shape of what it returns."""
+        if not callable(getattr(initializer, "initialize", None)):
+            raise TypeError(f"{type(self).__name__}.initialize: expected an initializer with "
+                            f"initialize(shape, fan_in, fan_out) for the {what}, "
+                            f"got {type(initializer).__name__}")
+        values = np.asarray(initializer.initialize(shape, fan_in, fan_out), dtype=self.dtype)
+        if values.size != int(np.prod(shape)):
+            raise ValueError(f"{type(self).__name__}.initialize: the {what} initializer "
+                             f"returned shape {values.shape}, expected {shape}")
+        return values.reshape(shape)
+
+
+def linked_copy(optimizer):
+    """A copy of ``optimizer`` with its own state and linked hyperparameters.
+
+    Uses the optimizer's ``fork()`` when it has one (all of ours do), else a deep copy.
+    """
+    fork = getattr(optimizer, "fork", None)
+    return fork() if callable(fork) else copy.deepcopy(optimizer)
+
+
+def _float_dtype(layer, dtype):
+    """Check a ``dtype`` keyword: a floating NumPy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{layer}: expected a floating dtype such as np.float32 or "
+                        f"np.float64, got {dtype!r}")
+    return dt.type
+
+
+def check_size(layer, name, value, minimum=1):
+    """Return ``value`` as an int; sizes may be Python or NumPy integers."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        # a float that is a whole number (e.g. 64.0 from a computation) is accepted
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) \
+                and float(value).is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{layer}: expected an integer {name}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{layer}: expected {name} >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_shape(layer, name, value, lengths, minimum=1):
+    """Return ``value`` (int, tuple or list of ints) as a tuple of ints.
+
+    Args:
+        lengths: the allowed tuple lengths, e.g. ``(1, 2)``.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)) or len(value) not in lengths:
+        want = " or ".join(str(n) for n in lengths)
+        raise ValueError(f"{layer}: expected {name} as a tuple of {want} integers, got {value!r}")
+    return tuple(check_size(layer, name, v, minimum) for v in value)

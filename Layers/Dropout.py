@@ -1,0 +1,53 @@
+"""Inverted dropout."""
+import numbers
+
+import numpy as np
+
+from .Base import BaseLayer
+
+
+class Dropout(BaseLayer):
+    """Randomly zero units while training; the identity in the testing phase.
+
+    Args:
+        probability: the keep probability, the fraction of units KEPT
+            (``Dropout(0.8)`` keeps 80 %); ``0 < probability <= 1``.
+
+    Inverted dropout: while training, kept units are scaled by
+    ``1 / probability`` so the expected output equals the input and the testing
+    phase needs no rescaling. ``backward`` multiplies by the same scaled mask
+    (``Dropout(0.5)`` passes back 0 or 2x the error). Masks are drawn from
+    NumPy's global generator (``np.random.seed`` reproduces them).
+
+    Reference: Srivastava et al., "Dropout: A Simple Way to Prevent Neural
+    Networks from Overfitting", JMLR 2014.
+    """
+
+    def __init__(self, probability):
+        super().__init__()
+        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
+                or not 0 < probability <= 1:
+            raise ValueError(f"Dropout: expected a keep probability with 0 < probability <= 1, "
+                             f"got {probability!r}")
+        self.probability = float(probability)
+        self._mask = None
+
+    def __repr__(self):
+        return f"Dropout({self.probability})"
+
+    def forward(self, input_tensor):
+        """``(batch, ...) -> (batch, ...)``."""
+        x = self._input(input_tensor, range(1, 33), "(batch, ...)")
+        if self.testing_phase:
+            self._mask = None
+            return x.copy()
+        keep = np.random.random_sample(x.shape) < self.probability
+        self._mask = keep.astype(x.dtype) / x.dtype.type(self.probability)
+        return x * self._mask
+
+    def backward(self, error_tensor):
+        """``dx = dy * mask / probability`` (the identity in the testing phase)."""
+        if self._mask is None:
+            return np.array(error_tensor, copy=True)
+        e = self._error(error_tensor, self._mask.shape)
+        return e * self._mask

@@ -1,0 +1,25 @@
+"""Flatten every sample to a vector."""
+import numpy as np
+
+from .Base import BaseLayer
+
+
+class Flatten(BaseLayer):
+    """``(batch, ...) -> (batch, prod(...))`` and back."""
+
+    def __init__(self):
+        super().__init__()
+        self._shape = None
+
+    def forward(self, input_tensor):
+        """``(batch, d1, d2, ...) -> (batch, d1*d2*...)``."""
+        x = self._input(input_tensor, range(1, 33), "(batch, ...)")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, error_tensor):
+        """``(batch, d1*d2*...) -> (batch, d1, d2, ...)``."""
+        shape = self._shape
+        flat = None if shape is None else (shape[0], int(np.prod(shape[1:])))
+        e = self._error(error_tensor, flat)
+        return e.reshape(shape)

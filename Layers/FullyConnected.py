@@ -1,0 +1,62 @@
+"""Fully connected (dense) layer."""
+import numpy as np
+
+from .Base import TrainableLayer, check_size
+
+
+class FullyConnected(TrainableLayer):
+    """``y = [x, 1] @ weights``: an affine map with the bias as the last weight row.
+
+    Args:
+        input_size: features per input row.
+        output_size: features per output row.
+        dtype: float dtype of parameters and computation (default float64).
+
+    Parameters:
+        weights: ``(input_size + 1, output_size)``, the LAST ROW is the bias.
+        gradient_weights: same shape, dL/d(weights) of the last ``backward``.
+    """
+
+    def __init__(self, input_size, output_size, dtype=np.float64):
+        super().__init__(dtype)
+        self.input_size = check_size("FullyConnected", "input_size", input_size)
+        self.output_size = check_size("FullyConnected", "output_size", output_size)
+        # Non-zero random weights and a positive bias, so that a zero input
+        # already gives a positive output before initialize is called.
+        self.weights = np.random.uniform(0.0, 1.0, (self.input_size + 1, self.output_size)) \
+            .astype(self.dtype)
+        self.gradient_weights = None
+        self._x = None
+
+    def __repr__(self):
+        return f"FullyConnected({self.input_size}, {self.output_size})"
+
+    def initialize(self, weights_initializer, bias_initializer):
+        """Draw weights ``(input_size, output_size)`` and bias ``(1, output_size)``."""
+        n_in, n_out = self.input_size, self.output_size
+        w = self._check_initializer(weights_initializer, (n_in, n_out), n_in, n_out, "weights")
+        b = self._check_initializer(bias_initializer, (1, n_out), 1, n_out, "bias")
+        self.weights = np.vstack([w, b]).astype(self.dtype)
+
+    def forward(self, input_tensor):
+        """``(batch, input_size) -> (batch, output_size)``."""
+        x = self._input(input_tensor, (2,), f"(batch, {self.input_size})", self.dtype)
+        if x.shape[1] != self.input_size:
+            raise ValueError(f"FullyConnected.forward: expected input of shape "
+                             f"(batch, {self.input_size}), got {x.shape}")
+        self._x = x
+        return x @ self.weights[:-1] + self.weights[-1]
+
+    def backward(self, error_tensor):
+        """``(batch, output_size) -> (batch, input_size)``; updates weights if an optimizer is set."""
+        x = self._x
+        e = self._error(error_tensor, None if x is None else (x.shape[0], self.output_size),
+                        self.dtype)
+        gradient = np.empty_like(self.weights)
+        np.matmul(x.T, e, out=gradient[:-1])
+        np.sum(e, axis=0, out=gradient[-1])
+        self.gradient_weights = gradient
+        # The error for the previous layer uses the weights of forward, before the update.
+        dx = e @ self.weights[:-1].T
+        self._update()
+        return dx

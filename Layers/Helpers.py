@@ -1,0 +1,117 @@
+"""The helpers classic test suites import: gradient checkers, accuracy, data layers.
+
+The gradient checkers compare backpropagation with central differences::
+
+    numerical = (L(x + eps) - L(x - eps)) / (2 * eps),   eps = 1e-5
+
+entry by entry, and return the relative difference
+``|analytical - numerical| / max(|analytical|, |numerical|)`` per entry (0 where
+both are below 1e-15). ``layers`` is a list whose LAST element is the loss
+(``forward(prediction, label)`` -> scalar, ``backward(label)``). Run them in
+float64: float32 round-off swamps a 1e-5 step.
+"""
+import random
+
+import numpy as np
+
+from Data.Datasets import DigitData, IrisData, RandomData
+from .BatchNormalization import input_gradient
+
+__all__ = ["gradient_check", "gradient_check_weights", "compute_bn_gradients",
+           "calculate_accuracy", "shuffle_data", "RandomData", "IrisData", "DigitData"]
+
+EPSILON = 1e-5
+
+
+def _loss(layers, input_tensor, label_tensor, seed):
+    """Forward through every layer and the loss; re-seed first if ``seed`` is given."""
+    x = input_tensor
+    for layer in layers[:-1]:
+        if seed is not None:
+            np.random.seed(seed)
+            random.seed(seed)
+        x = layer.forward(x)
+    return layers[-1].forward(x, label_tensor)
+
+
+def _backprop(layers, label_tensor):
+    error = layers[-1].backward(label_tensor)
+    for layer in reversed(layers[:-1]):
+        error = layer.backward(error)
+    return error
+
+
+def _relative_difference(analytical, numerical):
+    scale = max(abs(analytical), abs(numerical))
+    return 0.0 if scale < 1e-15 else abs(analytical - numerical) / scale
+
+
+def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
+    """Perturb ``tensor`` (the input or a parameter array) in place, entry by entry."""
+    difference = np.zeros(tensor.shape)
+    for index in np.ndindex(*tensor.shape):
+        original = tensor[index]
+        tensor[index] = original + EPSILON
+        upper = _loss(layers, input_tensor, label_tensor, seed)
+        tensor[index] = original - EPSILON
+        lower = _loss(layers, input_tensor, label_tensor, seed)
+        tensor[index] = original
+        numerical = (upper - lower) / (2 * EPSILON)
+        difference[index] = _relative_difference(analytical[index], numerical)
+    return difference
+
+
+def gradient_check(layers, input_tensor, label_tensor, seed=None):
+    """Relative difference between dL/d(input) by backprop and by central differences.
+
+    Args:
+        layers: the layers, then the loss as the last element.
+        input_tensor, label_tensor: one batch (float64).
+        seed: if given, ``np.random`` and ``random`` are re-seeded before every
+            layer's forward, so Dropout draws the same mask each time.
+    Returns:
+        array of the input's shape.
+    """
+    x = np.array(input_tensor, dtype=np.float64)
+    _loss(layers, x, label_tensor, seed)
+    analytical = _backprop(layers, label_tensor)
+    return _check(layers, x, analytical, x, label_tensor, seed)
+
+
+def gradient_check_weights(layers, input_tensor, label_tensor, bias):
+    """Relative difference for the parameters of ``layers[0]``.
+
+    Checks ``layers[0].bias`` against ``gradient_bias`` when ``bias`` is true,
+    else ``weights`` against ``gradient_weights``. Returns an array of the
+    parameter's shape.
+    """
+    name = "bias" if bias else "weights"
+    layer = layers[0]
+    _loss(layers, input_tensor, label_tensor, None)
+    _backprop(layers, label_tensor)
+    analytical = np.array(getattr(layer, "gradient_" + name))
+    parameter = getattr(layer, name)
+    return _check(layers, parameter, analytical, input_tensor, label_tensor, None)
+
+
+def compute_bn_gradients(error_tensor, input_tensor, weights, mean, var,
+                         eps=np.finfo(float).eps):
+    """dL/d(input) of training-mode batch normalization, ``(batch, channels)`` arrays.
+
+    Computed from the raw input and its batch statistics, independently of a
+    layer's cache, so tests can compare ``BatchNormalization.backward`` with it.
+    """
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (input_tensor - mean) * inv_std
+    return input_gradient(error_tensor, x_hat, weights, inv_std)
+
+
+def calculate_accuracy(results, labels):
+    """Fraction of rows whose arg-max prediction matches the one-hot label."""
+    return float(np.mean(np.argmax(results, axis=1) == np.argmax(labels, axis=1)))
+
+
+def shuffle_data(input_tensor, label_tensor):
+    """The same random permutation (global generator) applied to inputs and labels."""
+    order = np.random.permutation(len(input_tensor))
+    return input_tensor[order], label_tensor[order]

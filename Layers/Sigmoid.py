@@ -1,0 +1,24 @@
+"""Logistic sigmoid activation."""
+from scipy.special import expit
+
+from .Base import BaseLayer
+
+
+class Sigmoid(BaseLayer):
+    """``y = 1 / (1 + exp(-x))``; backward uses the kept activation: ``dy/dx = y (1 - y)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.activations = None
+
+    def forward(self, input_tensor):
+        """``(batch, ...) -> (batch, ...)``; scipy's ``expit`` is stable for large |x|."""
+        x = self._input(input_tensor, range(1, 33), "(batch, ...)")
+        self.activations = expit(x)
+        return self.activations
+
+    def backward(self, error_tensor):
+        """``dx = dy * y * (1 - y)``, same shape as the input."""
+        y = self.activations
+        e = self._error(error_tensor, None if y is None else y.shape)
+        return e * y * (1.0 - y)

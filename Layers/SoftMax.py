@@ -1,0 +1,30 @@
+"""Softmax over the features of each row."""
+import numpy as np
+
+from .Base import BaseLayer
+
+
+class SoftMax(BaseLayer):
+    """``y_k = exp(x_k - max(x)) / sum_j exp(x_j - max(x))`` per row.
+
+    Subtracting the row maximum leaves the result unchanged and keeps ``exp``
+    finite for huge inputs (e.g. all 10000).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._y = None
+
+    def forward(self, input_tensor):
+        """``(batch, classes) -> (batch, classes)`` probabilities, rows summing to 1."""
+        x = self._input(input_tensor, (2,), "(batch, classes)")
+        z = np.exp(x - x.max(axis=1, keepdims=True))
+        z /= z.sum(axis=1, keepdims=True)
+        self._y = z
+        return z
+
+    def backward(self, error_tensor):
+        """Full Jacobian: ``dx_k = y_k * (dy_k - sum_j dy_j y_j)``."""
+        y = self._y
+        e = self._error(error_tensor, None if y is None else y.shape)
+        return y * (e - np.sum(e * y, axis=1, keepdims=True))

@@ -1,0 +1,24 @@
+"""Hyperbolic tangent activation."""
+import numpy as np
+
+from .Base import BaseLayer
+
+
+class TanH(BaseLayer):
+    """``y = tanh(x)``; backward uses the kept activation: ``dy/dx = 1 - y**2``."""
+
+    def __init__(self):
+        super().__init__()
+        self.activations = None
+
+    def forward(self, input_tensor):
+        """``(batch, ...) -> (batch, ...)``."""
+        x = self._input(input_tensor, range(1, 33), "(batch, ...)")
+        self.activations = np.tanh(x)
+        return self.activations
+
+    def backward(self, error_tensor):
+        """``dx = dy * (1 - y**2)``, same shape as the input."""
+        y = self.activations
+        e = self._error(error_tensor, None if y is None else y.shape)
+        return e * (1.0 - y * y)

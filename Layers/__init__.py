@@ -1,0 +1,8 @@
+"""The layers, one class per module: ``from Layers import *`` binds every module."""
+from . import Base, Initializers
+from . import (FullyConnected, ReLU, TanH, Sigmoid, SoftMax, Flatten, Conv, Pooling,
+               Dropout, BatchNormalization)
+from . import Helpers
+
+__all__ = ["Base", "Initializers", "FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax",
+           "Flatten", "Conv", "Pooling", "Dropout", "BatchNormalization", "Helpers"]

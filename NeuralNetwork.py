@@ -1,0 +1,244 @@
+"""NeuralNetwork: a stack of layers, a data layer, a loss layer and an optimizer.
+
+Usage::
+
+    net = NeuralNetwork(Optimizers.Adam(1e-3), Initializers.He(), Initializers.Constant(0.1))
+    net.data_layer = Helpers.IrisData(50)       # anything with next() -> (input, label)
+    net.loss_layer = Loss.CrossEntropyLoss()
+    net.append_layer(FullyConnected.FullyConnected(4, 3))
+    net.append_layer(SoftMax.SoftMax())
+    net.train(1000)                             # returns the mean loss of the call
+    probabilities = net.test(inputs)
+"""
+import math
+import os
+import pickle
+import tempfile
+
+import numpy as np
+
+from Layers.Base import linked_copy
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the parameters of the last good step were restored."""
+
+
+class NeuralNetwork:
+    """A feed-forward stack trained by backpropagation.
+
+    Args:
+        optimizer: the optimizer every trainable layer gets a linked copy of
+            (own state, shared hyperparameters, see ``Optimizers.Optimizer.fork``).
+        weights_initializer, bias_initializer: passed to ``initialize`` of every
+            trainable layer appended.
+
+    Members:
+        layers: the layers, input first. loss: one loss value per training
+        iteration. data_layer: object with ``next() -> (input, label)``.
+        loss_layer: object with ``forward(prediction, label)`` and ``backward(label)``.
+    """
+
+    def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
+        self._optimizer = optimizer
+        self.weights_initializer = weights_initializer
+        self.bias_initializer = bias_initializer
+        self.layers = []
+        self.loss = []
+        self.data_layer = None
+        self.loss_layer = None
+        self._label = None
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}(optimizer={self._optimizer!r}, "
+                 f"loss_layer={self.loss_layer!r})"]
+        lines += [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
+        return "\n".join(lines)
+
+    # -- pickling: the data layer stays out ------------------------------------
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["data_layer"] = None
+        state["_label"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    # -- optimizer and phase ---------------------------------------------------
+
+    @property
+    def optimizer(self):
+        """The network's optimizer; setting it gives every trainable layer a linked copy."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer):
+        self._optimizer = optimizer
+        for layer in self.trainable_layers():
+            layer.optimizer = linked_copy(optimizer)
+
+    @property
+    def phase(self):
+        """True in the testing phase, False while training (mirrors ``testing_phase``).
+
+        Setting it accepts a bool or one of 'train'/'training'/'test'/'testing'
+        and sets ``testing_phase`` on every layer.
+        """
+        return bool(self.layers) and all(layer.testing_phase for layer in self.layers)
+
+    @phase.setter
+    def phase(self, value):
+        if isinstance(value, str):
+            names = {"train": False, "training": False, "test": True, "testing": True}
+            if value.lower() not in names:
+                raise ValueError(f"NeuralNetwork.phase: expected 'train' or 'test' (or a bool), "
+                                 f"got {value!r}")
+            value = names[value.lower()]
+        for layer in self.layers:
+            layer.testing_phase = bool(value)
+
+    def trainable_layers(self):
+        return [layer for layer in self.layers if getattr(layer, "trainable", False)]
+
+    def append_layer(self, layer):
+        """Append ``layer``; a trainable one gets its optimizer copy and is initialized."""
+        if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+            raise TypeError(f"NeuralNetwork.append_layer: expected a layer with forward and "
+                            f"backward, got {type(layer).__name__}")
+        if getattr(layer, "trainable", False):
+            layer.optimizer = linked_copy(self._optimizer)
+            if self.weights_initializer is not None and self.bias_initializer is not None:
+                layer.initialize(self.weights_initializer, self.bias_initializer)
+        self.layers.append(layer)
+
+    # -- one step ----------------------------------------------------------------
+
+    def regularization_loss(self):
+        """Sum of ``regularizer.norm(weights)`` over the trainable layers."""
+        return sum(layer.calculate_regularization_loss() for layer in self.trainable_layers()
+                   if hasattr(layer, "calculate_regularization_loss"))
+
+    def forward(self):
+        """Draw a batch from the data layer, run every layer and return the loss.
+
+        The loss is the loss layer's value plus the regularization loss.
+        """
+        if self.data_layer is None or self.loss_layer is None:
+            raise RuntimeError("NeuralNetwork.forward: set data_layer and loss_layer first")
+        x, self._label = self.data_layer.next()
+        for layer in self.layers:
+            x = layer.forward(x)
+        return self.loss_layer.forward(x, self._label) + self.regularization_loss()
+
+    def backward(self):
+        """Propagate the error from the loss layer down; layers update themselves."""
+        error = self.loss_layer.backward(self._label)
+        for layer in reversed(self.layers):
+            error = layer.backward(error)
+
+    def train(self, iterations=None, *, epochs=None, batch_size=None):
+        """Run training steps and return the mean loss of this call.
+
+        ``train(iterations)`` runs that many forward/backward steps.
+        ``train(epochs=E, batch_size=B)`` sets the data layer's batch size to
+        ``B`` (if given) and runs ``E`` passes over its ``len(data_layer)``
+        training samples. Each step's loss is appended to ``self.loss``.
+
+        If the loss becomes NaN or infinite, training stops with
+        ``TrainingDiverged`` naming the iteration, and the parameters that gave
+        the last finite loss are put back.
+        """
+        iterations = self._iterations(iterations, epochs, batch_size)
+        self.phase = False
+        losses, kept = [], None
+        for step in range(1, iterations + 1):
+            loss = self.forward()
+            if not math.isfinite(loss):
+                if kept is not None:
+                    self._restore(kept)
+                raise TrainingDiverged(
+                    f"NeuralNetwork.train: the loss became {loss} at iteration {step} of this "
+                    f"call (iteration {len(self.loss) + 1} overall); the parameters that gave "
+                    f"the last finite loss were kept")
+            kept = self._snapshot()
+            self.backward()
+            losses.append(loss)
+            self.loss.append(loss)
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def _iterations(self, iterations, epochs, batch_size):
+        if iterations is not None and epochs is not None:
+            raise ValueError("NeuralNetwork.train: give iterations or epochs, not both")
+        if epochs is None:
+            if iterations is None:
+                raise ValueError("NeuralNetwork.train: expected iterations or epochs=")
+            return _count("iterations", iterations)
+        epochs = _count("epochs", epochs)
+        if batch_size is not None:
+            self.data_layer.batch_size = _count("batch_size", batch_size, minimum=1)
+        try:
+            n = len(self.data_layer)
+            per_epoch = math.ceil(n / self.data_layer.batch_size)
+        except (TypeError, AttributeError):
+            raise TypeError("NeuralNetwork.train: epochs= needs a data layer with len() "
+                            f"(training samples) and batch_size, got "
+                            f"{type(self.data_layer).__name__}") from None
+        return epochs * per_epoch
+
+    def _parameters(self):
+        return [layer.parameters() for layer in self.trainable_layers()
+                if hasattr(layer, "parameters")]
+
+    def _snapshot(self):
+        return [{name: p.copy() for name, p in ps.items()} for ps in self._parameters()]
+
+    def _restore(self, snapshot):
+        layers = [layer for layer in self.trainable_layers() if hasattr(layer, "parameters")]
+        for layer, params in zip(layers, snapshot):
+            for name, value in params.items():
+                setattr(layer, name, value)
+
+    def test(self, input_tensor):
+        """Run ``input_tensor`` through every layer in the testing phase; return the output."""
+        self.phase = True
+        x = input_tensor
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+
+def _count(name, value, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"NeuralNetwork.train: expected {name} to be an integer >= {minimum}, "
+                         f"got {value!r}")
+    return int(value)
+
+
+def save(filename, net):
+    """Pickle ``net`` (without its data layer) to ``filename``.
+
+    The file is written next to its destination and moved into place in one
+    step, so an interrupted save never leaves a half-written file behind.
+    """
+    directory = os.path.dirname(os.path.abspath(filename))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pickle", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(net, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(filename, data_layer):
+    """Load a network saved by ``save`` and attach ``data_layer`` to it."""
+    with open(filename, "rb") as f:
+        net = pickle.load(f)
+    net.data_layer = data_layer
+    return net

@@ -1,0 +1,54 @@
+"""Weight regularizers (penalties added to the loss).
+
+Each has ``calculate_gradient(w)`` (the penalty's gradient, which the optimizers
+subtract scaled by the learning rate) and ``norm(w)`` (the penalty itself, which
+NeuralNetwork adds to the reported loss).
+"""
+import numbers
+import math
+
+import numpy as np
+
+
+def _check_alpha(name, alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
+            or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"{name}: expected a finite regularization weight alpha >= 0, "
+                         f"got {alpha!r}")
+    return float(alpha)
+
+
+class L2_Regularizer:
+    """``norm(w) = alpha * sum(w**2)``, ``calculate_gradient(w) = alpha * w``.
+
+    Note the gradient is ``alpha * w``, not ``2 * alpha * w``: the classic
+    framework's convention, kept so existing results reproduce.
+    """
+
+    def __init__(self, alpha):
+        self.alpha = _check_alpha("L2_Regularizer", alpha)
+
+    def calculate_gradient(self, weights):
+        return self.alpha * weights
+
+    def norm(self, weights):
+        return self.alpha * np.sum(np.square(weights))
+
+    def __repr__(self):
+        return f"L2_Regularizer({self.alpha})"
+
+
+class L1_Regularizer:
+    """``norm(w) = alpha * sum(|w|)``, ``calculate_gradient(w) = alpha * sign(w)``."""
+
+    def __init__(self, alpha):
+        self.alpha = _check_alpha("L1_Regularizer", alpha)
+
+    def calculate_gradient(self, weights):
+        return self.alpha * np.sign(weights)
+
+    def norm(self, weights):
+        return self.alpha * np.sum(np.abs(weights))
+
+    def __repr__(self):
+        return f"L1_Regularizer({self.alpha})"

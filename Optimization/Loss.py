@@ -1,0 +1,42 @@
+"""Loss layers: the last element of a network."""
+import numpy as np
+
+
+class CrossEntropyLoss:
+    """Cross-entropy of SoftMax probabilities against one-hot labels.
+
+    ``L = -sum_batch log(prediction[label == 1] + eps)``, summed (not averaged)
+    over the batch; ``eps`` is the machine epsilon of float64 and keeps log(0)
+    finite. ``backward`` returns ``dL/dprediction = -label / (prediction + eps)``.
+    """
+
+    def __init__(self):
+        self._prediction = None
+
+    def __repr__(self):
+        return "CrossEntropyLoss()"
+
+    def forward(self, prediction_tensor, label_tensor):
+        """``(batch, classes), (batch, classes) -> scalar loss``."""
+        p = np.asarray(prediction_tensor)
+        y = np.asarray(label_tensor)
+        if p.ndim != 2 or y.shape != p.shape:
+            raise ValueError(f"CrossEntropyLoss.forward: expected prediction and label of the "
+                             f"same shape (batch, classes), got {p.shape} and {y.shape}")
+        if p.dtype.kind != "f":
+            p = p.astype(np.float64)
+        self._prediction = p
+        eps = p.dtype.type(np.finfo(float).eps)
+        return float(-np.sum(np.log(p[y == 1] + eps)))
+
+    def backward(self, label_tensor):
+        """``(batch, classes) -> (batch, classes)``: ``-label / (prediction + eps)``."""
+        p = self._prediction
+        if p is None:
+            raise RuntimeError("CrossEntropyLoss.backward: called before forward")
+        y = np.asarray(label_tensor)
+        if y.shape != p.shape:
+            raise ValueError(f"CrossEntropyLoss.backward: expected label of shape {p.shape}, "
+                             f"got {y.shape}")
+        eps = p.dtype.type(np.finfo(float).eps)
+        return -y.astype(p.dtype, copy=False) / (p + eps)

@@ -1,0 +1,230 @@
+"""Optimizers: turn a gradient into a parameter update.
+
+Contract: ``calculate_update(weight_tensor, gradient_tensor) -> new weights``.
+Scalars and arrays of any shape are accepted; the result has the weights' dtype
+(a float32 layer stays float32). An optimizer object keeps the state of ONE
+parameter array (momentum velocity, Adam moments and step count), which is why
+every trainable layer holds its own copies.
+
+Regularization is decoupled from the gradient statistics and uses the weights
+from before the step::
+
+    new = step(weights, gradient) - learning_rate * regularizer.calculate_gradient(weights)
+
+where ``step`` is the plain SGD, momentum or Adam step below. The regularizer
+never enters the momentum or the Adam moments.
+
+Every constructor takes its classic arguments positionally or as keywords, plus
+``regularizer=`` as a regularizer object or a dict
+``{'type': 'L2' | 'L1', 'lambda': float}``, and ``clip_norm=`` (default None):
+when set, each gradient is rescaled by ``clip_gradients`` to an L2 norm of at
+most ``clip_norm`` before the step (useful for recurrent layers).
+
+Linked copies: ``fork()`` returns a copy with fresh state whose hyperparameters
+(learning rate, momentum, mu, rho, regularizer) are shared with the original.
+NeuralNetwork gives each layer forks of its optimizer, so
+``net.optimizer.learning_rate *= 0.9`` reaches every layer (learning-rate
+schedules work between ``train`` calls).
+"""
+import copy
+import math
+import numbers
+
+import numpy as np
+
+from . import Constraints
+
+
+class _Hyperparameter:
+    """A hyperparameter stored in the dict that an optimizer shares with its forks."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj._hyper[self.name]
+
+    def __set__(self, obj, value):
+        obj._hyper[self.name] = self.check(type(obj).__name__, self.name, value)
+
+
+def _positive(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{owner}: expected {name} to be a positive finite number, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _decay(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{owner}: expected {name} in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _regularizer(owner, name, value):
+    if value is None or callable(getattr(value, "calculate_gradient", None)):
+        return value
+    if isinstance(value, dict):
+        kinds = {"L2": Constraints.L2_Regularizer, "L1": Constraints.L1_Regularizer}
+        kind = value.get("type")
+        if kind not in kinds:
+            raise ValueError(f"{owner}: expected regularizer type 'L2' or 'L1', got {kind!r}")
+        if "lambda" not in value:
+            raise ValueError(f"{owner}: expected the regularizer dict to give 'lambda', "
+                             f"got keys {sorted(value)}")
+        return kinds[kind](value["lambda"])
+    raise TypeError(f"{owner}: expected a regularizer object or a dict "
+                    f"{{'type': 'L2'|'L1', 'lambda': float}}, got {type(value).__name__}")
+
+
+def clip_gradients(gradient, threshold=5.0):
+    """Rescale ``gradient`` to L2 norm ``threshold`` if its norm exceeds it.
+
+    ``g <- g * threshold / ||g||`` when ``||g|| > threshold``, else ``g`` unchanged
+    (the norm runs over all entries). Returns a new array only when it rescales.
+
+    Reference: Pascanu et al., "On the difficulty of training recurrent neural
+    networks", ICML 2013.
+    """
+    g = np.asarray(gradient)
+    norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
+    if norm > threshold:
+        return g * g.dtype.type(threshold / norm) if g.dtype.kind == "f" else g * (threshold / norm)
+    return g
+
+
+def _clip(owner, name, value):
+    return None if value is None else _positive(owner, name, value)
+
+
+class Optimizer:
+    """Base class: learning rate, regularizer and the regularized update.
+
+    Subclasses implement ``_step(weights, gradient)``, the update without
+    regularization.
+    """
+
+    learning_rate = _Hyperparameter(_positive)
+    regularizer = _Hyperparameter(_regularizer)
+    clip_norm = _Hyperparameter(_clip)
+
+    def __init__(self, learning_rate, regularizer=None, clip_norm=None):
+        self._hyper = {}
+        self.learning_rate = learning_rate
+        self.regularizer = regularizer
+        self.clip_norm = clip_norm
+        # Per copy, not shared: BatchNormalization turns it off for gamma/beta.
+        self.apply_regularizer = True
+
+    def add_regularizer(self, regularizer):
+        """Set the regularizer (object or ``{'type': ..., 'lambda': ...}`` dict)."""
+        self.regularizer = regularizer
+
+    def calculate_update(self, weight_tensor, gradient_tensor):
+        """Return the updated weights; see the module docstring for the formula."""
+        w = np.asarray(weight_tensor)
+        dtype = w.dtype if w.dtype.kind == "f" else np.float64
+        g = np.asarray(gradient_tensor, dtype=dtype)
+        if self.clip_norm is not None:
+            g = clip_gradients(g, self.clip_norm)
+        new = self._step(w, g)
+        if self.regularizer is not None and self.apply_regularizer:
+            new = new - self.learning_rate * self.regularizer.calculate_gradient(w)
+        return new.astype(dtype, copy=False)
+
+    def fork(self):
+        """A copy with fresh state, sharing this optimizer's hyperparameters."""
+        twin = copy.copy(self)
+        twin._reset()
+        return twin
+
+    def _reset(self):
+        """Forget the per-parameter state (velocity, moments)."""
+
+    def _step(self, w, g):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper.items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+class Sgd(Optimizer):
+    """Plain gradient descent: ``w <- w - learning_rate * g``."""
+
+    def __init__(self, learning_rate, regularizer=None, clip_norm=None):
+        super().__init__(learning_rate, regularizer, clip_norm)
+
+    def _step(self, w, g):
+        return w - self.learning_rate * g
+
+
+class SgdWithMomentum(Optimizer):
+    """Gradient descent with momentum (the velocity form)::
+
+        v <- momentum_rate * v - learning_rate * g
+        w <- w + v
+
+    ``v`` starts at zero.
+    """
+
+    momentum_rate = _Hyperparameter(_decay)
+
+    def __init__(self, learning_rate, momentum_rate=0.9, regularizer=None, clip_norm=None):
+        super().__init__(learning_rate, regularizer, clip_norm)
+        self.momentum_rate = momentum_rate
+        self._reset()
+
+    def _reset(self):
+        self.v = None
+
+    def _step(self, w, g):
+        v = np.zeros_like(g) if self.v is None else self.v
+        self.v = self.momentum_rate * v - self.learning_rate * g
+        return w + self.v
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``mu``/``rho`` decay the first/second moment::
+
+        k <- k + 1
+        v <- mu * v + (1 - mu) * g
+        r <- rho * r + (1 - rho) * g**2
+        w <- w - learning_rate * (v / (1 - mu**k)) / (sqrt(r / (1 - rho**k)) + 1e-8)
+
+    Reference: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
+    """
+
+    mu = _Hyperparameter(_decay)
+    rho = _Hyperparameter(_decay)
+    epsilon = 1e-8
+
+    def __init__(self, learning_rate=0.001, mu=0.9, rho=0.999, regularizer=None,
+                 clip_norm=None):
+        super().__init__(learning_rate, regularizer, clip_norm)
+        self.mu = mu
+        self.rho = rho
+        self._reset()
+
+    def _reset(self):
+        self.v = None
+        self.r = None
+        self.k = 0
+
+    def _step(self, w, g):
+        if self.v is None:
+            self.v = np.zeros_like(g)
+            self.r = np.zeros_like(g)
+        self.k += 1
+        mu, rho = self.mu, self.rho
+        self.v = mu * self.v + (1 - mu) * g
+        self.r = rho * self.r + (1 - rho) * (g * g)
+        v_hat = self.v / (1 - mu ** self.k)
+        r_hat = self.r / (1 - rho ** self.k)
+        return w - self.learning_rate * v_hat / (np.sqrt(r_hat) + self.epsilon)
