@@ -1,0 +1,1070 @@
+"""The gradient-check suite: every layer's gradients, optimizers, network, end-to-end training.
+
+Run with ``make test`` (or ``python -m pytest NeuralNetworkTests.py tests``).
+
+Layout mirrors ``Layers/``: one table of float64 central-difference gradient
+checks for every layer configuration, then one test class per layer with exact
+values and properties, then optimizers, the loss, the network and end-to-end
+training on Iris and the 8x8 digits.
+"""
+import copy
+import math
+import os
+import pickle
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from Layers import *  # noqa: F401,F403 - the classic import must bind every module
+from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Helpers,
+                    Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Optimization import *  # noqa: F401,F403
+from Optimization import Constraints, Loss, Optimizers
+import NeuralNetwork
+
+TOLERANCE = 1e-5
+
+
+class L2Loss:
+    """``L = sum((prediction - label)**2)``: a loss for gradient checks of any shape."""
+
+    def forward(self, prediction, label):
+        self._diff = prediction - label
+        return float(np.sum(self._diff ** 2))
+
+    def backward(self, label):
+        return 2 * self._diff
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    np.random.seed(1337)
+
+
+# ---------------------------------------------------------------------------
+# Gradient checks: one table, one helper
+# ---------------------------------------------------------------------------
+
+def bn_testing(channels):
+    """BatchNormalization in the testing phase after one training batch."""
+    layer = BatchNormalization.BatchNormalization(channels)
+    shape = (6, channels) if channels == 4 else (4, channels, 3, 3)
+    layer.forward(np.random.normal(1.0, 2.0, shape))
+    layer.testing_phase = True
+    return layer
+
+
+def bn_with_params(channels):
+    """Training-phase BatchNormalization with non-trivial gamma and beta."""
+    layer = BatchNormalization.BatchNormalization(channels)
+    layer.weights = np.random.uniform(0.5, 2.0, channels)
+    layer.bias = np.random.normal(size=channels)
+    return layer
+
+
+# (id, layer factory, input shape, trainable)
+CASES = [
+    ("fc", lambda: FullyConnected.FullyConnected(4, 3), (5, 4), True),
+    ("relu", ReLU.ReLU, (5, 6), False),
+    ("tanh", TanH.TanH, (5, 6), False),
+    ("sigmoid", Sigmoid.Sigmoid, (5, 6), False),
+    ("flatten", Flatten.Flatten, (3, 2, 3, 4), False),
+    ("conv2d", lambda: Conv.Conv((1, 1), (2, 3, 3), 3), (2, 2, 5, 6), True),
+    ("conv2d-strided", lambda: Conv.Conv((2, 3), (2, 3, 3), 3), (2, 2, 7, 8), True),
+    ("conv2d-even", lambda: Conv.Conv((1, 1), (2, 4, 2), 2), (2, 2, 6, 5), True),
+    ("conv2d-even-strided", lambda: Conv.Conv((2, 2), (3, 2, 4), 2), (2, 3, 5, 7), True),
+    ("conv2d-1x1", lambda: Conv.Conv(1, (3, 1, 1), 2), (2, 3, 4, 4), True),
+    ("conv1d", lambda: Conv.Conv((1,), (2, 3), 3), (2, 2, 9), True),
+    ("conv1d-strided-even", lambda: Conv.Conv([2], (3, 4), 2), (2, 3, 9), True),
+    ("pool-subsampling", lambda: Pooling.Pooling((2, 2), (2, 2)), (2, 2, 6, 6), False),
+    ("pool-uneven", lambda: Pooling.Pooling((2, 2), (2, 2)), (2, 2, 7, 5), False),
+    ("pool-overlapping", lambda: Pooling.Pooling((1, 1), (2, 2)), (2, 2, 5, 6), False),
+    ("pool-overlapping-3x3", lambda: Pooling.Pooling((2, 1), (3, 3)), (2, 1, 7, 6), False),
+    ("bn-vector", lambda: bn_with_params(4), (6, 4), True),
+    ("bn-image", lambda: bn_with_params(3), (4, 3, 3, 3), True),
+    ("bn-vector-testing", lambda: bn_testing(4), (6, 4), True),
+    ("bn-image-testing", lambda: bn_testing(3), (4, 3, 3, 3), True),
+]
+
+
+def check_gradients(layer, input_shape, trainable, seed=None):
+    """Run the float64 checks of input error, weights and bias for one layer."""
+    x = np.random.normal(size=input_shape)
+    out_shape = layer.forward(x).shape
+    label = np.random.normal(size=out_shape)
+    layers = [layer, L2Loss()]
+    assert np.max(Helpers.gradient_check(layers, x, label, seed)) <= TOLERANCE
+    if trainable:
+        assert np.max(Helpers.gradient_check_weights(layers, x, label, False)) <= TOLERANCE
+        if hasattr(layer, "bias"):
+            assert np.max(Helpers.gradient_check_weights(layers, x, label, True)) <= TOLERANCE
+
+
+@pytest.mark.parametrize("factory, input_shape, trainable",
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_gradients(factory, input_shape, trainable):
+    check_gradients(factory(), input_shape, trainable)
+
+
+def test_gradient_dropout_under_fixed_seed():
+    check_gradients(Dropout.Dropout(0.6), (6, 8), False, seed=7)
+
+
+def test_gradient_softmax_with_cross_entropy():
+    x = np.random.normal(size=(5, 4))
+    label = np.eye(4)[np.random.randint(0, 4, 5)]
+    layers = [FullyConnected.FullyConnected(4, 4), SoftMax.SoftMax(), Loss.CrossEntropyLoss()]
+    assert np.max(Helpers.gradient_check(layers, x, label)) <= TOLERANCE
+    assert np.max(Helpers.gradient_check_weights(layers, x, label, False)) <= TOLERANCE
+
+
+def test_gradient_stack_conv_bn_pool_fc():
+    layers = [Conv.Conv((1, 1), (2, 3, 3), 3), BatchNormalization.BatchNormalization(3),
+              ReLU.ReLU(), Pooling.Pooling((2, 2), (2, 2)), Flatten.Flatten(),
+              FullyConnected.FullyConnected(18, 3), SoftMax.SoftMax(), Loss.CrossEntropyLoss()]
+    x = np.random.normal(size=(3, 2, 4, 6))
+    label = np.eye(3)[[0, 2, 1]]
+    assert np.max(Helpers.gradient_check(layers, x, label)) <= TOLERANCE
+    assert np.max(Helpers.gradient_check_weights(layers, x, label, False)) <= TOLERANCE
+    # (The Conv bias is not checked here: BatchNormalization removes any per-channel
+    # shift, so its true gradient is 0 and the relative difference is round-off.)
+    np.testing.assert_allclose(layers[0].gradient_bias, 0, atol=1e-12)
+
+
+class NoOpBackward(ReLU.ReLU):
+    def backward(self, error_tensor):
+        return error_tensor
+
+
+def test_gradient_checker_catches_a_wrong_backward():
+    x = np.random.normal(size=(4, 5))
+    label = np.random.normal(size=(4, 5))
+    assert np.max(Helpers.gradient_check([NoOpBackward(), L2Loss()], x, label)) > 0.5
+
+
+# ---------------------------------------------------------------------------
+# One class per layer: exact values and properties
+# ---------------------------------------------------------------------------
+
+class RecordingInitializer:
+    """Records the arguments of initialize and returns a recognisable array."""
+
+    def __init__(self, value):
+        self.value, self.calls = value, []
+
+    def initialize(self, shape, fan_in, fan_out):
+        self.calls.append((tuple(shape), fan_in, fan_out))
+        return np.full(shape, self.value)
+
+
+class TestBase:
+    def test_defaults(self):
+        layer = Base.BaseLayer()
+        assert layer.trainable is False and layer.testing_phase is False
+
+    def test_trainable_flags(self):
+        assert FullyConnected.FullyConnected(2, 2).trainable
+        assert Conv.Conv(1, (1, 3, 3), 2).trainable
+        assert BatchNormalization.BatchNormalization(2).trainable
+        for layer in (ReLU.ReLU(), TanH.TanH(), Sigmoid.Sigmoid(), SoftMax.SoftMax(),
+                      Flatten.Flatten(), Pooling.Pooling(2, 2), Dropout.Dropout(0.5)):
+            assert not layer.trainable
+            assert isinstance(layer, Base.BaseLayer)
+
+    def test_star_import_binds_every_module(self):
+        namespace = {}
+        exec("from Layers import *\nfrom Optimization import *", namespace)
+        for name in ("FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax", "Flatten", "Conv",
+                     "Pooling", "Dropout", "BatchNormalization", "Initializers", "Base",
+                     "Helpers", "Optimizers", "Constraints", "Loss"):
+            assert name in namespace, name
+
+
+class TestFullyConnected:
+    def test_forward_is_affine_with_bias_as_last_row(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        assert layer.weights.shape == (5, 3)
+        x = np.random.normal(size=(6, 4))
+        expected = np.hstack([x, np.ones((6, 1))]) @ layer.weights
+        np.testing.assert_allclose(layer.forward(x), expected)
+
+    def test_constructor_gives_positive_output_for_zero_input(self):
+        layer = FullyConnected.FullyConnected(3, 5)
+        assert np.all(layer.weights != 0)
+        assert np.all(layer.forward(np.zeros((2, 3))) > 0)
+
+    def test_initialize_shapes_and_fans(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        w_init, b_init = RecordingInitializer(0.5), RecordingInitializer(2.0)
+        layer.initialize(w_init, b_init)
+        assert w_init.calls == [((4, 3), 4, 3)]
+        assert b_init.calls == [((1, 3), 1, 3)]
+        np.testing.assert_array_equal(layer.weights[:-1], 0.5)
+        np.testing.assert_array_equal(layer.weights[-1], 2.0)
+
+    def test_backward_values(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        x, e = np.random.normal(size=(5, 4)), np.random.normal(size=(5, 3))
+        layer.forward(x)
+        dx = layer.backward(e)
+        np.testing.assert_allclose(dx, e @ layer.weights[:-1].T)
+        np.testing.assert_allclose(layer.gradient_weights, np.hstack([x, np.ones((5, 1))]).T @ e)
+
+    def test_error_uses_weights_from_before_the_update(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        layer.optimizer = Optimizers.Sgd(1.0)
+        before = layer.weights.copy()
+        x, e = np.random.normal(size=(5, 4)), np.random.normal(size=(5, 3))
+        layer.forward(x)
+        dx = layer.backward(e)
+        np.testing.assert_allclose(dx, e @ before[:-1].T)
+        np.testing.assert_allclose(layer.weights, before - layer.gradient_weights)
+
+    def test_update_reduces_the_loss(self):
+        layer = FullyConnected.FullyConnected(3, 2)
+        layer.optimizer = Optimizers.Sgd(1e-2)
+        x, target = np.random.normal(size=(8, 3)), np.random.normal(size=(8, 2))
+        loss = L2Loss()
+        losses = []
+        for _ in range(20):
+            losses.append(loss.forward(layer.forward(x), target))
+            layer.backward(loss.backward(target))
+        assert losses[-1] < 0.5 * losses[0]
+
+    def test_numpy_integer_sizes_and_integer_input(self):
+        layer = FullyConnected.FullyConnected(np.int64(4), np.int32(3))
+        out = layer.forward(np.arange(8).reshape(2, 4))
+        assert out.dtype == np.float64 and out.shape == (2, 3)
+
+    def test_wrong_feature_count(self):
+        with pytest.raises(ValueError, match=r"FullyConnected\.forward: expected input of shape "
+                                             r"\(batch, 4\), got \(2, 5\)"):
+            FullyConnected.FullyConnected(4, 3).forward(np.zeros((2, 5)))
+
+    def test_wrong_ndim_and_type(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        with pytest.raises(ValueError, match=r"FullyConnected.*\(batch, 4\).*\(4,\)"):
+            layer.forward(np.zeros(4))
+        with pytest.raises(TypeError, match="FullyConnected.*numeric array"):
+            layer.forward("four numbers")
+        with pytest.raises(ValueError, match="FullyConnected.*non-empty batch"):
+            layer.forward(np.zeros((0, 4)))
+
+    def test_bad_sizes(self):
+        with pytest.raises(ValueError, match="FullyConnected.*input_size >= 1, got 0"):
+            FullyConnected.FullyConnected(0, 3)
+        with pytest.raises(TypeError, match="FullyConnected.*integer output_size"):
+            FullyConnected.FullyConnected(3, 2.5)
+
+    def test_backward_error_shape_checked(self):
+        layer = FullyConnected.FullyConnected(4, 3)
+        layer.forward(np.zeros((2, 4)))
+        with pytest.raises(ValueError, match=r"FullyConnected\.backward.*\(2, 3\).*\(2, 4\)"):
+            layer.backward(np.zeros((2, 4)))
+
+
+class TestActivations:
+    def test_relu(self):
+        x = np.array([[-2.0, 0.0, 3.0]])
+        layer = ReLU.ReLU()
+        np.testing.assert_array_equal(layer.forward(x), [[0, 0, 3]])
+        np.testing.assert_array_equal(layer.backward(np.array([[5.0, 5.0, 5.0]])), [[0, 0, 5]])
+
+    def test_tanh_and_sigmoid_values(self):
+        x = np.random.normal(size=(3, 4))
+        np.testing.assert_allclose(TanH.TanH().forward(x), np.tanh(x))
+        np.testing.assert_allclose(Sigmoid.Sigmoid().forward(x), 1 / (1 + np.exp(-x)))
+
+    def test_tanh_and_sigmoid_keep_activations(self):
+        x = np.random.normal(size=(3, 4))
+        tanh, sig = TanH.TanH(), Sigmoid.Sigmoid()
+        np.testing.assert_array_equal(tanh.activations, None)
+        np.testing.assert_allclose(tanh.forward(x), tanh.activations)
+        np.testing.assert_allclose(sig.forward(x), sig.activations)
+
+    def test_sigmoid_is_stable_for_large_inputs(self):
+        with np.errstate(all="raise"):
+            out = Sigmoid.Sigmoid().forward(np.array([[-1000.0, 1000.0]]))
+        np.testing.assert_allclose(out, [[0.0, 1.0]])
+
+    def test_parameter_free_layers_keep_float32(self):
+        x = np.random.normal(size=(4, 6)).astype(np.float32)
+        for layer in (ReLU.ReLU(), TanH.TanH(), Sigmoid.Sigmoid(), SoftMax.SoftMax(),
+                      Flatten.Flatten(), Dropout.Dropout(0.5)):
+            out = layer.forward(x)
+            assert out.dtype == np.float32, type(layer).__name__
+            assert layer.backward(np.ones_like(out)).dtype == np.float32
+
+
+class TestSoftMax:
+    def test_rows_sum_to_one_and_order_is_kept(self):
+        out = SoftMax.SoftMax().forward(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+        np.testing.assert_allclose(out.sum(axis=1), 1.0)
+        assert out[0, 2] > out[0, 1] > out[0, 0]
+        np.testing.assert_allclose(out[1], 1 / 3)
+
+    def test_huge_inputs(self):
+        with np.errstate(all="raise"):
+            out = SoftMax.SoftMax().forward(np.full((2, 4), 10000.0))
+        np.testing.assert_allclose(out, 0.25)
+
+    def test_backward_is_the_full_jacobian(self):
+        layer = SoftMax.SoftMax()
+        y = layer.forward(np.random.normal(size=(2, 3)))
+        e = np.random.normal(size=(2, 3))
+        dx = layer.backward(e)
+        for b in range(2):
+            jacobian = np.diag(y[b]) - np.outer(y[b], y[b])
+            np.testing.assert_allclose(dx[b], jacobian @ e[b])
+
+
+class TestFlatten:
+    def test_round_trip(self):
+        x = np.random.normal(size=(3, 2, 4, 5))
+        layer = Flatten.Flatten()
+        out = layer.forward(x)
+        assert out.shape == (3, 40)
+        np.testing.assert_array_equal(layer.backward(out), x)
+
+
+def conv_reference(x, weights, bias, stride):
+    """Explicit same-padded cross-correlation with scipy, then subsampling."""
+    b, c, *size = x.shape
+    k, _, *kernel = weights.shape
+    pads = [((m - 1) // 2, m - 1 - (m - 1) // 2) for m in kernel]
+    x_pad = np.pad(x, [(0, 0), (0, 0)] + pads)
+    out = np.zeros((b, k, *size))
+    for n in range(b):
+        for j in range(k):
+            out[n, j] = sum(signal.correlate(x_pad[n, ch], weights[j, ch], mode="valid")
+                            for ch in range(c)) + bias[j]
+    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
+    return out[index]
+
+
+class TestConv:
+    @pytest.mark.parametrize("stride, kernel, input_shape", [
+        ((1, 1), (3, 5, 3), (2, 3, 9, 7)),
+        ((2, 3), (3, 3, 3), (2, 3, 10, 14)),
+        ((3, 2), (2, 4, 2), (1, 2, 8, 7)),
+        ((1,), (2, 3), (2, 2, 11)),
+        ((3,), (2, 4), (2, 2, 10)),
+    ])
+    def test_forward_matches_reference(self, stride, kernel, input_shape):
+        layer = Conv.Conv(stride, kernel, 4)
+        x = np.random.normal(size=input_shape)
+        out = layer.forward(x)
+        expected_size = tuple(math.ceil(n / s) for n, s in zip(input_shape[2:], stride))
+        assert out.shape == (input_shape[0], 4) + expected_size
+        np.testing.assert_allclose(out, conv_reference(x, layer.weights, layer.bias, stride),
+                                   atol=1e-12)
+
+    def test_even_kernel_pads_after(self):
+        layer = Conv.Conv((1, 1), (1, 2, 2), 1)
+        layer.weights = np.ones((1, 1, 2, 2))
+        layer.bias = np.zeros(1)
+        x = np.arange(9.0).reshape(1, 1, 3, 3)
+        # Extra padding after: output[i, j] sums x[i:i+2, j:j+2], zero beyond the edge.
+        expected = np.array([[8, 12, 7], [20, 24, 13], [13, 15, 8]], dtype=float)
+        np.testing.assert_array_equal(layer.forward(x)[0, 0], expected)
+
+    def test_shapes_and_nonzero_initial_parameters(self):
+        layer = Conv.Conv([1, 1], [3, 5, 7], np.int32(4))
+        assert layer.weights.shape == (4, 3, 5, 7) and layer.bias.shape == (4,)
+        assert np.all(layer.weights != 0) and np.all(layer.bias != 0)
+        assert Conv.Conv(2, (3, 5, 7), 4).stride_shape == (2, 2)
+
+    def test_initialize_fans(self):
+        layer = Conv.Conv((1, 1), (3, 5, 7), 4)
+        w_init, b_init = RecordingInitializer(0.25), RecordingInitializer(-1.0)
+        layer.initialize(w_init, b_init)
+        assert w_init.calls == [((4, 3, 5, 7), 3 * 5 * 7, 4 * 5 * 7)]
+        assert b_init.calls[0][0] == (4,)
+        np.testing.assert_array_equal(layer.weights, 0.25)
+        np.testing.assert_array_equal(layer.bias, -1.0)
+
+    def test_gradient_shapes(self):
+        layer = Conv.Conv((2, 2), (3, 3, 3), 5)
+        out = layer.forward(np.random.normal(size=(2, 3, 6, 6)))
+        layer.backward(np.ones_like(out))
+        assert layer.gradient_weights.shape == (5, 3, 3, 3)
+        np.testing.assert_allclose(layer.gradient_bias, np.full(5, out[0, 0].size * 2))
+
+    def test_weights_and_bias_have_independent_optimizer_states(self):
+        layer = Conv.Conv((1, 1), (1, 3, 3), 2)
+        optimizer = Optimizers.SgdWithMomentum(0.1, 0.9)
+        layer.optimizer = optimizer
+        assert layer.optimizer is optimizer
+        x = np.random.normal(size=(2, 1, 4, 4))
+        w0, b0 = layer.weights.copy(), layer.bias.copy()
+        layer.forward(x)
+        layer.backward(np.ones((2, 2, 4, 4)))
+        # Each parameter moved by exactly -lr * its own gradient on the first step.
+        np.testing.assert_allclose(layer.weights, w0 - 0.1 * layer.gradient_weights)
+        np.testing.assert_allclose(layer.bias, b0 - 0.1 * layer.gradient_bias)
+        assert optimizer.v.shape == (2, 1, 3, 3)
+
+    def test_update_reduces_the_output(self):
+        layer = Conv.Conv((1, 1), (2, 3, 3), 3)
+        layer.initialize(Initializers.He(), Initializers.Constant(0.1))
+        layer.optimizer = Optimizers.Sgd(1e-3)
+        x = np.random.normal(size=(2, 2, 5, 5))
+        energies = []
+        for _ in range(10):
+            out = layer.forward(x)
+            energies.append(np.sum(out ** 2))
+            layer.backward(out)   # gradient of 0.5 * sum(out**2)
+        assert energies[-1] < energies[0]
+
+    def test_wrong_channels(self):
+        with pytest.raises(ValueError, match=r"Conv\.forward: expected input of shape "
+                                             r"\(batch, 3, y, x\).*got \(2, 2, 5, 5\)"):
+            Conv.Conv((1, 1), (3, 3, 3), 2).forward(np.zeros((2, 2, 5, 5)))
+
+    def test_wrong_ndim(self):
+        with pytest.raises(ValueError, match=r"Conv\.forward.*\(batch, 3, x\).*\(2, 3, 5, 5\)"):
+            Conv.Conv((1,), (3, 3), 2).forward(np.zeros((2, 3, 5, 5)))
+
+    def test_bad_constructor_arguments(self):
+        with pytest.raises(ValueError, match="Conv.*convolution_shape"):
+            Conv.Conv((1, 1), (3,), 2)
+        with pytest.raises(ValueError, match="Conv.*stride_shape"):
+            Conv.Conv((1, 1, 1), (3, 3, 3), 2)
+        with pytest.raises(ValueError, match="Conv.*stride_shape"):
+            Conv.Conv((1, 1), (3, 3), 2)
+        with pytest.raises(ValueError, match="Conv.*num_kernels >= 1, got 0"):
+            Conv.Conv(1, (3, 3, 3), 0)
+
+
+class TestPooling:
+    def test_forward_matches_explicit_windows(self):
+        layer = Pooling.Pooling((2, 1), (3, 2))
+        x = np.random.normal(size=(2, 3, 8, 6))
+        out = layer.forward(x)
+        assert out.shape == (2, 3, 3, 5)
+        for i in range(3):
+            for j in range(5):
+                window = x[:, :, 2 * i:2 * i + 3, j:j + 2]
+                np.testing.assert_array_equal(out[:, :, i, j], window.max(axis=(2, 3)))
+
+    def test_backward_routes_to_first_maximum_and_accumulates(self):
+        layer = Pooling.Pooling((1, 1), (2, 2))
+        x = np.array([[[[1.0, 1.0, 0.0],
+                        [0.0, 5.0, 2.0],
+                        [0.0, 0.0, 1.0]]]])
+        out = layer.forward(x)
+        np.testing.assert_array_equal(out[0, 0], [[5, 5], [5, 5]])
+        dx = layer.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+        expected = np.zeros((3, 3))
+        expected[1, 1] = 10.0          # all four overlapping windows share the maximum
+        np.testing.assert_array_equal(dx[0, 0], expected)
+
+    def test_ties_go_to_the_first_position(self):
+        layer = Pooling.Pooling((2, 2), (2, 2))
+        layer.forward(np.ones((1, 1, 2, 2)))
+        dx = layer.backward(np.array([[[[3.0]]]]))
+        np.testing.assert_array_equal(dx[0, 0], [[3, 0], [0, 0]])
+
+    def test_window_larger_than_input(self):
+        with pytest.raises(ValueError, match=r"Pooling\.forward: the pooling window \(3, 3\) "
+                                             r"is larger than the input"):
+            Pooling.Pooling((1, 1), (3, 3)).forward(np.zeros((1, 1, 2, 5)))
+
+    def test_wrong_ndim(self):
+        with pytest.raises(ValueError, match=r"Pooling\.forward: expected input of shape "
+                                             r"\(batch, channels, y, x\), got \(2, 4\)"):
+            Pooling.Pooling(2, 2).forward(np.zeros((2, 4)))
+
+
+class TestDropout:
+    def test_keeps_the_fraction_and_scales(self):
+        layer = Dropout.Dropout(0.8)
+        out = layer.forward(np.ones((1000, 100)))
+        assert abs(np.mean(out > 0) - 0.8) < 0.01
+        np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.8])
+        assert abs(out.mean() - 1.0) < 0.02
+
+    def test_testing_phase_is_identity(self):
+        layer = Dropout.Dropout(0.5)
+        layer.testing_phase = True
+        x = np.random.normal(size=(4, 5))
+        np.testing.assert_array_equal(layer.forward(x), x)
+        np.testing.assert_array_equal(layer.backward(x), x)
+
+    def test_backward_uses_the_same_scaled_mask(self):
+        layer = Dropout.Dropout(0.5)
+        out = layer.forward(np.ones((10, 50)))
+        back = layer.backward(np.ones((10, 50)))
+        np.testing.assert_array_equal(back, out)
+        assert set(np.unique(back)) == {0.0, 2.0}
+
+    def test_seed_reproduces_the_mask(self):
+        layer = Dropout.Dropout(0.5)
+        np.random.seed(3)
+        a = layer.forward(np.ones((5, 5)))
+        np.random.seed(3)
+        np.testing.assert_array_equal(layer.forward(np.ones((5, 5))), a)
+
+    @pytest.mark.parametrize("probability", [0, 1.5, -0.1, "half"])
+    def test_bad_probability(self, probability):
+        with pytest.raises(ValueError, match="Dropout: expected a keep probability"):
+            Dropout.Dropout(probability)
+
+    def test_probability_one_is_identity(self):
+        x = np.random.normal(size=(3, 4))
+        np.testing.assert_array_equal(Dropout.Dropout(1).forward(x), x)
+
+
+class TestBatchNormalization:
+    def test_training_output_is_normalized(self):
+        layer = BatchNormalization.BatchNormalization(4)
+        out = layer.forward(np.random.normal(3.0, 5.0, size=(200, 4)))
+        np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-10)
+        np.testing.assert_allclose(out.var(axis=0), 1, atol=1e-8)
+
+    def test_image_statistics_are_per_channel(self):
+        layer = BatchNormalization.BatchNormalization(3)
+        x = np.random.normal(size=(8, 3, 4, 5)) * np.array([1, 10, 100])[:, None, None] + 7
+        out = layer.forward(x)
+        assert out.shape == x.shape
+        np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
+        np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-8)
+
+    def test_running_statistics_first_batch_then_decay(self):
+        layer = BatchNormalization.BatchNormalization(2)
+        a = np.random.normal(1.0, 2.0, (50, 2))
+        b = np.random.normal(-1.0, 3.0, (50, 2))
+        layer.forward(a)
+        np.testing.assert_allclose(layer.running_mean, a.mean(axis=0))
+        np.testing.assert_allclose(layer.running_var, a.var(axis=0))
+        layer.forward(b)
+        np.testing.assert_allclose(layer.running_mean, 0.8 * a.mean(0) + 0.2 * b.mean(0))
+        np.testing.assert_allclose(layer.running_var, 0.8 * a.var(0) + 0.2 * b.var(0))
+
+    def test_testing_phase_uses_running_statistics(self):
+        layer = BatchNormalization.BatchNormalization(2)
+        a = np.random.normal(1.0, 2.0, (50, 2))
+        layer.forward(a)
+        layer.testing_phase = True
+        x = np.random.normal(size=(5, 2))
+        expected = (x - a.mean(0)) / np.sqrt(a.var(0) + layer.epsilon)
+        np.testing.assert_allclose(layer.forward(x), expected)
+        np.testing.assert_allclose(layer.running_mean, a.mean(axis=0))  # not updated
+
+    def test_reformat_round_trip(self):
+        layer = BatchNormalization.BatchNormalization(3)
+        x = np.random.normal(size=(2, 3, 4, 5))
+        flat = layer.reformat(x)
+        assert flat.shape == (40, 3)
+        np.testing.assert_array_equal(flat[:, 1], x[:, 1].ravel())
+        np.testing.assert_array_equal(layer.reformat(flat), x)
+
+    def test_initialize_sets_ones_and_zeros(self):
+        layer = BatchNormalization.BatchNormalization(3)
+        layer.weights[:] = 5
+        layer.initialize(Initializers.Constant(7), Initializers.Constant(7))
+        np.testing.assert_array_equal(layer.weights, 1)
+        np.testing.assert_array_equal(layer.bias, 0)
+        assert layer.epsilon < 1e-10
+
+    def test_backward_matches_compute_bn_gradients(self):
+        layer = bn_with_params(4)
+        x, e = np.random.normal(size=(10, 4)), np.random.normal(size=(10, 4))
+        layer.forward(x)
+        expected = Helpers.compute_bn_gradients(e, x, layer.weights, x.mean(0), x.var(0),
+                                                layer.epsilon)
+        np.testing.assert_allclose(layer.backward(e), expected)
+
+    def test_update_moves_gamma_and_beta_without_regularizer(self):
+        layer = BatchNormalization.BatchNormalization(2)
+        layer.optimizer = Optimizers.Sgd(0.5, regularizer=Constraints.L2_Regularizer(10.0))
+        layer.forward(np.random.normal(size=(6, 2)))
+        layer.backward(np.ones((6, 2)))
+        np.testing.assert_allclose(layer.bias, -0.5 * 6)
+        np.testing.assert_allclose(layer.weights, 1 - 0.5 * layer.gradient_weights)
+        assert layer.calculate_regularization_loss() == 0.0
+
+    def test_wrong_channels(self):
+        with pytest.raises(ValueError, match=r"BatchNormalization\.forward.*\(batch, 3.*\(4, 2\)"):
+            BatchNormalization.BatchNormalization(3).forward(np.zeros((4, 2)))
+
+
+class TestInitializers:
+    def test_constant(self):
+        np.testing.assert_array_equal(Initializers.Constant().initialize((2, 3), 2, 3), 0.1)
+        np.testing.assert_array_equal(Initializers.Constant(0.7).initialize((4,), 1, 4), 0.7)
+
+    def test_uniform_random(self):
+        w = Initializers.UniformRandom().initialize((200, 200), 200, 200)
+        assert w.shape == (200, 200) and w.min() >= 0 and w.max() < 1
+        assert abs(w.mean() - 0.5) < 0.01
+
+    @pytest.mark.parametrize("initializer, std", [
+        (Initializers.Xavier(), math.sqrt(2 / (300 + 200))),
+        (Initializers.He(), math.sqrt(2 / 300)),
+    ])
+    def test_normal_std(self, initializer, std):
+        w = initializer.initialize((300, 200), 300, 200)
+        assert w.shape == (300, 200)
+        assert abs(w.std() / std - 1) < 0.02 and abs(w.mean()) < 0.01 * std * 10
+
+
+# ---------------------------------------------------------------------------
+# dtype contract
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factory, input_shape", [
+    (lambda: FullyConnected.FullyConnected(4, 3, dtype=np.float32), (5, 4)),
+    (lambda: Conv.Conv((2, 2), (2, 3, 3), 3, dtype=np.float32), (2, 2, 6, 6)),
+    (lambda: Conv.Conv((1,), (2, 3), 3, dtype=np.float32), (2, 2, 6)),
+    (lambda: BatchNormalization.BatchNormalization(2, dtype=np.float32), (4, 2, 3, 3)),
+])
+def test_float32_layers_stay_float32_through_update(factory, input_shape):
+    layer = factory()
+    layer.optimizer = Optimizers.Adam(1e-3, regularizer={"type": "L2", "lambda": 1e-3})
+    layer.initialize(Initializers.He(), Initializers.Constant(0.1))
+    out = layer.forward(np.random.normal(size=input_shape))   # float64 in: cast on entry
+    assert out.dtype == np.float32
+    dx = layer.backward(np.ones(out.shape, dtype=np.float64))
+    assert dx.dtype == np.float32
+    for name, value in layer.parameters().items():
+        assert value.dtype == np.float32, name
+        assert getattr(layer, "gradient_" + name).dtype == np.float32, name
+    assert layer.optimizer.v.dtype == np.float32
+
+
+def test_bad_dtype_keyword():
+    with pytest.raises(TypeError, match="FullyConnected: expected a floating dtype"):
+        FullyConnected.FullyConnected(2, 2, dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------
+# Optimizers, regularizers, loss
+# ---------------------------------------------------------------------------
+
+class TestOptimizers:
+    def test_sgd(self):
+        optimizer = Optimizers.Sgd(1.0)
+        np.testing.assert_almost_equal(optimizer.calculate_update(1.0, 1.0), 0.0)
+        np.testing.assert_allclose(optimizer.calculate_update(np.array([1.0, 2.0]),
+                                                              np.array([0.5, -1.0])), [0.5, 3.0])
+
+    def test_momentum(self):
+        optimizer = Optimizers.SgdWithMomentum(1.0, 0.9)
+        w = optimizer.calculate_update(1.0, 1.0)
+        np.testing.assert_almost_equal(w, 0.0)
+        np.testing.assert_almost_equal(optimizer.calculate_update(w, 0.5), -1.4)
+
+    def test_adam(self):
+        optimizer = Optimizers.Adam(1.0, 0.01, 0.02)
+        w = optimizer.calculate_update(1.0, 0.5)
+        np.testing.assert_almost_equal(w, 0.0)
+        np.testing.assert_almost_equal(optimizer.calculate_update(w, 0.5), -0.99999998)
+
+    def test_adam_bias_correction_third_step(self):
+        mu, rho, lr = 0.9, 0.999, 0.1
+        optimizer = Optimizers.Adam(lr, mu, rho)
+        w, v, r = np.array([1.0, -2.0]), 0.0, 0.0
+        expected = w.copy()
+        for k, g in enumerate([np.array([0.3, -1.0]), np.array([0.1, 2.0]),
+                               np.array([-0.5, 0.5])], start=1):
+            v, r = mu * v + (1 - mu) * g, rho * r + (1 - rho) * g * g
+            expected = expected - lr * (v / (1 - mu ** k)) / (np.sqrt(r / (1 - rho ** k)) + 1e-8)
+            w = optimizer.calculate_update(w, g)
+        np.testing.assert_allclose(w, expected)
+
+    def test_keywords(self):
+        assert Optimizers.Adam(learning_rate=0.01, mu=0.8, rho=0.9).mu == 0.8
+        assert Optimizers.SgdWithMomentum(learning_rate=0.1, momentum_rate=0.5).momentum_rate == 0.5
+        assert Optimizers.Sgd(learning_rate=0.3).learning_rate == 0.3
+
+    @pytest.mark.parametrize("make", [
+        lambda r: Optimizers.Sgd(2.0, regularizer=r),
+        lambda r: Optimizers.SgdWithMomentum(2.0, 0.9, regularizer=r),
+        lambda r: Optimizers.Adam(2.0, 0.9, 0.999, regularizer=r),
+    ])
+    def test_regularizer_is_decoupled_and_uses_old_weights(self, make):
+        w, g = np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.5, -0.5])
+        plain = make(None).calculate_update(w, g)
+        l2 = make(Constraints.L2_Regularizer(0.1)).calculate_update(w, g)
+        l1 = make({"type": "L1", "lambda": 0.1}).calculate_update(w, g)
+        np.testing.assert_allclose(l2, plain - 2.0 * 0.1 * w)
+        np.testing.assert_allclose(l1, plain - 2.0 * 0.1 * np.sign(w))
+
+    def test_classic_sgd_with_l2_values(self):
+        optimizer = Optimizers.Sgd(2)
+        optimizer.add_regularizer(Constraints.L2_Regularizer(2))
+        np.testing.assert_allclose(optimizer.calculate_update(np.array([1.0, 2.0, 3.0]),
+                                                              np.array([0.5, 0.5, 0.5])),
+                                   [-4.0, -7.0, -10.0])
+
+    def test_regularizer_stays_out_of_the_moments(self):
+        optimizer = Optimizers.SgdWithMomentum(1.0, 0.5, regularizer={"type": "L2", "lambda": 0.1})
+        optimizer.calculate_update(np.array([1.0]), np.array([1.0]))
+        np.testing.assert_allclose(optimizer.v, [-1.0])
+
+    @pytest.mark.parametrize("lr", [0, -1, float("nan"), float("inf"), "0.1", None])
+    def test_bad_learning_rate(self, lr):
+        with pytest.raises(ValueError, match="Sgd: expected learning_rate to be a positive "
+                                             "finite number"):
+            Optimizers.Sgd(lr)
+
+    def test_bad_learning_rate_on_assignment(self):
+        optimizer = Optimizers.Adam(1e-3)
+        with pytest.raises(ValueError, match="Adam: expected learning_rate"):
+            optimizer.learning_rate = -1e-3
+
+    def test_bad_regularizer(self):
+        with pytest.raises(ValueError, match="Adam: expected regularizer type 'L2' or 'L1', "
+                                             "got 'L3'"):
+            Optimizers.Adam(1e-3, regularizer={"type": "L3", "lambda": 0.1})
+        with pytest.raises(ValueError, match="Sgd: expected the regularizer dict to give 'lambda'"):
+            Optimizers.Sgd(1e-3, regularizer={"type": "L2"})
+        with pytest.raises(TypeError, match="Sgd: expected a regularizer object or a dict"):
+            Optimizers.Sgd(1e-3, regularizer="L2")
+        with pytest.raises(ValueError, match="SgdWithMomentum: expected momentum_rate in"):
+            Optimizers.SgdWithMomentum(1e-3, 1.5)
+
+    def test_fork_has_own_state_and_shared_hyperparameters(self):
+        optimizer = Optimizers.Adam(1e-3)
+        twin = optimizer.fork()
+        twin.calculate_update(np.zeros(2), np.ones(2))
+        assert twin.k == 1 and optimizer.k == 0
+        optimizer.learning_rate = 5e-4
+        optimizer.add_regularizer(Constraints.L1_Regularizer(0.1))
+        assert twin.learning_rate == 5e-4 and isinstance(twin.regularizer, Constraints.L1_Regularizer)
+        independent = copy.deepcopy(optimizer)
+        optimizer.learning_rate = 1.0
+        assert independent.learning_rate == 5e-4
+
+    def test_float32_weights_stay_float32(self):
+        for optimizer in (Optimizers.Sgd(0.1), Optimizers.SgdWithMomentum(0.1, 0.9),
+                          Optimizers.Adam(0.1, regularizer={"type": "L1", "lambda": 0.1})):
+            w = np.ones(3, dtype=np.float32)
+            for _ in range(2):
+                w = optimizer.calculate_update(w, np.ones(3, dtype=np.float64))
+            assert w.dtype == np.float32
+
+    def test_clip_gradients(self):
+        g = np.array([3.0, 4.0])
+        np.testing.assert_allclose(Optimizers.clip_gradients(g, 1.0), [0.6, 0.8])
+        np.testing.assert_array_equal(Optimizers.clip_gradients(g, 5.0), g)
+        np.testing.assert_allclose(np.linalg.norm(Optimizers.clip_gradients(g * 10)), 5.0)
+        np.testing.assert_allclose(Optimizers.Sgd(1.0, clip_norm=1.0).calculate_update(
+            np.zeros(2), g), [-0.6, -0.8])
+
+
+class TestConstraints:
+    def test_l2(self):
+        r = Constraints.L2_Regularizer(0.5)
+        w = np.array([[1.0, -2.0], [3.0, 0.0]])
+        np.testing.assert_allclose(r.calculate_gradient(w), 0.5 * w)
+        np.testing.assert_allclose(r.norm(w), 0.5 * 14)
+
+    def test_l1(self):
+        r = Constraints.L1_Regularizer(0.5)
+        w = np.array([[1.0, -2.0], [3.0, 0.0]])
+        np.testing.assert_allclose(r.calculate_gradient(w), [[0.5, -0.5], [0.5, 0.0]])
+        np.testing.assert_allclose(r.norm(w), 0.5 * 6)
+
+    def test_bad_alpha(self):
+        with pytest.raises(ValueError, match="L2_Regularizer: expected a finite"):
+            Constraints.L2_Regularizer(-1)
+
+
+class TestCrossEntropyLoss:
+    def test_forward_sums_over_the_batch(self):
+        p = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]])
+        y = np.array([[1, 0, 0], [0, 1, 0]])
+        expected = -(np.log(0.5 + np.finfo(float).eps) + np.log(0.8 + np.finfo(float).eps))
+        np.testing.assert_allclose(Loss.CrossEntropyLoss().forward(p, y), expected)
+
+    def test_zero_probability_is_finite(self):
+        loss = Loss.CrossEntropyLoss()
+        value = loss.forward(np.array([[0.0, 1.0]]), np.array([[1, 0]]))
+        np.testing.assert_allclose(value, -np.log(np.finfo(float).eps))
+
+    def test_backward(self):
+        loss = Loss.CrossEntropyLoss()
+        p = np.array([[0.5, 0.25, 0.25]])
+        y = np.array([[0, 1, 0]])
+        loss.forward(p, y)
+        np.testing.assert_allclose(loss.backward(y), -y / (p + np.finfo(float).eps))
+
+    def test_shape_mismatch(self):
+        with pytest.raises(ValueError, match="CrossEntropyLoss.forward: expected prediction and "
+                                             "label of the same shape"):
+            Loss.CrossEntropyLoss().forward(np.ones((2, 3)) / 3, np.eye(2))
+
+
+# ---------------------------------------------------------------------------
+# NeuralNetwork
+# ---------------------------------------------------------------------------
+
+def iris_network(optimizer, hidden=None, extra=()):
+    """4 -> [hidden ->] 3 classifier on IrisData(50) with He/constant initialization."""
+    net = NeuralNetwork.NeuralNetwork(optimizer, Initializers.He(), Initializers.Constant(0.1))
+    net.data_layer = Helpers.IrisData(50)
+    net.loss_layer = Loss.CrossEntropyLoss()
+    if hidden:
+        net.append_layer(FullyConnected.FullyConnected(4, hidden))
+        for layer in extra:
+            net.append_layer(layer)
+        net.append_layer(ReLU.ReLU())
+        net.append_layer(FullyConnected.FullyConnected(hidden, 3))
+    else:
+        net.append_layer(FullyConnected.FullyConnected(4, 3))
+    net.append_layer(SoftMax.SoftMax())
+    return net
+
+
+def accuracy_on_test_set(net):
+    data, labels = net.data_layer.get_test_set()
+    return Helpers.calculate_accuracy(net.test(data), labels)
+
+
+class TestNeuralNetwork:
+    def test_append_layer_gives_each_layer_its_own_linked_optimizer(self):
+        optimizer = Optimizers.Adam(1e-3)
+        net = iris_network(optimizer, hidden=8)
+        fc1, fc2 = net.layers[0], net.layers[2]
+        assert fc1.optimizer is not optimizer and fc1.optimizer is not fc2.optimizer
+        net.train(3)
+        assert fc1.optimizer.k == 3 and optimizer.k == 0
+        assert fc1.optimizer.v.shape == (5, 8) and fc2.optimizer.v.shape == (9, 3)
+
+    def test_append_layer_initializes(self):
+        net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1), Initializers.Constant(0.3),
+                                          Initializers.Constant(0.7))
+        net.append_layer(FullyConnected.FullyConnected(2, 2))
+        np.testing.assert_array_equal(net.layers[0].weights, [[0.3, 0.3], [0.3, 0.3], [0.7, 0.7]])
+
+    def test_learning_rate_change_reaches_every_layer(self):
+        optimizer = Optimizers.Sgd(1e-2)
+        net = iris_network(optimizer, hidden=8)
+        net.train(1)
+        net.optimizer.learning_rate *= 0.5
+        fc = net.layers[0]
+        assert fc.optimizer.learning_rate == pytest.approx(5e-3)
+        before = fc.weights.copy()
+        net.forward()
+        net.backward()
+        np.testing.assert_allclose(fc.weights, before - 5e-3 * fc.gradient_weights)
+
+    def test_setting_the_network_optimizer_reaches_every_layer(self):
+        net = iris_network(Optimizers.Sgd(1e-2), hidden=8)
+        adam = Optimizers.Adam(1e-3)
+        net.optimizer = adam
+        assert all(isinstance(layer.optimizer, Optimizers.Adam) for layer in net.trainable_layers())
+        adam.learning_rate = 2e-3
+        assert net.layers[2].optimizer.learning_rate == 2e-3
+
+    def test_loss_includes_regularization(self):
+        optimizer = Optimizers.Sgd(1e-3, regularizer={"type": "L2", "lambda": 0.01})
+        net = iris_network(optimizer, hidden=6, extra=[BatchNormalization.BatchNormalization(6)])
+        np.random.seed(5)
+        x, y = net.data_layer.next()
+        out = x
+        for layer in net.layers:
+            out = layer.forward(out)
+        data_loss = Loss.CrossEntropyLoss().forward(out, y)
+        penalty = 0.01 * (np.sum(net.layers[0].weights ** 2) + np.sum(net.layers[3].weights ** 2))
+        net.data_layer._position = len(net.data_layer._order)   # restart the epoch
+        np.random.seed(5)
+        assert net.forward() == pytest.approx(data_loss + penalty)
+        assert net.regularization_loss() == pytest.approx(penalty)
+
+    def test_phase_property(self):
+        net = iris_network(Optimizers.Sgd(1e-3), hidden=4, extra=[Dropout.Dropout(0.5)])
+        net.phase = "test"
+        assert net.phase is True and all(layer.testing_phase for layer in net.layers)
+        net.phase = False
+        assert net.phase is False and not any(layer.testing_phase for layer in net.layers)
+        net.test(net.data_layer.get_test_set()[0])
+        assert all(layer.testing_phase for layer in net.layers)
+        net.train(1)
+        assert not any(layer.testing_phase for layer in net.layers)
+        with pytest.raises(ValueError, match="NeuralNetwork.phase: expected 'train' or 'test'"):
+            net.phase = "validate"
+
+    def test_train_returns_the_mean_and_records_each_loss(self):
+        net = iris_network(Optimizers.Sgd(1e-3))
+        mean = net.train(5)
+        assert len(net.loss) == 5 and mean == pytest.approx(np.mean(net.loss))
+        net.train(2)
+        assert len(net.loss) == 7
+
+    def test_train_by_epochs(self):
+        net = iris_network(Optimizers.Sgd(1e-3))
+        net.train(epochs=2, batch_size=30)
+        assert net.data_layer.batch_size == 30
+        assert len(net.loss) == 2 * math.ceil(100 / 30)
+        with pytest.raises(ValueError, match="NeuralNetwork.train: expected epochs to be an "
+                                             "integer >= 0, got -1"):
+            net.train(epochs=-1)
+
+    def test_test_returns_probabilities(self):
+        net = iris_network(Optimizers.Sgd(1e-3))
+        out = net.test(net.data_layer.get_test_set()[0])
+        assert out.shape == (50, 3)
+        np.testing.assert_allclose(out.sum(axis=1), 1)
+
+    def test_nan_loss_stops_and_keeps_the_last_good_parameters(self):
+        net = iris_network(Optimizers.Sgd(1e-3))
+        net.train(2)
+        good = net.layers[0].weights.copy()
+
+        class PoisonedData:
+            def __init__(self, data):
+                self.data, self.calls = data, 0
+
+            def next(self):
+                self.calls += 1
+                x, y = self.data.next()
+                return (x * np.nan if self.calls == 2 else x), y
+
+        net.data_layer = PoisonedData(net.data_layer)
+        with pytest.raises(NeuralNetwork.TrainingDiverged,
+                           match="loss became nan at iteration 2 of this call "
+                                 r"\(iteration 4 overall\)"):
+            net.train(5)
+        np.testing.assert_array_equal(net.layers[0].weights, good)
+        assert len(net.loss) == 3 and all(np.isfinite(net.loss))
+
+    def test_save_and_load(self, tmp_path):
+        net = iris_network(Optimizers.Adam(1e-2), hidden=8)
+        net.train(20)
+        data, _ = net.data_layer.get_test_set()
+        expected = net.test(data)
+        path = tmp_path / "net.pickle"
+        NeuralNetwork.save(path, net)
+        assert net.data_layer is not None                      # the live network keeps it
+        with open(path, "rb") as f:
+            assert pickle.load(f).data_layer is None           # the file does not hold it
+        other = Helpers.IrisData(10)
+        loaded = NeuralNetwork.load(path, other)
+        assert loaded.data_layer is other
+        np.testing.assert_array_equal(loaded.test(data), expected)
+        loaded.train(2)                                        # optimizer state came along
+        assert loaded.layers[0].optimizer.k == 22
+
+    def test_failed_save_keeps_the_previous_file(self, tmp_path):
+        net = iris_network(Optimizers.Sgd(1e-2))
+        path = tmp_path / "net.pickle"
+        NeuralNetwork.save(path, net)
+        previous = path.read_bytes()
+        net.layers.append(lambda: None)                        # cannot be pickled
+        with pytest.raises(Exception):
+            NeuralNetwork.save(path, net)
+        assert path.read_bytes() == previous
+        assert os.listdir(tmp_path) == ["net.pickle"]          # no temporary file left
+
+    def test_append_non_layer(self):
+        net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1))
+        with pytest.raises(TypeError, match="NeuralNetwork.append_layer: expected a layer"):
+            net.append_layer("ReLU")
+
+    def test_repr_lists_the_layers(self):
+        text = repr(iris_network(Optimizers.Sgd(1e-3), hidden=4))
+        assert "FullyConnected(4, 4)" in text and "SoftMax()" in text
+
+
+# ---------------------------------------------------------------------------
+# Data layers and helpers
+# ---------------------------------------------------------------------------
+
+class TestData:
+    def test_iris_split_and_scaling(self):
+        data = Helpers.IrisData(50)
+        x, y = data.next()
+        assert x.shape == (50, 4) and y.shape == (50, 3)
+        test_x, test_y = data.get_test_set()
+        assert len(data) == 100 and test_x.shape == (50, 4)
+        np.testing.assert_array_equal(test_y.sum(axis=1), 1)
+        full = np.vstack([data._train[0], test_x])
+        np.testing.assert_allclose(full.max(axis=0), 1.0)
+
+    def test_an_epoch_visits_every_sample_once(self):
+        data = Helpers.IrisData(30)
+        seen = np.vstack([data.next()[0] for _ in range(4)])   # 30 + 30 + 30 + 10
+        assert seen.shape == (100, 4)
+        assert len(np.unique(seen, axis=0)) == len(np.unique(data._train[0], axis=0))
+
+    def test_digits(self):
+        data = Helpers.DigitData(16)
+        x, y = data.next()
+        assert x.shape == (16, 1, 8, 8) and y.shape == (16, 10)
+        assert 0 <= x.min() and x.max() <= 1
+        test_x, _ = data.get_test_set()
+        assert len(data) + len(test_x) == 1797 and len(test_x) == 599
+
+    def test_random_data(self):
+        x, y = Helpers.RandomData(7, 5, 3).next()
+        assert x.shape == (5, 7) and y.shape == (5, 3)
+        np.testing.assert_array_equal(y.sum(axis=1), 1)
+
+    def test_seed_reproduces_shuffling(self):
+        np.random.seed(4)
+        a = Helpers.IrisData(10).next()[0]
+        np.random.seed(4)
+        np.testing.assert_array_equal(Helpers.IrisData(10).next()[0], a)
+
+    def test_accuracy_and_shuffle(self):
+        results = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+        labels = np.array([[1, 0], [0, 1], [0, 1]])
+        assert Helpers.calculate_accuracy(results, labels) == pytest.approx(2 / 3)
+        x, y = Helpers.shuffle_data(np.arange(10), np.arange(10) * 2)
+        np.testing.assert_array_equal(y, 2 * x)
+        assert sorted(x) == list(range(10))
+
+    def test_bad_batch_size(self):
+        with pytest.raises(ValueError, match="IrisData: expected batch_size >= 1, got 0"):
+            Helpers.IrisData(0)
+
+
+# ---------------------------------------------------------------------------
+# End-to-end training
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, make, iterations", [
+    ("sgd", lambda: Optimizers.Sgd(1e-3), 4000),
+    ("momentum", lambda: Optimizers.SgdWithMomentum(5e-4, 0.9), 1000),
+    ("adam", lambda: Optimizers.Adam(1e-2, 0.9, 0.999), 500),
+    ("adam-l2", lambda: Optimizers.Adam(1e-2, regularizer={"type": "L2", "lambda": 4e-4}), 500),
+    ("adam-l1", lambda: Optimizers.Adam(1e-2, regularizer=Constraints.L1_Regularizer(4e-4)), 500),
+])
+def test_iris_training(name, make, iterations):
+    net = iris_network(make(), hidden=8)
+    net.train(iterations)
+    assert accuracy_on_test_set(net) > 0.9
+    assert np.mean(net.loss[-10:]) < np.mean(net.loss[:10])
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("dropout", lambda: [Dropout.Dropout(0.7)]),
+    ("batchnorm", lambda: [BatchNormalization.BatchNormalization(16)]),
+])
+def test_iris_training_with(name, extra):
+    net = iris_network(Optimizers.Adam(1e-2), hidden=16, extra=extra())
+    net.train(600)
+    assert accuracy_on_test_set(net) > 0.9
+
+
+def test_digits_with_a_small_cnn():
+    optimizer = Optimizers.Adam(5e-3, 0.9, 0.999, regularizer={"type": "L2", "lambda": 1e-3})
+    net = NeuralNetwork.NeuralNetwork(optimizer, Initializers.He(), Initializers.Constant(0.1))
+    net.data_layer = Helpers.DigitData(64)
+    net.loss_layer = Loss.CrossEntropyLoss()
+    net.append_layer(Conv.Conv((1, 1), (1, 3, 3), 8))
+    net.append_layer(BatchNormalization.BatchNormalization(8))
+    net.append_layer(ReLU.ReLU())
+    net.append_layer(Pooling.Pooling((2, 2), (2, 2)))
+    net.append_layer(Flatten.Flatten())
+    net.append_layer(FullyConnected.FullyConnected(8 * 4 * 4, 32))
+    net.append_layer(Dropout.Dropout(0.8))
+    net.append_layer(ReLU.ReLU())
+    net.append_layer(FullyConnected.FullyConnected(32, 10))
+    net.append_layer(SoftMax.SoftMax())
+    net.train(epochs=8, batch_size=64)
+    assert accuracy_on_test_set(net) > 0.9
