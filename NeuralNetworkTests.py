@@ -611,6 +611,55 @@ class TestInitializers:
 
 
 # ---------------------------------------------------------------------------
+# Bad input at the boundary: every layer names itself, what it expected and what came
+# ---------------------------------------------------------------------------
+
+# (layer factory, a wrong number of dimensions)
+BOUNDARY = [
+    (lambda: FullyConnected.FullyConnected(4, 3), (2, 4, 1)),
+    (ReLU.ReLU, None), (TanH.TanH, None), (Sigmoid.Sigmoid, None), (Flatten.Flatten, None),
+    (SoftMax.SoftMax, (2, 3, 1)),
+    (lambda: Conv.Conv(1, (2, 3, 3), 2), (2, 2, 5)),
+    (lambda: Conv.Conv(1, (2, 3), 2), (2, 2, 5, 5)),
+    (lambda: Pooling.Pooling(2, 2), (2, 2, 5)),
+    (lambda: Dropout.Dropout(0.5), None),
+    (lambda: BatchNormalization.BatchNormalization(2), (2, 2, 5)),
+]
+
+
+@pytest.mark.parametrize("factory, wrong_shape", BOUNDARY)
+def test_bad_input_names_the_layer(factory, wrong_shape):
+    layer = factory()
+    name = type(layer).__name__
+    with pytest.raises(TypeError, match=rf"{name}\.forward: expected a numeric array .* got str"):
+        layer.forward("not an array")
+    with pytest.raises(TypeError, match=rf"{name}\.forward: expected a numeric array .*dtype object"):
+        layer.forward(np.array([[object()]]))
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected a non-empty batch"):
+        layer.forward(_empty_like_valid(layer))
+    if wrong_shape is not None:
+        with pytest.raises(ValueError, match=rf"{name}\.forward: expected input of shape .*"
+                                             rf"got \({wrong_shape[0]}, "):
+            layer.forward(np.zeros(wrong_shape))
+
+
+def _empty_like_valid(layer):
+    """An empty batch with otherwise valid dimensions for ``layer``."""
+    shapes = {"FullyConnected": (0, 4), "SoftMax": (0, 3), "Pooling": (0, 2, 4, 4),
+              "BatchNormalization": (0, 2)}
+    if isinstance(layer, Conv.Conv):
+        return np.zeros((0, 2, 5, 5) if len(layer.convolution_shape) == 3 else (0, 2, 5))
+    return np.zeros(shapes.get(type(layer).__name__, (0, 3)))
+
+
+def test_backward_before_forward_is_a_clear_error():
+    for layer in (FullyConnected.FullyConnected(2, 2), ReLU.ReLU(), Conv.Conv(1, (1, 3, 3), 1),
+                  Pooling.Pooling(2, 2), BatchNormalization.BatchNormalization(2)):
+        with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward: called before"):
+            layer.backward(np.zeros((1, 2)))
+
+
+# ---------------------------------------------------------------------------
 # dtype contract
 # ---------------------------------------------------------------------------
 

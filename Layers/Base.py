@@ -71,8 +71,9 @@ class BaseLayer:
             raise TypeError(f"{name}: expected a numeric array of shape {expected}, "
                             f"got {type(input_tensor).__name__} ({err})") from None
         if x.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: expected a numeric array of shape {expected}, "
-                            f"got an array of dtype {x.dtype}")
+            came = (f"an array of dtype {x.dtype}" if isinstance(input_tensor, np.ndarray)
+                    else type(input_tensor).__name__)
+            raise TypeError(f"{name}: expected a numeric array of shape {expected}, got {came}")
         if x.ndim not in ndims:
             raise ValueError(f"{name}: expected input of shape {expected}, got {x.shape}")
         if x.shape[0] == 0:
