@@ -107,6 +107,22 @@ def test_gradients(factory, input_shape, trainable):
     check_gradients(factory(), input_shape, trainable)
 
 
+@pytest.mark.parametrize("factory, input_shape, trainable",
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_forward_and_backward_leave_their_arguments_alone(factory, input_shape, trainable):
+    layer = factory()
+    x = np.random.normal(size=input_shape)
+    x_copy = x.copy()
+    out = layer.forward(x)
+    assert out is not x
+    e = np.random.normal(size=out.shape)
+    e_copy = e.copy()
+    dx = layer.backward(e)
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(e, e_copy)
+    assert dx.shape == x.shape
+
+
 def test_gradient_dropout_under_fixed_seed():
     check_gradients(Dropout.Dropout(0.6), (6, 8), False, seed=7)
 
@@ -681,6 +697,45 @@ def test_float32_layers_stay_float32_through_update(factory, input_shape):
         assert value.dtype == np.float32, name
         assert getattr(layer, "gradient_" + name).dtype == np.float32, name
     assert layer.optimizer.v.dtype == np.float32
+
+
+def test_float32_network_never_upcasts():
+    optimizer = Optimizers.Adam(1e-3, regularizer={"type": "L2", "lambda": 1e-3})
+    net = NeuralNetwork.NeuralNetwork(optimizer, Initializers.He(), Initializers.Constant(0.1))
+    net.data_layer = Helpers.DigitData(16)          # float64 batches, cast on entry
+    net.loss_layer = Loss.CrossEntropyLoss()
+    f32 = np.float32
+    for layer in (Conv.Conv(1, (1, 3, 3), 4, dtype=f32), BatchNormalization.BatchNormalization(4, dtype=f32),
+                  ReLU.ReLU(), Pooling.Pooling(2, 2), Flatten.Flatten(),
+                  FullyConnected.FullyConnected(64, 10, dtype=f32), Dropout.Dropout(0.9),
+                  SoftMax.SoftMax()):
+        net.append_layer(layer)
+    seen = []
+    for layer in net.layers:                         # record every output and error dtype
+        layer.forward = _recording(layer.forward, seen)
+        layer.backward = _recording(layer.backward, seen)
+    net.train(2)
+    assert seen and all(dtype == np.float32 for dtype in seen)
+    for layer in net.trainable_layers():
+        assert all(p.dtype == np.float32 for p in layer.parameters().values())
+    assert net.test(net.data_layer.get_test_set()[0]).dtype == np.float32
+
+
+def _recording(method, seen):
+    def wrapped(tensor):
+        out = method(tensor)
+        seen.append(out.dtype)
+        return out
+    return wrapped
+
+
+def test_default_initialization_follows_the_global_seed():
+    np.random.seed(11)
+    a = FullyConnected.FullyConnected(3, 2).weights, Conv.Conv(1, (1, 3, 3), 2).weights
+    np.random.seed(11)
+    b = FullyConnected.FullyConnected(3, 2).weights, Conv.Conv(1, (1, 3, 3), 2).weights
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
 
 
 def test_bad_dtype_keyword():
