@@ -1053,6 +1053,16 @@ class TestNeuralNetwork:
         loaded.train(2)                                        # optimizer state came along
         assert loaded.layers[0].optimizer.k == 22
 
+    def test_checkpoints_hold_parameters_not_the_last_batch(self):
+        conv = Conv.Conv(1, (3, 5, 5), 4)
+        small = len(pickle.dumps(conv))
+        conv.forward(np.random.normal(size=(32, 3, 16, 16)))   # caches a 32*256 x 75 matrix
+        assert len(pickle.dumps(conv)) == small
+        restored = pickle.loads(pickle.dumps(conv))
+        np.testing.assert_array_equal(restored.weights, conv.weights)
+        out = restored.forward(np.ones((1, 3, 4, 4)))
+        assert restored.backward(out).shape == (1, 3, 4, 4)
+
     def test_failed_save_keeps_the_previous_file(self, tmp_path):
         net = iris_network(Optimizers.Sgd(1e-2))
         path = tmp_path / "net.pickle"

@@ -46,12 +46,26 @@ import numpy as np
 class BaseLayer:
     """Parent of every layer: holds the phase flag and the input checks."""
 
+    # The cache: attributes forward writes for backward. They are not pickled
+    # (a checkpoint holds parameters, not the last batch) and come back as None.
+    _cache_fields = ()
+
     def __init__(self):
         self.trainable = False
         self.testing_phase = False
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in self._cache_fields:
+            state[name] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(dict.fromkeys(self._cache_fields))
+        self.__dict__.update(state)
 
     # -- boundary checks shared by all layers ---------------------------------
 

@@ -33,6 +33,7 @@ class BatchNormalization(TrainableLayer):
     Reference: Ioffe & Szegedy, "Batch Normalization", ICML 2015.
     """
 
+    _cache_fields = ("_x_hat", "_inv_std", "_trained")
     _param_names = ("weights", "bias")
     epsilon = 1e-11
     momentum = 0.8   # weight of the old running value

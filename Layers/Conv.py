@@ -35,6 +35,7 @@ class Conv(TrainableLayer):
         (1-D: ``(batch, c, x) -> (batch, num_kernels, ceil(x/s))``).
     """
 
+    _cache_fields = ("_cols", "_x_shape")
     _param_names = ("weights", "bias")
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):

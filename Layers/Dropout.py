@@ -23,6 +23,8 @@ class Dropout(BaseLayer):
     Networks from Overfitting", JMLR 2014.
     """
 
+    _cache_fields = ("_mask",)
+
     def __init__(self, probability):
         super().__init__()
         if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \

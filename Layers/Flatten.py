@@ -7,6 +7,8 @@ from .Base import BaseLayer
 class Flatten(BaseLayer):
     """``(batch, ...) -> (batch, prod(...))`` and back."""
 
+    _cache_fields = ("_shape",)
+
     def __init__(self):
         super().__init__()
         self._shape = None

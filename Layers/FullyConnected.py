@@ -17,6 +17,8 @@ class FullyConnected(TrainableLayer):
         gradient_weights: same shape, dL/d(weights) of the last ``backward``.
     """
 
+    _cache_fields = ("_x",)
+
     def __init__(self, input_size, output_size, dtype=np.float64):
         super().__init__(dtype)
         self.input_size = check_size("FullyConnected", "input_size", input_size)

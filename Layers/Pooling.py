@@ -21,6 +21,8 @@ class Pooling(BaseLayer):
     routed to one input position add up.
     """
 
+    _cache_fields = ("_argmax", "_x_shape")
+
     def __init__(self, stride_shape, pooling_shape):
         super().__init__()
         stride = check_shape("Pooling", "stride_shape", stride_shape, (1, 2))

@@ -7,6 +7,8 @@ from .Base import BaseLayer
 class ReLU(BaseLayer):
     """``y = max(0, x)`` elementwise; any input shape."""
 
+    _cache_fields = ("_positive",)
+
     def __init__(self):
         super().__init__()
         self._positive = None

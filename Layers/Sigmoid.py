@@ -7,6 +7,8 @@ from .Base import BaseLayer
 class Sigmoid(BaseLayer):
     """``y = 1 / (1 + exp(-x))``; backward uses the kept activation: ``dy/dx = y (1 - y)``."""
 
+    _cache_fields = ("activations",)
+
     def __init__(self):
         super().__init__()
         self.activations = None

@@ -11,6 +11,8 @@ class SoftMax(BaseLayer):
     finite for huge inputs (e.g. all 10000).
     """
 
+    _cache_fields = ("_y",)
+
     def __init__(self):
         super().__init__()
         self._y = None

@@ -7,6 +7,8 @@ from .Base import BaseLayer
 class TanH(BaseLayer):
     """``y = tanh(x)``; backward uses the kept activation: ``dy/dx = 1 - y**2``."""
 
+    _cache_fields = ("activations",)
+
     def __init__(self):
         super().__init__()
         self.activations = None
