@@ -1,4 +1,4 @@
-"""Convolution layer (1-D and 2-D), computed with im2col."""
+"""Convolution layer (1-D and 2-D), computed with im2col in a batch-last layout."""
 import math
 
 import numpy as np
@@ -35,7 +35,7 @@ class Conv(TrainableLayer):
         (1-D: ``(batch, c, x) -> (batch, num_kernels, ceil(x/s))``).
     """
 
-    _cache_fields = ("_cols", "_x_shape")
+    _cache_fields = ("_x_pad", "_cols", "_x_shape")
     _param_names = ("weights", "bias")
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):
@@ -50,7 +50,8 @@ class Conv(TrainableLayer):
         self.bias = np.random.uniform(0.0, 1.0, self.num_kernels).astype(self.dtype)
         self.gradient_weights = None
         self.gradient_bias = None
-        self._cols = None       # im2col matrix of the last padded input
+        self._x_pad = None      # last input, padded, batch-last: (c, y, x, batch)
+        self._cols = None       # its im2col matrix (ky * kx * c, out_y * out_x * batch)
         self._x_shape = None    # shape of the last input (as an image)
 
     def __repr__(self):
@@ -73,6 +74,12 @@ class Conv(TrainableLayer):
     def _stride2d(self):
         return self.stride_shape if len(self.stride_shape) == 2 else (1, self.stride_shape[0])
 
+    def _geometry(self, in_y, in_x):
+        """Kernel, stride, output size and padding of the 2-D computation."""
+        (ky, kx), (sy, sx) = self._kernel2d(), self._stride2d()
+        return (ky, kx), (sy, sx), (-(-in_y // sy), -(-in_x // sx)), \
+            (same_padding(ky), same_padding(kx))
+
     def forward(self, input_tensor):
         """``(batch, c, y, x)`` or ``(batch, c, x)`` -> ``(batch, num_kernels, out_y, out_x)`` or 1-D."""
         one_d = len(self.convolution_shape) == 2
@@ -84,36 +91,44 @@ class Conv(TrainableLayer):
                              f"({c} channels), got {x.shape}")
         if one_d:
             x = x[:, :, np.newaxis, :]
-        (ky, kx), stride = self._kernel2d(), self._stride2d()
         b, _, in_y, in_x = x.shape
-        x_pad = np.pad(x, ((0, 0), (0, 0), same_padding(ky), same_padding(kx)))
-        self._cols = im2col(x_pad, (ky, kx), stride)
+        kernel, stride, (out_y, out_x), ((top, bottom), (left, right)) = \
+            self._geometry(in_y, in_x)
+        # Batch-last padded copy (channels, y, x, batch); its zero border is kept between calls.
+        padded = (c, in_y + top + bottom, in_x + left + right, b)
+        if self._x_pad is None or self._x_pad.shape != padded or self._x_pad.dtype != x.dtype:
+            self._x_pad = np.zeros(padded, self.dtype)
+            self._cols = None
+        self._x_pad[:, top:top + in_y, left:left + in_x, :] = x.transpose(1, 2, 3, 0)
+        self._cols = im2col(self._x_pad, kernel, stride, (out_y, out_x), out=self._cols)
         self._x_shape = x.shape
-        out_y, out_x = -(-in_y // stride[0]), -(-in_x // stride[1])
-        w = self.weights.reshape(self.num_kernels, -1)
-        out = self._cols @ w.T + self.bias                      # (b * out_y * out_x, kernels)
-        out = out.reshape(b, out_y, out_x, self.num_kernels).transpose(0, 3, 1, 2)
+        out = self._kernel_matrix() @ self._cols               # (kernels, out_y * out_x * b)
+        out += self.bias[:, np.newaxis]
+        out = out.reshape(self.num_kernels, out_y, out_x, b).transpose(3, 0, 1, 2)
         return np.ascontiguousarray(out[:, :, 0, :] if one_d else out)
+
+    def _kernel_matrix(self):
+        """Weights as ``(num_kernels, ky * kx * c)``, columns ordered like im2col's rows."""
+        w = self.weights.reshape(self.num_kernels, self.convolution_shape[0], *self._kernel2d())
+        return w.transpose(0, 2, 3, 1).reshape(self.num_kernels, -1)
 
     def backward(self, error_tensor):
         """dL/d(output) -> dL/d(input); sets the gradients, then updates if an optimizer is set."""
         if self._x_shape is None:
             raise RuntimeError("Conv.backward: called before forward")
         one_d = len(self.convolution_shape) == 2
-        (ky, kx), stride = self._kernel2d(), self._stride2d()
         b, c, in_y, in_x = self._x_shape
-        out_y, out_x = -(-in_y // stride[0]), -(-in_x // stride[1])
-        out_shape = (b, self.num_kernels, out_x) if one_d else (b, self.num_kernels, out_y, out_x)
-        e = self._error(error_tensor, out_shape, self.dtype)
-        e = e.reshape(b, self.num_kernels, out_y, out_x).transpose(0, 2, 3, 1) \
-            .reshape(-1, self.num_kernels)                      # (b * out_y * out_x, kernels)
-        w = self.weights.reshape(self.num_kernels, -1)
-        self.gradient_weights = (e.T @ self._cols).reshape(self.weights.shape)
-        self.gradient_bias = e.sum(axis=0)
+        kernel, stride, (out_y, out_x), ((top, _), (left, _)) = self._geometry(in_y, in_x)
+        k = self.num_kernels
+        out_shape = (b, k, out_x) if one_d else (b, k, out_y, out_x)
+        e = self._error(error_tensor, out_shape, self.dtype).reshape(b, k, out_y * out_x)
+        e = np.ascontiguousarray(e.transpose(1, 2, 0)).reshape(k, -1)   # (kernels, pixels * b)
+        w = self._kernel_matrix()
+        dw = (e @ self._cols.T).reshape(k, *kernel, c).transpose(0, 3, 1, 2)
+        self.gradient_weights = np.ascontiguousarray(dw).reshape(self.weights.shape)
+        self.gradient_bias = e.sum(axis=1)
         # The error for the previous layer uses the weights of forward, before the update.
-        (top, _), (left, _) = same_padding(ky), same_padding(kx)
-        padded = (b, c, in_y + ky - 1, in_x + kx - 1)
-        dx = col2im(e @ w, padded, (ky, kx), stride, (out_y, out_x))
-        dx = dx[:, :, top:top + in_y, left:left + in_x]
+        dx = col2im(w.T @ e, self._x_pad.shape, kernel, stride, (out_y, out_x))
+        dx = dx[:, top:top + in_y, left:left + in_x, :].transpose(3, 0, 1, 2)
         self._update()
         return np.ascontiguousarray(dx[:, :, 0, :] if one_d else dx)

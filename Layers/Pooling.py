@@ -1,8 +1,10 @@
 """2-D max pooling."""
+from functools import lru_cache
+
 import numpy as np
 
 from .Base import BaseLayer, check_shape
-from ._windows import windows
+from ._windows import offsets, pooled_size
 
 
 class Pooling(BaseLayer):
@@ -29,7 +31,7 @@ class Pooling(BaseLayer):
         pool = check_shape("Pooling", "pooling_shape", pooling_shape, (1, 2))
         self.stride_shape = stride * 2 if len(stride) == 1 else stride
         self.pooling_shape = pool * 2 if len(pool) == 1 else pool
-        self._argmax = None     # flat input index of each output's maximum
+        self._argmax = None     # index of each output's maximum among its window offsets
         self._x_shape = None
 
     def __repr__(self):
@@ -38,22 +40,24 @@ class Pooling(BaseLayer):
     def forward(self, input_tensor):
         """``(batch, channels, y, x) -> (batch, channels, out_y, out_x)``."""
         x = self._input(input_tensor, (4,), "(batch, channels, y, x)")
-        (py, px), (sy, sx) = self.pooling_shape, self.stride_shape
         b, c, in_y, in_x = x.shape
-        if py > in_y or px > in_x:
+        if self.pooling_shape[0] > in_y or self.pooling_shape[1] > in_x:
             raise ValueError(f"Pooling.forward: the pooling window {self.pooling_shape} is larger "
                              f"than the input's (y, x) = {(in_y, in_x)}; input shape {x.shape}")
-        w = windows(x, (py, px), (sy, sx))
-        out_y, out_x = w.shape[2:4]
-        w = w.reshape(b, c, out_y, out_x, py * px)             # copies: windows side by side
-        k = w.argmax(axis=-1)                                   # first maximum on ties
-        out = np.take_along_axis(w, k[..., np.newaxis], axis=-1)[..., 0]
-        # Flat index of each maximum in the input, for the scatter in backward.
-        rows = (np.arange(out_y) * sy)[:, np.newaxis] + k // px
-        cols = (np.arange(out_x) * sx)[np.newaxis, :] + k % px
-        planes = np.arange(b * c).reshape(b, c, 1, 1)
-        self._argmax = ((planes * in_y + rows) * in_x + cols).ravel()
-        self._x_shape = x.shape
+        out_shape = self._out_shape(in_y, in_x)
+        # A running maximum over the window offsets, each a strided view of the whole batch;
+        # strict ">" keeps the first maximum (row-major) on ties.
+        out = argmax = None
+        for n, (_, _, rows, columns) in enumerate(offsets(self.pooling_shape, self.stride_shape,
+                                                          out_shape)):
+            v = x[:, :, rows, columns]
+            if out is None:
+                out, argmax = v.copy(), np.zeros(v.shape, np.int32)
+                continue
+            larger = v > out
+            np.maximum(out, v, out=out)
+            argmax += larger * (n - argmax)   # argmax = n where larger (cheaper than copyto/where)
+        self._argmax, self._x_shape = argmax, x.shape
         return out
 
     def backward(self, error_tensor):
@@ -61,15 +65,30 @@ class Pooling(BaseLayer):
         if self._x_shape is None:
             raise RuntimeError("Pooling.backward: called before forward")
         b, c, in_y, in_x = self._x_shape
-        (py, px), (sy, sx) = self.pooling_shape, self.stride_shape
-        out_shape = (b, c, (in_y - py) // sy + 1, (in_x - px) // sx + 1)
-        e = self._error(error_tensor, out_shape)
-        dtype = e.dtype if e.dtype.kind == "f" else np.float64
-        size = b * c * in_y * in_x
-        if sy >= py and sx >= px:
-            # Windows do not overlap: every input position receives at most one error.
-            dx = np.zeros(size, dtype=dtype)
-            dx[self._argmax] = e.ravel()
+        out_shape = self._out_shape(in_y, in_x)
+        e = self._error(error_tensor, (b, c, *out_shape))
+        # Flat input position of every output's maximum: window corner + offset in the window.
+        px = self.pooling_shape[1]
+        corner = _corners((b, c, in_y, in_x), self.stride_shape, out_shape)
+        position = (corner + (self._argmax // px) * in_x + self._argmax % px).ravel()
+        dx = np.zeros(b * c * in_y * in_x, e.dtype if e.dtype.kind == "f" else np.float64)
+        if all(s >= p for s, p in zip(self.stride_shape, self.pooling_shape)):
+            dx[position] = e.ravel()          # windows do not overlap: positions are distinct
         else:
-            dx = np.bincount(self._argmax, weights=e.ravel(), minlength=size).astype(dtype)
+            np.add.at(dx, position, e.ravel())   # overlapping windows add up
         return dx.reshape(self._x_shape)
+
+    def _out_shape(self, in_y, in_x):
+        return tuple(pooled_size(n, p, s) for n, p, s in
+                     zip((in_y, in_x), self.pooling_shape, self.stride_shape))
+
+
+@lru_cache(maxsize=16)
+def _corners(shape, stride, out_shape):
+    """Flat index of the top-left input pixel of every window, ``(b, c, out_y, out_x)``."""
+    b, c, in_y, in_x = shape
+    (sy, sx), (oy, ox) = stride, out_shape
+    planes = np.arange(b * c).reshape(b, c, 1, 1) * (in_y * in_x)
+    corner = planes + (np.arange(oy) * sy * in_x)[:, np.newaxis] + np.arange(ox) * sx
+    corner.flags.writeable = False
+    return corner

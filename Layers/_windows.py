@@ -1,12 +1,12 @@
 """Window arithmetic shared by Conv and Pooling (private helper module).
 
-All functions work on image batches ``(batch, channels, y, x)``; Conv maps its
-1-D signals ``(batch, channels, x)`` to images of height 1 before calling them.
+Conv computes in a "batch-last" layout ``(channels, y, x, batch)``: in it, every
+kernel offset ``(i, j)`` of im2col and col2im is ONE copy or add of a slab whose
+rows (``x * batch`` numbers) are long and contiguous. With the batch first, the
+same slabs have rows of only ``x`` numbers, and NumPy spends its time on row
+overhead; bench/col2im.py measures the difference.
 """
-from functools import lru_cache
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def same_padding(kernel):
@@ -19,60 +19,57 @@ def same_padding(kernel):
     return before, kernel - 1 - before
 
 
-def windows(x, window, stride):
-    """Read-only view of the windows of ``x`` at the given stride.
+def pooled_size(size, window, stride):
+    """Number of "valid" windows along an axis: ``floor((size - window) / stride) + 1``."""
+    return (size - window) // stride + 1
 
-    Args:
-        x: ``(batch, channels, y, x)``.
-        window, stride: ``(wy, wx)`` and ``(sy, sx)``.
-    Returns:
-        ``(batch, channels, out_y, out_x, wy, wx)`` view (no copy), with
-        ``out = floor((in - window) / stride) + 1``.
+
+def offsets(window, stride, out_shape):
+    """For every kernel offset ``(i, j)``, the strided (y, x) slices it touches.
+
+    Window ``(i, j)`` of output pixel ``(p, q)`` reads input pixel
+    ``(s_y * p + i, s_x * q + j)``; for a fixed offset these pixels form one
+    strided slice per axis.
     """
-    view = sliding_window_view(x, window, axis=(2, 3))
-    return view[:, :, ::stride[0], ::stride[1]]
-
-
-def im2col(x, window, stride):
-    """Copy the windows of ``x`` into a matrix, one row per output pixel.
-
-    Returns:
-        ``(batch * out_y * out_x, channels * wy * wx)``, rows ordered
-        (batch, out_y, out_x), columns ordered (channel, wy, wx) like the
-        flattened Conv weights.
-    """
-    w = windows(x, window, stride)
-    b, c, oy, ox, wy, wx = w.shape
-    return w.transpose(0, 2, 3, 1, 4, 5).reshape(b * oy * ox, c * wy * wx)
-
-
-@lru_cache(maxsize=8)
-def _col2im_indices(shape, window, stride, out_shape):
-    """Flat image index of every entry of an im2col matrix, in its row-major order."""
-    b, c, h, w = shape
     (wy, wx), (sy, sx), (oy, ox) = window, stride, out_shape
-    n = np.arange(b).reshape(b, 1, 1, 1, 1, 1)
-    y = (np.arange(oy) * sy).reshape(1, oy, 1, 1, 1, 1) + np.arange(wy).reshape(1, 1, 1, 1, wy, 1)
-    x = (np.arange(ox) * sx).reshape(1, 1, ox, 1, 1, 1) + np.arange(wx).reshape(1, 1, 1, 1, 1, wx)
-    ch = np.arange(c).reshape(1, 1, 1, c, 1, 1)
-    index = (((n * c + ch) * h + y) * w + x).ravel()
-    index.flags.writeable = False
-    return index
+    for i in range(wy):
+        for j in range(wx):
+            yield i, j, slice(i, i + sy * oy, sy), slice(j, j + sx * ox, sx)
 
 
-def col2im(cols, shape, window, stride, out_shape):
-    """Sum the window rows of ``cols`` back into an image: the adjoint of ``im2col``.
+def im2col(x_pad, window, stride, out_shape, out=None):
+    """Copy the windows of a padded batch-last image into a matrix.
 
     Args:
-        cols: ``(batch * out_y * out_x, channels * wy * wx)``.
-        shape: ``(batch, channels, y, x)`` of the image to rebuild.
-        out_shape: ``(out_y, out_x)``.
-
-    Overlapping windows add up. One ``np.add.at`` scatter with cached flat
-    indices does it without a Python loop; it measured 3-5x faster than a loop
-    over the kernel offsets adding strided slabs (bench/col2im.py).
+        x_pad: ``(channels, y, x, batch)``.
+        window, stride, out_shape: ``(wy, wx)``, ``(sy, sx)``, ``(out_y, out_x)``.
+        out: optional buffer of the result's shape and dtype, reused if given.
+    Returns:
+        ``(wy * wx * channels, out_y * out_x * batch)``: rows ordered
+        (i, j, channel), columns ordered (out_y, out_x, batch).
     """
-    index = _col2im_indices(tuple(shape), tuple(window), tuple(stride), tuple(out_shape))
-    image = np.zeros(int(np.prod(shape)), dtype=cols.dtype)
-    np.add.at(image, index, cols.reshape(-1))
-    return image.reshape(shape)
+    c, _, _, b = x_pad.shape
+    (wy, wx), (oy, ox) = window, out_shape
+    cols = np.empty((wy, wx, c, oy, ox, b), x_pad.dtype) if out is None \
+        else out.reshape(wy, wx, c, oy, ox, b)
+    for i, j, rows, columns in offsets(window, stride, out_shape):
+        cols[i, j] = x_pad[:, rows, columns, :]
+    return cols.reshape(wy * wx * c, oy * ox * b)
+
+
+def col2im(cols, padded_shape, window, stride, out_shape):
+    """Sum the columns of ``cols`` back into the padded image: the adjoint of ``im2col``.
+
+    Args:
+        cols: ``(wy * wx * channels, out_y * out_x * batch)``.
+        padded_shape: ``(channels, y, x, batch)`` of the padded image.
+    Returns:
+        ``(channels, y, x, batch)``; where windows overlap, their entries add up.
+    """
+    c, _, _, b = padded_shape
+    (wy, wx), (oy, ox) = window, out_shape
+    d = cols.reshape(wy, wx, c, oy, ox, b)
+    image = np.zeros(padded_shape, cols.dtype)
+    for i, j, rows, columns in offsets(window, stride, out_shape):
+        image[:, rows, columns, :] += d[i, j]
+    return image
