@@ -133,10 +133,20 @@ class NeuralNetwork:
         return self.loss_layer.forward(x, self._label) + self.regularization_loss()
 
     def backward(self):
-        """Propagate the error from the loss layer down; layers update themselves."""
+        """Propagate the error from the loss layer down; layers update themselves.
+
+        The first layer's input error has no consumer: a layer that can skip it
+        (``skips_input_gradient``) is asked to.
+        """
         error = self.loss_layer.backward(self._label)
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             error = layer.backward(error)
+        if self.layers:
+            first = self.layers[0]
+            if getattr(first, "skips_input_gradient", False):
+                first.backward(error, input_gradient=False)
+            else:
+                first.backward(error)
 
     def train(self, iterations=None, *, epochs=None, batch_size=None):
         """Run training steps and return the mean loss of this call.

@@ -421,6 +421,18 @@ class TestConv:
         np.testing.assert_allclose(layer.bias, b0 - 0.1 * layer.gradient_bias)
         assert optimizer.v.shape == (2, 1, 3, 3)
 
+    def test_skipping_the_input_gradient_keeps_the_parameter_gradients(self):
+        x = np.random.normal(size=(2, 2, 5, 5))
+        e = np.random.normal(size=(2, 3, 5, 5))
+        full, lean = Conv.Conv(1, (2, 3, 3), 3), Conv.Conv(1, (2, 3, 3), 3)
+        lean.weights, lean.bias = full.weights.copy(), full.bias.copy()
+        full.forward(x)
+        lean.forward(x)
+        assert full.backward(e) is not None
+        assert lean.backward(e, input_gradient=False) is None
+        np.testing.assert_array_equal(lean.gradient_weights, full.gradient_weights)
+        np.testing.assert_array_equal(lean.gradient_bias, full.gradient_bias)
+
     def test_update_reduces_the_output(self):
         layer = Conv.Conv((1, 1), (2, 3, 3), 3)
         layer.initialize(Initializers.He(), Initializers.Constant(0.1))
@@ -722,9 +734,10 @@ def test_float32_network_never_upcasts():
 
 
 def _recording(method, seen):
-    def wrapped(tensor):
-        out = method(tensor)
-        seen.append(out.dtype)
+    def wrapped(tensor, **kwargs):
+        out = method(tensor, **kwargs)
+        if out is not None:
+            seen.append(out.dtype)
         return out
     return wrapped
 
@@ -937,6 +950,17 @@ class TestNeuralNetwork:
         net.train(3)
         assert fc1.optimizer.k == 3 and optimizer.k == 0
         assert fc1.optimizer.v.shape == (5, 8) and fc2.optimizer.v.shape == (9, 3)
+
+    def test_first_layer_skips_only_its_input_gradient(self):
+        net = iris_network(Optimizers.Sgd(1e-2), hidden=8)
+        calls = []
+        for layer in net.layers:
+            layer.backward = (lambda method: lambda e, **kw: calls.append(kw) or method(e, **kw))(
+                layer.backward)
+        net.forward()
+        net.backward()
+        assert calls[-1] == {"input_gradient": False}
+        assert all(kw == {} for kw in calls[:-1])
 
     def test_append_layer_initializes(self):
         net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1), Initializers.Constant(0.3),

@@ -26,6 +26,12 @@ A *trainable* layer (``trainable = True``) also has
   parameters;
 * ``parameters()``, a dict name -> array of everything an optimizer updates.
 
+The first layer of a network has nobody to pass its input error to. Layers that
+set ``skips_input_gradient = True`` (Conv, FullyConnected) accept
+``backward(error_tensor, input_gradient=False)``: they compute their parameter
+gradients and update, but skip dL/d(input) and return None. NeuralNetwork
+does this for its first layer, which saves a large share of a CNN's step.
+
 Every layer has ``testing_phase`` (False while training). Dropout and
 BatchNormalization behave differently when it is True.
 
@@ -119,6 +125,7 @@ class TrainableLayer(BaseLayer):
     """
 
     _param_names = ("weights",)
+    skips_input_gradient = False
 
     def __init__(self, dtype=np.float64):
         super().__init__()

@@ -37,6 +37,7 @@ class Conv(TrainableLayer):
 
     _cache_fields = ("_x_pad", "_cols", "_x_shape")
     _param_names = ("weights", "bias")
+    skips_input_gradient = True
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):
         super().__init__(dtype)
@@ -112,8 +113,11 @@ class Conv(TrainableLayer):
         w = self.weights.reshape(self.num_kernels, self.convolution_shape[0], *self._kernel2d())
         return w.transpose(0, 2, 3, 1).reshape(self.num_kernels, -1)
 
-    def backward(self, error_tensor):
-        """dL/d(output) -> dL/d(input); sets the gradients, then updates if an optimizer is set."""
+    def backward(self, error_tensor, input_gradient=True):
+        """dL/d(output) -> dL/d(input); sets the gradients, then updates if an optimizer is set.
+
+        With ``input_gradient=False`` dL/d(input) is not computed and None is returned.
+        """
         if self._x_shape is None:
             raise RuntimeError("Conv.backward: called before forward")
         one_d = len(self.convolution_shape) == 2
@@ -127,8 +131,11 @@ class Conv(TrainableLayer):
         dw = (e @ self._cols.T).reshape(k, *kernel, c).transpose(0, 3, 1, 2)
         self.gradient_weights = np.ascontiguousarray(dw).reshape(self.weights.shape)
         self.gradient_bias = e.sum(axis=1)
-        # The error for the previous layer uses the weights of forward, before the update.
-        dx = col2im(w.T @ e, self._x_pad.shape, kernel, stride, (out_y, out_x))
-        dx = dx[:, top:top + in_y, left:left + in_x, :].transpose(3, 0, 1, 2)
+        dx = None
+        if input_gradient:
+            # The error for the previous layer uses the weights of forward, before the update.
+            dx = col2im(w.T @ e, self._x_pad.shape, kernel, stride, (out_y, out_x))
+            dx = dx[:, top:top + in_y, left:left + in_x, :].transpose(3, 0, 1, 2)
+            dx = np.ascontiguousarray(dx[:, :, 0, :] if one_d else dx)
         self._update()
-        return np.ascontiguousarray(dx[:, :, 0, :] if one_d else dx)
+        return dx

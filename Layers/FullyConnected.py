@@ -19,6 +19,8 @@ class FullyConnected(TrainableLayer):
 
     _cache_fields = ("_x",)
 
+    skips_input_gradient = True
+
     def __init__(self, input_size, output_size, dtype=np.float64):
         super().__init__(dtype)
         self.input_size = check_size("FullyConnected", "input_size", input_size)
@@ -49,8 +51,12 @@ class FullyConnected(TrainableLayer):
         self._x = x
         return x @ self.weights[:-1] + self.weights[-1]
 
-    def backward(self, error_tensor):
-        """``(batch, output_size) -> (batch, input_size)``; updates weights if an optimizer is set."""
+    def backward(self, error_tensor, input_gradient=True):
+        """``(batch, output_size) -> (batch, input_size)``; updates weights if an optimizer is set.
+
+        With ``input_gradient=False`` the error for the previous layer is not computed
+        and None is returned.
+        """
         x = self._x
         e = self._error(error_tensor, None if x is None else (x.shape[0], self.output_size),
                         self.dtype)
@@ -59,6 +65,6 @@ class FullyConnected(TrainableLayer):
         np.sum(e, axis=0, out=gradient[-1])
         self.gradient_weights = gradient
         # The error for the previous layer uses the weights of forward, before the update.
-        dx = e @ self.weights[:-1].T
+        dx = e @ self.weights[:-1].T if input_gradient else None
         self._update()
         return dx

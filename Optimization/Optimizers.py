@@ -135,7 +135,7 @@ class Optimizer:
             g = clip_gradients(g, self.clip_norm)
         new = self._step(w, g)
         if self.regularizer is not None and self.apply_regularizer:
-            new = new - self.learning_rate * self.regularizer.calculate_gradient(w)
+            new -= self.learning_rate * self.regularizer.calculate_gradient(w)
         return new.astype(dtype, copy=False)
 
     def fork(self):
@@ -185,8 +185,10 @@ class SgdWithMomentum(Optimizer):
         self.v = None
 
     def _step(self, w, g):
-        v = np.zeros_like(g) if self.v is None else self.v
-        self.v = self.momentum_rate * v - self.learning_rate * g
+        if self.v is None:
+            self.v = np.zeros_like(g)
+        self.v *= self.momentum_rate       # in place: v is this optimizer's own buffer
+        self.v -= self.learning_rate * g
         return w + self.v
 
 
@@ -223,8 +225,15 @@ class Adam(Optimizer):
             self.r = np.zeros_like(g)
         self.k += 1
         mu, rho = self.mu, self.rho
-        self.v = mu * self.v + (1 - mu) * g
-        self.r = rho * self.r + (1 - rho) * (g * g)
-        v_hat = self.v / (1 - mu ** self.k)
-        r_hat = self.r / (1 - rho ** self.k)
-        return w - self.learning_rate * v_hat / (np.sqrt(r_hat) + self.epsilon)
+        # The moments are this optimizer's own buffers: update them in place.
+        self.v *= mu
+        self.v += (1 - mu) * g
+        self.r *= rho
+        self.r += (1 - rho) * (g * g)
+        # v_hat / (sqrt(r_hat) + eps), with both bias corrections folded into scalars.
+        denominator = np.sqrt(self.r)
+        denominator *= 1 / math.sqrt(1 - rho ** self.k)
+        denominator += self.epsilon
+        step = self.v / denominator
+        step *= self.learning_rate / (1 - mu ** self.k)
+        return w - step
