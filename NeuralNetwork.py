@@ -246,9 +246,51 @@ def save(filename, net):
         raise
 
 
+class UnsafeCheckpoint(pickle.UnpicklingError):
+    """A checkpoint asked for something other than the framework's classes and arrays."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles only this framework's classes and NumPy arrays, dtypes and scalars.
+
+    A pickle can name any importable callable (``os.system``, ``subprocess.run``,
+    ...) and have it called on load. This unpickler resolves only classes defined
+    in the framework's own modules and the handful of NumPy functions that
+    rebuild arrays, so loading a file from someone else cannot run code.
+    """
+
+    PACKAGES = ("Layers", "Optimization", "Models", "NeuralNetwork")
+    NUMPY = {("numpy", "ndarray"), ("numpy", "dtype"),
+             ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+             ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+             ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.NUMPY:
+            return super().find_class(module, name)
+        if module.split(".")[0] in self.PACKAGES and "." not in name:
+            obj = super().find_class(module, name)
+            if isinstance(obj, type) and obj.__module__ == module:
+                return obj
+        if module == "numpy" and "." not in name:
+            obj = getattr(np, name, None)
+            if isinstance(obj, type) and issubclass(obj, np.generic):   # np.float32, ...
+                return obj
+        raise UnsafeCheckpoint(f"NeuralNetwork.load: refusing to load {module}.{name}: a "
+                               f"checkpoint may hold only the framework's classes and NumPy "
+                               f"arrays; this file is corrupt or was made to run code")
+
+
 def load(filename, data_layer):
-    """Load a network saved by ``save`` and attach ``data_layer`` to it."""
+    """Load a network saved by ``save`` and attach ``data_layer`` to it.
+
+    Safe on files from others: only the framework's classes and NumPy arrays are
+    admitted (``UnsafeCheckpoint`` otherwise), nothing in the file is executed.
+    """
     with open(filename, "rb") as f:
-        net = pickle.load(f)
+        net = _RestrictedUnpickler(f).load()
+    if not isinstance(net, NeuralNetwork):
+        raise UnsafeCheckpoint(f"NeuralNetwork.load: expected a saved NeuralNetwork in "
+                               f"{filename}, got {type(net).__name__}")
     net.data_layer = data_layer
     return net

@@ -1077,6 +1077,32 @@ class TestNeuralNetwork:
         loaded.train(2)                                        # optimizer state came along
         assert loaded.layers[0].optimizer.k == 22
 
+    def test_load_refuses_a_pickle_that_runs_code(self, tmp_path):
+        marker = tmp_path / "pwned"
+
+        class Exploit:
+            def __reduce__(self):
+                return os.system, (f"touch {marker}",)
+
+        path = tmp_path / "evil.pickle"
+        path.write_bytes(pickle.dumps(Exploit()))
+        with pytest.raises(NeuralNetwork.UnsafeCheckpoint, match="refusing to load .*system"):
+            NeuralNetwork.load(path, None)
+        assert not marker.exists()
+
+    def test_load_refuses_a_framework_module_attribute_that_is_not_a_class(self, tmp_path):
+        path = tmp_path / "evil.pickle"
+        # NeuralNetwork imports os: "NeuralNetwork.os" must not lead to os.system.
+        path.write_bytes(b"\x80\x04cNeuralNetwork\nos\n.")
+        with pytest.raises(NeuralNetwork.UnsafeCheckpoint, match="NeuralNetwork.os"):
+            NeuralNetwork.load(path, None)
+
+    def test_load_expects_a_network(self, tmp_path):
+        path = tmp_path / "array.pickle"
+        path.write_bytes(pickle.dumps(np.ones(3)))
+        with pytest.raises(NeuralNetwork.UnsafeCheckpoint, match="expected a saved NeuralNetwork"):
+            NeuralNetwork.load(path, None)
+
     def test_checkpoints_hold_parameters_not_the_last_batch(self):
         conv = Conv.Conv(1, (3, 5, 5), 4)
         small = len(pickle.dumps(conv))
