@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test
+.PHONY: test test-current
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,3 +13,10 @@ $(VENV)/.installed: requirements.txt
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests
+
+# The same suite on the newest numpy / scipy / scikit-learn releases (not pinned).
+test-current:
+	$(PYTHON) -m venv .venv-current
+	.venv-current/bin/python -m pip install --quiet --upgrade numpy scipy scikit-learn \
+		scikit-image matplotlib tabulate tqdm pytest hypothesis
+	.venv-current/bin/python -m pytest -q -p no:cacheprovider NeuralNetworkTests.py tests
