@@ -210,13 +210,21 @@ class NeuralNetwork:
             for name, value in params.items():
                 setattr(layer, name, value)
 
-    def test(self, input_tensor):
-        """Run ``input_tensor`` through every layer in the testing phase; return the output."""
+    def test(self, input_tensor, batch_size=1000):
+        """Run ``input_tensor`` through every layer in the testing phase; return the output.
+
+        The input goes through in chunks of ``batch_size`` samples (in the testing
+        phase every sample is computed independently, so the result is the same),
+        which bounds the memory of evaluating a whole test set at once.
+        """
         self.phase = True
-        x = input_tensor
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        outputs = []
+        for start in range(0, max(len(input_tensor), 1), batch_size):
+            x = input_tensor[start:start + batch_size]
+            for layer in self.layers:
+                x = layer.forward(x)
+            outputs.append(x)
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 
 def _count(name, value, minimum=0):

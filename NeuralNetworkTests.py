@@ -1038,6 +1038,13 @@ class TestNeuralNetwork:
         assert out.shape == (50, 3)
         np.testing.assert_allclose(out.sum(axis=1), 1)
 
+    def test_test_in_chunks_equals_test_at_once(self):
+        net = iris_network(Optimizers.Adam(1e-2), hidden=8,
+                           extra=[BatchNormalization.BatchNormalization(8), Dropout.Dropout(0.5)])
+        net.train(30)
+        data, _ = net.data_layer.get_test_set()
+        np.testing.assert_allclose(net.test(data, batch_size=7), net.test(data), rtol=1e-12)
+
     def test_nan_loss_stops_and_keeps_the_last_good_parameters(self):
         net = iris_network(Optimizers.Sgd(1e-3))
         net.train(2)
