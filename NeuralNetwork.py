@@ -210,16 +210,18 @@ class NeuralNetwork:
             for name, value in params.items():
                 setattr(layer, name, value)
 
-    def test(self, input_tensor, batch_size=1000):
+    def test(self, input_tensor, batch_size=None):
         """Run ``input_tensor`` through every layer in the testing phase; return the output.
 
-        The input goes through in chunks of ``batch_size`` samples (in the testing
-        phase every sample is computed independently, so the result is the same),
-        which bounds the memory of evaluating a whole test set at once.
+        With ``batch_size`` the input goes through in chunks of that many samples,
+        which bounds the memory of evaluating a whole test set; in the testing
+        phase samples are computed independently, so the result is the same. (Not
+        for a classic 2-D RNN input, whose first axis is time.)
         """
         self.phase = True
         outputs = []
-        for start in range(0, max(len(input_tensor), 1), batch_size):
+        step = batch_size or max(len(input_tensor), 1)
+        for start in range(0, max(len(input_tensor), 1), step):
             x = input_tensor[start:start + batch_size]
             for layer in self.layers:
                 x = layer.forward(x)
