@@ -222,7 +222,7 @@ class NeuralNetwork:
         outputs = []
         step = batch_size or max(len(input_tensor), 1)
         for start in range(0, max(len(input_tensor), 1), step):
-            x = input_tensor[start:start + batch_size]
+            x = input_tensor[start:start + step]
             for layer in self.layers:
                 x = layer.forward(x)
             outputs.append(x)
