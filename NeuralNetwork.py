@@ -260,13 +260,14 @@ class UnsafeCheckpoint(pickle.UnpicklingError):
     """A checkpoint asked for something other than the framework's classes and arrays."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
     """Unpickles only this framework's classes and NumPy arrays, dtypes and scalars.
 
     A pickle can name any importable callable (``os.system``, ``subprocess.run``,
     ...) and have it called on load. This unpickler resolves only classes defined
     in the framework's own modules and the handful of NumPy functions that
     rebuild arrays, so loading a file from someone else cannot run code.
+    Subclasses may narrow ``PACKAGES`` (``()`` admits NumPy data only).
     """
 
     PACKAGES = ("Layers", "Optimization", "Models", "NeuralNetwork")
@@ -286,9 +287,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             obj = getattr(np, name, None)
             if isinstance(obj, type) and issubclass(obj, np.generic):   # np.float32, ...
                 return obj
-        raise UnsafeCheckpoint(f"NeuralNetwork.load: refusing to load {module}.{name}: a "
-                               f"checkpoint may hold only the framework's classes and NumPy "
-                               f"arrays; this file is corrupt or was made to run code")
+        raise UnsafeCheckpoint(f"refusing to load {module}.{name}: the file may hold only the "
+                               f"framework's classes and NumPy arrays; it is corrupt or was "
+                               f"made to run code")
 
 
 def load(filename, data_layer):
@@ -298,7 +299,7 @@ def load(filename, data_layer):
     admitted (``UnsafeCheckpoint`` otherwise), nothing in the file is executed.
     """
     with open(filename, "rb") as f:
-        net = _RestrictedUnpickler(f).load()
+        net = RestrictedUnpickler(f).load()
     if not isinstance(net, NeuralNetwork):
         raise UnsafeCheckpoint(f"NeuralNetwork.load: expected a saved NeuralNetwork in "
                                f"{filename}, got {type(net).__name__}")

@@ -42,7 +42,11 @@ class ArrayData:
         idx = self._order[self._position:self._position + self.batch_size]
         self._position += len(idx)
         x, y = self._train
-        return x[idx], y[idx]
+        return self._batch(x[idx], y[idx])
+
+    def _batch(self, x, labels):
+        """Turn stored samples into a ``(input, label)`` batch; subclasses may convert."""
+        return x, labels
 
     def get_test_set(self):
         """``(input, label)`` of the whole test split."""
