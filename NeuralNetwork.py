@@ -16,6 +16,8 @@ import pickle
 import tempfile
 
 import numpy as np
+from tabulate import tabulate
+from tqdm import tqdm
 
 from Layers.Base import linked_copy
 
@@ -47,7 +49,9 @@ class NeuralNetwork:
         self.loss = []
         self.data_layer = None
         self.loss_layer = None
+        self.history = []           # one dict per epoch of train(epochs=...)
         self._label = None
+        self._last_good = None      # parameters that gave the last finite loss
 
     def __repr__(self):
         lines = [f"{type(self).__name__}(optimizer={self._optimizer!r}, "
@@ -61,9 +65,11 @@ class NeuralNetwork:
         state = self.__dict__.copy()
         state["data_layer"] = None
         state["_label"] = None
+        state["_last_good"] = None
         return state
 
     def __setstate__(self, state):
+        self.__dict__.update({"history": [], "_label": None, "_last_good": None})
         self.__dict__.update(state)
 
     # -- optimizer and phase ---------------------------------------------------
@@ -148,7 +154,8 @@ class NeuralNetwork:
             else:
                 first.backward(error)
 
-    def train(self, iterations=None, *, epochs=None, batch_size=None):
+    def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
+              schedule=None, early_stopping=None, progress=False, callback=None):
         """Run training steps and return the mean loss of this call.
 
         ``train(iterations)`` runs that many forward/backward steps.
@@ -156,35 +163,100 @@ class NeuralNetwork:
         ``B`` (if given) and runs ``E`` passes over its ``len(data_layer)``
         training samples. Each step's loss is appended to ``self.loss``.
 
+        Between epochs (``epochs=`` only):
+            validation: ``(input, label)`` evaluated after every epoch; the
+                per-sample loss and the accuracy go to ``self.history``.
+            schedule: e.g. ``Schedules.ExponentialDecay(0.9)``;
+                ``schedule.step(self.optimizer, epoch)`` after every epoch.
+            early_stopping: ``Schedules.EarlyStopping`` watching the validation
+                loss; training stops when it says so and ends with the best
+                parameters it saw.
+        Any mode:
+            progress: show a tqdm progress bar per epoch with the running loss.
+            callback: ``callback(net, iteration, loss)`` after every step; a
+                true result stops training after that step.
+
         If the loss becomes NaN or infinite, training stops with
         ``TrainingDiverged`` naming the iteration, and the parameters that gave
         the last finite loss are put back.
         """
-        iterations = self._iterations(iterations, epochs, batch_size)
+        n_epochs, per_epoch = self._plan(iterations, epochs, batch_size)
+        if (validation is not None or early_stopping is not None) and epochs is None:
+            raise ValueError("NeuralNetwork.train: validation and early_stopping need epochs=")
+        if early_stopping is not None and validation is None:
+            raise ValueError("NeuralNetwork.train: early_stopping needs validation=(input, label)")
         self.phase = False
-        losses, kept = [], None
-        for step in range(1, iterations + 1):
-            loss = self.forward()
-            if not math.isfinite(loss):
-                if kept is not None:
-                    self._restore(kept)
-                raise TrainingDiverged(
-                    f"NeuralNetwork.train: the loss became {loss} at iteration {step} of this "
-                    f"call (iteration {len(self.loss) + 1} overall); the parameters that gave "
-                    f"the last finite loss were kept")
-            kept = self._snapshot()
-            self.backward()
-            losses.append(loss)
-            self.loss.append(loss)
+        losses = []
+        for epoch in range(1, n_epochs + 1):
+            epoch_losses, samples = [], 0
+            bar = tqdm(range(per_epoch), desc=f"epoch {epoch}/{n_epochs}" if epochs else "train",
+                       disable=not progress, leave=True, dynamic_ncols=True)
+            stop = False
+            for _ in bar:
+                loss = self._step(len(losses) + 1)
+                losses.append(loss)
+                epoch_losses.append(loss)
+                samples += len(self._label)
+                if progress and len(epoch_losses) % 10 == 0:
+                    bar.set_postfix(loss=f"{sum(epoch_losses) / samples:.4f}/sample")
+                if callback is not None and callback(self, len(self.loss), loss):
+                    stop = True
+                    break
+            bar.close()
+            if epochs is not None and not stop:
+                stop = self._end_of_epoch(epoch, sum(epoch_losses) / max(samples, 1),
+                                          validation, schedule, early_stopping)
+            if stop:
+                break
+        if early_stopping is not None:
+            early_stopping.restore(self)
         return float(np.mean(losses)) if losses else float("nan")
 
-    def _iterations(self, iterations, epochs, batch_size):
+    def _step(self, step):
+        """One forward/backward step with the divergence guard; returns the loss."""
+        loss = self.forward()
+        if not math.isfinite(loss):
+            if self._last_good is not None:
+                self.restore(self._last_good)
+            raise TrainingDiverged(
+                f"NeuralNetwork.train: the loss became {loss} at iteration {step} of this "
+                f"call (iteration {len(self.loss) + 1} overall); the parameters that gave "
+                f"the last finite loss were kept")
+        self._last_good = self.snapshot()
+        self.backward()
+        self.loss.append(loss)
+        return loss
+
+    def _end_of_epoch(self, epoch, train_loss, validation, schedule, early_stopping):
+        """Record the epoch in ``history``, step the schedule; True means stop early."""
+        record = {"epoch": len(self.history) + 1, "train_loss": train_loss,
+                  "learning_rate": getattr(self.optimizer, "learning_rate", None)}
+        stop = False
+        if validation is not None:
+            record["validation_loss"], record["validation_accuracy"] = self.evaluate(*validation)
+            self.phase = False
+            if early_stopping is not None:
+                stop = early_stopping.update(self, record["validation_loss"])
+        self.history.append(record)
+        if schedule is not None:
+            schedule.step(self.optimizer, epoch)
+        return stop
+
+    def evaluate(self, input_tensor, label_tensor, batch_size=1000):
+        """Per-sample loss (without regularization) and accuracy on a labelled set."""
+        prediction = self.test(input_tensor, batch_size)
+        loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
+        accuracy = np.mean(np.argmax(prediction, axis=1) == np.argmax(label_tensor, axis=1))
+        return float(loss), float(accuracy)
+
+    def _plan(self, iterations, epochs, batch_size):
+        """``(number of epochs, steps per epoch)``; iteration mode is one 'epoch'."""
         if iterations is not None and epochs is not None:
             raise ValueError("NeuralNetwork.train: give iterations or epochs, not both")
         if epochs is None:
             if iterations is None:
                 raise ValueError("NeuralNetwork.train: expected iterations or epochs=")
-            return _count("iterations", iterations)
+            return 1, _count("iterations", iterations)
         epochs = _count("epochs", epochs)
         if batch_size is not None:
             self.data_layer.batch_size = _count("batch_size", batch_size, minimum=1)
@@ -195,20 +267,47 @@ class NeuralNetwork:
             raise TypeError("NeuralNetwork.train: epochs= needs a data layer with len() "
                             f"(training samples) and batch_size, got "
                             f"{type(self.data_layer).__name__}") from None
-        return epochs * per_epoch
+        return epochs, per_epoch
 
-    def _parameters(self):
-        return [layer.parameters() for layer in self.trainable_layers()
-                if hasattr(layer, "parameters")]
+    def _parameter_layers(self):
+        return [layer for layer in self.trainable_layers() if hasattr(layer, "parameters")]
 
-    def _snapshot(self):
-        return [{name: p.copy() for name, p in ps.items()} for ps in self._parameters()]
+    def snapshot(self):
+        """A copy of every trainable layer's parameters (for ``restore``)."""
+        return [{name: p.copy() for name, p in layer.parameters().items()}
+                for layer in self._parameter_layers()]
 
-    def _restore(self, snapshot):
-        layers = [layer for layer in self.trainable_layers() if hasattr(layer, "parameters")]
-        for layer, params in zip(layers, snapshot):
+    def restore(self, snapshot):
+        """Put back parameters taken by ``snapshot``."""
+        for layer, params in zip(self._parameter_layers(), snapshot):
             for name, value in params.items():
-                setattr(layer, name, value)
+                setattr(layer, name, value.copy())
+
+    def summary(self, input_shape):
+        """A table of the layers: output shape for one sample of ``input_shape``, parameters.
+
+        Args:
+            input_shape: shape of one sample, without the batch axis, e.g. ``(1, 28, 28)``.
+        Returns:
+            the table as a string (tabulate), ending with the total parameter count.
+        """
+        testing = [layer.testing_phase for layer in self.layers]
+        self.phase = True       # no running statistics are touched, no dropout drawn
+        x = np.zeros((1, *input_shape))
+        rows, total = [], 0
+        try:
+            for layer in self.layers:
+                x = layer.forward(x)
+                count = sum(p.size for p in layer.parameters().values()) \
+                    if hasattr(layer, "parameters") else 0
+                total += count
+                rows.append([repr(layer), str(tuple(x.shape[1:])), f"{count:,}"])
+        finally:
+            for layer, phase in zip(self.layers, testing):
+                layer.testing_phase = phase
+        rows.append(["total", "", f"{total:,}"])
+        return tabulate(rows, headers=["layer", "output shape", "parameters"],
+                        colalign=("left", "left", "right"))
 
     def test(self, input_tensor, batch_size=None):
         """Run ``input_tensor`` through every layer in the testing phase; return the output.

@@ -1,0 +1,103 @@
+"""Learning-rate schedules and early stopping, applied between epochs.
+
+Both plug into ``NeuralNetwork.train(epochs=..., schedule=..., early_stopping=...)``
+and work just as well in a hand-written loop::
+
+    schedule = Schedules.ExponentialDecay(0.9)
+    stopper = Schedules.EarlyStopping(patience=3)
+    for epoch in range(1, 21):
+        net.train(iterations_per_epoch)
+        schedule.step(net.optimizer, epoch)       # lr = lr_0 * 0.9 ** epoch
+        if stopper.update(net, validation_loss(net)):
+            break
+    stopper.restore(net)                          # the best weights seen
+"""
+import math
+import numbers
+
+
+class _Schedule:
+    """Sets ``optimizer.learning_rate = rate(epoch)`` from the rate at the first step."""
+
+    def __init__(self):
+        self.initial = None
+
+    def step(self, optimizer, epoch):
+        """Set the learning rate for the epoch after ``epoch`` (epochs count from 1)."""
+        if self.initial is None:
+            self.initial = optimizer.learning_rate
+        optimizer.learning_rate = self.rate(epoch)
+        return optimizer.learning_rate
+
+
+def _positive(name, value, maximum=math.inf):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= maximum:
+        raise ValueError(f"{name}: expected a number in (0, {maximum}], got {value!r}")
+    return float(value)
+
+
+class ExponentialDecay(_Schedule):
+    """``lr(epoch) = lr_0 * factor ** epoch``, e.g. ``factor=0.9`` takes 10 % off per epoch."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = _positive("ExponentialDecay", factor, 1.0)
+
+    def rate(self, epoch):
+        return self.initial * self.factor ** epoch
+
+    def __repr__(self):
+        return f"ExponentialDecay({self.factor})"
+
+
+class StepDecay(_Schedule):
+    """``lr(epoch) = lr_0 * factor ** (epoch // every)``: drop by ``factor`` every ``every`` epochs."""
+
+    def __init__(self, every, factor=0.1):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"StepDecay: expected every >= 1 epochs, got {every!r}")
+        self.every = int(every)
+        self.factor = _positive("StepDecay", factor, 1.0)
+
+    def rate(self, epoch):
+        return self.initial * self.factor ** (epoch // self.every)
+
+    def __repr__(self):
+        return f"StepDecay(every={self.every}, factor={self.factor})"
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved for ``patience`` epochs.
+
+    ``update(net, loss)`` records the loss of one epoch and keeps a copy of the
+    parameters whenever the loss improves on the best by more than ``min_delta``;
+    it returns True when training should stop. ``restore(net)`` puts the best
+    parameters back.
+    """
+
+    def __init__(self, patience=3, min_delta=0.0):
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
+            raise ValueError(f"EarlyStopping: expected patience >= 1 epochs, got {patience!r}")
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.best = math.inf
+        self.best_epoch = 0
+        self.epoch = 0
+        self._best_parameters = None
+
+    def __repr__(self):
+        return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta})"
+
+    def update(self, net, loss):
+        """Record one epoch's validation loss; True means stop."""
+        self.epoch += 1
+        if loss < self.best - self.min_delta:
+            self.best, self.best_epoch = float(loss), self.epoch
+            self._best_parameters = net.snapshot()
+        return self.epoch - self.best_epoch >= self.patience
+
+    def restore(self, net):
+        """Put the parameters of the best epoch back (if any epoch was recorded)."""
+        if self._best_parameters is not None:
+            net.restore(self._best_parameters)
