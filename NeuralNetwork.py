@@ -50,6 +50,7 @@ class NeuralNetwork:
         self.data_layer = None
         self.loss_layer = None
         self.history = []           # one dict per epoch of train(epochs=...)
+        self._steps_in_epoch = 0    # steps of an epoch a stopping callback interrupted
         self._label = None
         self._last_good = None      # parameters that gave the last finite loss
 
@@ -69,7 +70,8 @@ class NeuralNetwork:
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update({"history": [], "_label": None, "_last_good": None})
+        self.__dict__.update({"history": [], "_label": None, "_last_good": None,
+                              "_steps_in_epoch": 0})
         self.__dict__.update(state)
 
     # -- optimizer and phase ---------------------------------------------------
@@ -174,7 +176,9 @@ class NeuralNetwork:
         Any mode:
             progress: show a tqdm progress bar per epoch with the running loss.
             callback: ``callback(net, iteration, loss)`` after every step; a
-                true result stops training after that step.
+                true result stops training after that step. A later
+                ``train(epochs=...)`` first finishes the interrupted epoch, so an
+                interrupted run can be resumed exactly (TrainLeNet.py does).
 
         If the loss becomes NaN or infinite, training stops with
         ``TrainingDiverged`` naming the iteration, and the parameters that gave
@@ -188,15 +192,20 @@ class NeuralNetwork:
         self.phase = False
         losses = []
         for epoch in range(1, n_epochs + 1):
+            # An epoch that a stopping callback interrupted is finished first.
+            done = self._steps_in_epoch if epochs is not None else 0
             epoch_losses, samples = [], 0
-            bar = tqdm(range(per_epoch), desc=f"epoch {epoch}/{n_epochs}" if epochs else "train",
-                       disable=not progress, leave=True, dynamic_ncols=True)
+            bar = tqdm(range(done, per_epoch), initial=done, total=per_epoch, leave=True,
+                       desc=f"epoch {len(self.history) + 1}" if epochs else "train",
+                       disable=not progress, dynamic_ncols=True)
             stop = False
             for _ in bar:
                 loss = self._step(len(losses) + 1)
                 losses.append(loss)
                 epoch_losses.append(loss)
                 samples += len(self._label)
+                if epochs is not None:
+                    self._steps_in_epoch += 1
                 if progress and len(epoch_losses) % 10 == 0:
                     bar.set_postfix(loss=f"{sum(epoch_losses) / samples:.4f}/sample")
                 if callback is not None and callback(self, len(self.loss), loss):
@@ -204,7 +213,8 @@ class NeuralNetwork:
                     break
             bar.close()
             if epochs is not None and not stop:
-                stop = self._end_of_epoch(epoch, sum(epoch_losses) / max(samples, 1),
+                self._steps_in_epoch = 0
+                stop = self._end_of_epoch(sum(epoch_losses) / max(samples, 1),
                                           validation, schedule, early_stopping)
             if stop:
                 break
@@ -227,9 +237,10 @@ class NeuralNetwork:
         self.loss.append(loss)
         return loss
 
-    def _end_of_epoch(self, epoch, train_loss, validation, schedule, early_stopping):
+    def _end_of_epoch(self, train_loss, validation, schedule, early_stopping):
         """Record the epoch in ``history``, step the schedule; True means stop early."""
-        record = {"epoch": len(self.history) + 1, "train_loss": train_loss,
+        epoch = len(self.history) + 1
+        record = {"epoch": epoch, "train_loss": train_loss,
                   "learning_rate": getattr(self.optimizer, "learning_rate", None)}
         stop = False
         if validation is not None:

@@ -135,14 +135,19 @@ class MNISTData(ArrayData):
             (see the module docstring).
         dtype: float dtype of the batches (default float64, as the classic
             framework; a float32 network casts on entry either way).
+        shift: data augmentation: move every training image by a random whole
+            number of pixels in [-shift, shift] along each axis (zero fill);
+            0 (default) leaves the images as they are. Test and validation
+            images are never moved.
 
     The images are kept as uint8 (47 MB) and scaled per batch. Shuffling uses
     NumPy's global generator: ``np.random.seed`` reproduces the batches.
     """
 
     def __init__(self, batch_size, validation=0, subset=None, data_dir=None, dataset="mnist",
-                 dtype=np.float64):
+                 dtype=np.float64, shift=0):
         super().__init__(batch_size)
+        self.shift = check_size("MNISTData", "shift", shift, minimum=0)
         validation = check_size("MNISTData", "validation", validation, minimum=0)
         (x, y, test_x, test_y), self.source = load_mnist(data_dir, dataset)
         if validation >= len(x):
@@ -157,6 +162,11 @@ class MNISTData(ArrayData):
             x, y = x[:subset], y[:subset]
         self._train = (x, y)
         self._test = self._batch(test_x, test_y)
+
+    def next(self):
+        """The next ``(input, label)`` training batch (randomly shifted if ``shift``)."""
+        x, labels = super().next()
+        return (_random_shift(x, self.shift) if self.shift else x), labels
 
     def _batch(self, images, labels):
         x = images[:, np.newaxis].astype(self.dtype)
@@ -187,3 +197,13 @@ class MNISTData(ArrayData):
         ax.axis("off")
         plt.show()
         return ax
+
+
+def _random_shift(x, shift):
+    """Move each image of ``(b, 1, y, x)`` by random whole pixels in [-shift, shift], zero fill."""
+    b, _, h, w = x.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (shift, shift), (shift, shift)))
+    dy, dx = np.random.randint(0, 2 * shift + 1, (2, b))
+    rows = dy[:, np.newaxis] + np.arange(h)                 # (b, h)
+    cols = dx[:, np.newaxis] + np.arange(w)                 # (b, w)
+    return padded[np.arange(b)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]

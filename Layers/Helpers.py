@@ -14,13 +14,25 @@ import random
 
 import numpy as np
 
-from Data.Datasets import DigitData, IrisData, RandomData
 from .BatchNormalization import input_gradient
 
 __all__ = ["gradient_check", "gradient_check_weights", "compute_bn_gradients",
-           "calculate_accuracy", "shuffle_data", "RandomData", "IrisData", "DigitData"]
+           "calculate_accuracy", "shuffle_data", "RandomData", "IrisData", "DigitData",
+           "MNISTData"]
 
 EPSILON = 1e-5
+
+# The data layers live in Data/ and are re-exported here, imported on first use
+# (Data imports Layers, so importing them eagerly would be circular).
+_DATA_LAYERS = {"RandomData": "Data.Datasets", "IrisData": "Data.Datasets",
+                "DigitData": "Data.Datasets", "MNISTData": "Data.MNIST"}
+
+
+def __getattr__(name):
+    if name in _DATA_LAYERS:
+        import importlib
+        return getattr(importlib.import_module(_DATA_LAYERS[name]), name)
+    raise AttributeError(f"module 'Layers.Helpers' has no attribute {name!r}")
 
 
 def _loss(layers, input_tensor, label_tensor, seed):

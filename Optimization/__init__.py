@@ -1,4 +1,4 @@
-"""Optimizers, regularizers (Constraints) and the loss."""
-from . import Constraints, Loss, Optimizers
+"""Optimizers, regularizers (Constraints), the loss and learning-rate schedules."""
+from . import Constraints, Loss, Optimizers, Schedules
 
-__all__ = ["Optimizers", "Constraints", "Loss"]
+__all__ = ["Optimizers", "Constraints", "Loss", "Schedules"]
