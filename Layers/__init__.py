@@ -1,8 +1,9 @@
 """The layers, one class per module: ``from Layers import *`` binds every module."""
 from . import Base, Initializers
 from . import (FullyConnected, ReLU, TanH, Sigmoid, SoftMax, Flatten, Conv, Pooling,
-               Dropout, BatchNormalization)
+               Dropout, BatchNormalization, RNN, LSTM)
 from . import Helpers
 
 __all__ = ["Base", "Initializers", "FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax",
-           "Flatten", "Conv", "Pooling", "Dropout", "BatchNormalization", "Helpers"]
+           "Flatten", "Conv", "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM",
+           "Helpers"]

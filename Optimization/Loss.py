@@ -1,4 +1,4 @@
-"""Loss layers: the last element of a network."""
+"""Loss layers: the last element of a network (CrossEntropyLoss, L2Loss)."""
 import numpy as np
 
 
@@ -40,3 +40,30 @@ class CrossEntropyLoss:
                              f"got {y.shape}")
         eps = p.dtype.type(np.finfo(float).eps)
         return -y.astype(p.dtype, copy=False) / (p + eps)
+
+
+class L2Loss:
+    """Sum of squared errors: ``L = sum((prediction - label)**2)``, any shape.
+
+    Summed over every entry and the batch (like CrossEntropyLoss); ``backward``
+    returns ``2 * (prediction - label)``. For regression, e.g. the adding problem.
+    """
+
+    def __init__(self):
+        self._difference = None
+
+    def __repr__(self):
+        return "L2Loss()"
+
+    def forward(self, prediction_tensor, label_tensor):
+        p, y = np.asarray(prediction_tensor), np.asarray(label_tensor)
+        if p.shape != y.shape:
+            raise ValueError(f"L2Loss.forward: expected prediction and label of the same shape, "
+                             f"got {p.shape} and {y.shape}")
+        self._difference = p - y.astype(p.dtype, copy=False)
+        return float(np.sum(self._difference ** 2))
+
+    def backward(self, label_tensor):
+        if self._difference is None:
+            raise RuntimeError("L2Loss.backward: called before forward")
+        return 2 * self._difference

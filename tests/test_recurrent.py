@@ -1,0 +1,229 @@
+"""RNN and LSTM: BPTT gradients in both layouts, batching, memorize, clipping, truncated BPTT."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import NeuralNetwork
+from Data.Sequences import AddingData, SequenceWindows, adding_problem, noisy_sine
+from Layers import LSTM, RNN, FullyConnected, Initializers
+from Optimization import Constraints, Loss, Optimizers
+from gradcheck import assert_gradients
+
+CELLS = {"rnn": RNN.RNN, "lstm": LSTM.LSTM}
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    np.random.seed(21)
+
+
+def cell(kind, output_size=None, **kwargs):
+    layer = CELLS[kind](4, 5, output_size, **kwargs)
+    layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
+    return layer
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("output_size", [None, 3])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 6, 4)], ids=["2d-classic", "3d-batched"])
+def test_gradients(kind, output_size, shape):
+    layer = cell(kind, output_size)
+    x = np.random.normal(size=shape)
+    labels = np.random.normal(size=layer.forward(x).shape)
+    names = ("weights",) if output_size is None else ("weights", "output_weights")
+    assert_gradients([layer, Loss.L2Loss()], x, labels, parameters=names)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_gradients_with_memorized_state(kind):
+    layer = cell(kind)
+    layer.memorize = True
+    layer.forward(np.random.normal(size=(3, 4)))          # leaves a non-zero state behind
+    state = layer.state
+
+    class KeepState:                                      # every forward starts from `state`
+        def forward(self, x):
+            layer.state = state
+            return layer.forward(x)
+
+        def backward(self, e):
+            return layer.backward(e)
+
+    x = np.random.normal(size=(5, 4))
+    labels = np.random.normal(size=(5, 5))
+    assert_gradients([KeepState(), Loss.L2Loss()], x, labels)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_classic_shapes(kind):
+    layer = CELLS[kind](input_size=10, hidden_size=64)
+    assert layer.weights.shape == (10 + 64 + 1, (4 if kind == "lstm" else 1) * 64)
+    assert layer.forward(np.random.rand(7, 10)).shape == (7, 64)
+    layer = CELLS[kind](10, 64, np.int32(3))
+    assert layer.forward(np.random.rand(2, 7, 10)).shape == (2, 7, 3)
+    assert layer.backward(np.ones((2, 7, 3))).shape == (2, 7, 10)
+    assert layer.gradient_weights.shape == layer.weights.shape
+    assert layer.gradient_output_weights.shape == (65, 3)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_batch_equals_sequences_one_by_one(kind):
+    layer = cell(kind, 2)
+    x = np.random.normal(size=(3, 6, 4))
+    e = np.random.normal(size=(3, 6, 2))
+    batched, dx = layer.forward(x), layer.backward(e)
+    grad = layer.gradient_weights.copy()
+    total = np.zeros_like(grad)
+    for b in range(3):
+        np.testing.assert_allclose(layer.forward(x[b]), batched[b], rtol=1e-12)
+        np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=1e-15)
+        total += layer.gradient_weights
+    np.testing.assert_allclose(total, grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_memorize(kind):
+    layer = cell(kind)
+    first, second = np.random.normal(size=(4, 4)), np.random.normal(size=(3, 4))
+    whole = layer.forward(np.vstack([first, second]))
+    stateless = layer.forward(second)
+    layer.forward(first)
+    np.testing.assert_allclose(layer.forward(second), stateless)   # memorize False: from zeros
+    layer.memorize = True
+    layer.state = None                                  # start the stream from zeros
+    layer.forward(first)
+    np.testing.assert_allclose(layer.forward(second), whole[4:], rtol=1e-12)
+    assert not np.allclose(stateless, whole[4:])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_update_reduces_the_loss_and_reaches_every_matrix(kind):
+    layer = cell(kind, 2)
+    layer.optimizer = Optimizers.Adam(3e-2)
+    before = {k: v.copy() for k, v in layer.parameters().items()}
+    x, target = np.random.normal(size=(4, 6, 4)), np.random.uniform(size=(4, 6, 2))
+    loss = Loss.L2Loss()
+    losses = []
+    for _ in range(60):
+        losses.append(loss.forward(layer.forward(x), target))
+        layer.backward(loss.backward(target))
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(not np.allclose(before[k], v) for k, v in layer.parameters().items())
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_regularization_loss_counted_by_the_network(kind):
+    layer = cell(kind, 2)
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-3, regularizer=Constraints.L2_Regularizer(0.1)))
+    net.append_layer(layer)
+    expected = 0.1 * (np.sum(layer.weights ** 2) + np.sum(layer.output_weights ** 2))
+    assert layer.calculate_regularization_loss() == pytest.approx(expected)
+    assert net.regularization_loss() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_float32(kind):
+    layer = CELLS[kind](4, 5, 2, dtype=np.float32)
+    layer.optimizer = Optimizers.Adam(1e-3)
+    out = layer.forward(np.random.normal(size=(2, 3, 4)))
+    assert out.dtype == np.float32
+    assert layer.backward(np.ones_like(out)).dtype == np.float32
+    assert all(p.dtype == np.float32 for p in layer.parameters().values())
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_bad_input(kind):
+    layer = CELLS[kind](4, 5)
+    name = layer.__class__.__name__
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected input of shape "
+                                         r"\(time, 4\) or \(batch, time, 4\), got \(6, 3\)"):
+        layer.forward(np.zeros((6, 3)))
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected input of shape .*got \(4,\)"):
+        layer.forward(np.zeros(4))
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected at least one time step"):
+        layer.forward(np.zeros((2, 0, 4)))
+    with pytest.raises(ValueError, match=rf"{name}: expected hidden_size >= 1, got 0"):
+        CELLS[kind](4, 0)
+
+
+def test_gradient_clipping_bounds_the_step():
+    big = np.full((3, 4), 100.0)
+    clipped = Optimizers.Sgd(1.0, clip_norm=1.0).calculate_update(np.zeros((3, 4)), big)
+    np.testing.assert_allclose(np.linalg.norm(clipped), 1.0)
+    np.testing.assert_allclose(clipped, -big / np.linalg.norm(big))
+    small = np.full((3, 4), 0.01)
+    np.testing.assert_array_equal(Optimizers.clip_gradients(small, 5.0), small)
+
+
+def test_sequence_data():
+    x, y = adding_problem(500, 20, np.random.default_rng(0))
+    assert x.shape == (500, 20, 2) and y.shape == (500, 1)
+    np.testing.assert_array_equal(x[..., 1].sum(axis=1), 2)
+    assert np.all(x[:, :10, 1].sum(axis=1) == 1)           # one marker in each half
+    np.testing.assert_allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(axis=1))
+    np.random.seed(3)
+    a = AddingData(8, 20).next()[0]
+    np.random.seed(3)
+    np.testing.assert_array_equal(AddingData(8, 20).next()[0], a)
+    s, t = noisy_sine(100, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(s[1:], t[:-1])
+
+
+def test_sequence_windows_cover_the_sequence_in_order():
+    inputs = np.arange(20.0).reshape(10, 2)
+    windows = SequenceWindows(inputs, inputs * 2, 3)
+    assert len(windows) == 3
+    got = [windows.next() for _ in range(4)]
+    np.testing.assert_array_equal(np.vstack([g[0] for g in got[:3]]), inputs[:9])
+    assert windows.wrapped and np.array_equal(got[3][0], inputs[:3])
+    with pytest.raises(ValueError, match="SequenceWindows: expected window <= 10"):
+        SequenceWindows(inputs, inputs, 11)
+
+
+def truncated_bptt_peak_bytes(length, window):
+    """Peak memory of training an LSTM on one sequence of ``length`` in windows."""
+    inputs, targets = noisy_sine(length, rng=np.random.default_rng(0))
+    data = SequenceWindows(inputs, targets, window)
+    lstm = LSTM.LSTM(1, 16)
+    lstm.memorize = True
+    lstm.optimizer = Optimizers.Adam(1e-3)
+    head = FullyConnected.FullyConnected(16, 1)
+    head.optimizer = Optimizers.Adam(1e-3)
+    loss = Loss.L2Loss()
+    tracemalloc.start()
+    for _ in range(len(data)):
+        x, y = data.next()
+        out = head.forward(lstm.forward(x))
+        loss.forward(out, y)
+        lstm.backward(head.backward(loss.backward(y)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_truncated_bptt_memory_grows_with_the_window_not_the_sequence():
+    short, long = truncated_bptt_peak_bytes(400, 20), truncated_bptt_peak_bytes(4000, 20)
+    wide = truncated_bptt_peak_bytes(4000, 200)
+    assert long < 1.3 * short                 # 10x the sequence, about the same memory
+    assert wide > 3 * long                    # 10x the window, several times the memory
+
+
+def test_truncated_bptt_learns_the_sine():
+    np.random.seed(0)
+    inputs, targets = noisy_sine(3000, noise=0.02, rng=np.random.default_rng(0))
+    data = SequenceWindows(inputs, targets, 25)
+    lstm = LSTM.LSTM(1, 16, 1)
+    lstm.memorize = True
+    lstm.optimizer = Optimizers.Adam(1e-2, clip_norm=5.0)
+    loss = Loss.L2Loss()
+    scaled = (targets + 1.5) / 3                               # into the sigmoid's (0, 1)
+    errors = []
+    for _ in range(3 * len(data)):
+        x, _ = data.next()
+        if data.wrapped:
+            lstm.state = None
+        y = scaled[data._start - data.window:data._start]
+        errors.append(loss.forward(lstm.forward(x), y) / len(x))
+        lstm.backward(loss.backward(y))
+    assert np.mean(errors[-20:]) < 0.2 * np.mean(errors[:5])
