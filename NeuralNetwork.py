@@ -358,6 +358,7 @@ def save(filename, net):
             pickle.dump(net, f, protocol=pickle.HIGHEST_PROTOCOL)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; a save gets the usual mode
         os.replace(tmp, filename)
     except BaseException:
         if os.path.exists(tmp):
@@ -399,6 +400,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafeCheckpoint(f"refusing to load {module}.{name}: the file may hold only the "
                                f"framework's classes and NumPy arrays; it is corrupt or was "
                                f"made to run code")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(filename, data_layer):
