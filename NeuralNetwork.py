@@ -137,6 +137,7 @@ class NeuralNetwork:
         if self.data_layer is None or self.loss_layer is None:
             raise RuntimeError("NeuralNetwork.forward: set data_layer and loss_layer first")
         x, self._label = self.data_layer.next()
+        _check_finite("NeuralNetwork.forward", x)
         for layer in self.layers:
             x = layer.forward(x)
         return self.loss_layer.forward(x, self._label) + self.regularization_loss()
@@ -328,6 +329,7 @@ class NeuralNetwork:
         for a classic 2-D RNN input, whose first axis is time.)
         """
         self.phase = True
+        _check_finite("NeuralNetwork.test", input_tensor)
         outputs = []
         step = batch_size or max(len(input_tensor), 1)
         for start in range(0, max(len(input_tensor), 1), step):
@@ -336,6 +338,14 @@ class NeuralNetwork:
                 x = layer.forward(x)
             outputs.append(x)
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+
+def _check_finite(where, batch):
+    """Refuse a batch with NaN or inf: layers would pass it on silently (IEEE arithmetic)."""
+    x = np.asarray(batch)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError(f"{where}: expected a finite input batch, got {np.isnan(x).sum()} NaN "
+                         f"and {np.isinf(x).sum()} infinite entries in shape {x.shape}")
 
 
 def _count(name, value, minimum=0):

@@ -1050,22 +1050,30 @@ class TestNeuralNetwork:
         net.train(2)
         good = net.layers[0].weights.copy()
 
-        class PoisonedData:
-            def __init__(self, data):
-                self.data, self.calls = data, 0
+        class Diverging(Loss.CrossEntropyLoss):
+            """The loss of the second call of the next train() is NaN."""
+            calls = 0
 
-            def next(self):
-                self.calls += 1
-                x, y = self.data.next()
-                return (x * np.nan if self.calls == 2 else x), y
+            def forward(self, prediction, label):
+                Diverging.calls += 1
+                return float("nan") if self.calls == 2 else super().forward(prediction, label)
 
-        net.data_layer = PoisonedData(net.data_layer)
+        net.loss_layer = Diverging()
         with pytest.raises(NeuralNetwork.TrainingDiverged,
                            match="loss became nan at iteration 2 of this call "
                                  r"\(iteration 4 overall\)"):
             net.train(5)
-        np.testing.assert_array_equal(net.layers[0].weights, good)
+        np.testing.assert_array_equal(net.layers[0].weights, good)   # from before step 3
         assert len(net.loss) == 3 and all(np.isfinite(net.loss))
+
+    def test_non_finite_input_is_refused(self):
+        net = iris_network(Optimizers.Sgd(1e-3))
+        data, _ = net.data_layer.get_test_set()
+        bad = data.copy()
+        bad[3, 1] = np.nan
+        with pytest.raises(ValueError, match=r"NeuralNetwork.test: expected a finite input batch, "
+                                             r"got 1 NaN and 0 infinite entries in shape \(50, 4\)"):
+            net.test(bad)
 
     def test_save_and_load(self, tmp_path):
         net = iris_network(Optimizers.Adam(1e-2), hidden=8)

@@ -134,3 +134,25 @@ def test_sigint_saves_and_says_how_to_resume(tmp_path, small_mnist):
     assert "--resume" in out and checkpoint.is_file()
     resumed = LeNet.LeNet.load(checkpoint)
     assert len(resumed.loss) > 0 and len(resumed.history) < 200
+
+
+def test_divergence_stops_names_the_iteration_and_saves(tmp_path, small_mnist, monkeypatch,
+                                                        capsys):
+    from Optimization import Loss
+    original, calls = Loss.CrossEntropyLoss.forward, []
+
+    def diverging(self, prediction, label):
+        calls.append(1)
+        return float("inf") if len(calls) == 7 else original(self, prediction, label)
+
+    monkeypatch.setattr(Loss.CrossEntropyLoss, "forward", diverging)
+    checkpoint = tmp_path / "lenet.pkl"
+    status = TrainLeNet.main([str(a) for a in ("--data-dir", small_mnist, "--epochs", 2,
+                                               "--batch-size", 32, "--validation", 80,
+                                               "--no-plot", "--checkpoint", checkpoint)])
+    assert status == 1
+    assert "loss became inf at iteration 7" in capsys.readouterr().err
+    saved = LeNet.LeNet.load(checkpoint)
+    assert len(saved.loss) == 6 and np.all(np.isfinite(saved.loss))
+    assert all(np.all(np.isfinite(p)) for layer in saved.trainable_layers()
+               for p in layer.parameters().values())
