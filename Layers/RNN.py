@@ -1,7 +1,7 @@
 """Elman recurrent layer."""
 import numpy as np
 
-from ._recurrent import RecurrentLayer
+from ._recurrent import RecurrentLayer, tanh
 
 
 class RNN(RecurrentLayer):
@@ -33,24 +33,28 @@ class RNN(RecurrentLayer):
     _gates = 1
 
     def _run(self, xp, state):
-        b, steps, hidden = xp.shape
+        steps, b, hidden = xp.shape
         w_h = self.weights[self.input_size:-1]
-        h = np.empty((b, steps + 1, hidden), self.dtype)
-        h[:, 0] = 0 if state is None else state[0]
+        h = np.empty((steps + 1, b, hidden), self.dtype)
+        h[0] = 0 if state is None else state[0]
         for t in range(steps):
-            np.tanh(xp[:, t] + h[:, t] @ w_h, out=h[:, t + 1])
+            a = h[t + 1]
+            np.matmul(h[t], w_h, out=a)
+            a += xp[t]
+            tanh(a, out=a)
         self._cache = {"h": h}
-        self.state = (h[:, -1].copy(),)
-        return h[:, 1:]
+        self.state = (h[-1].copy(),)
+        return h
 
     def _backprop(self, dh):
-        """``dh``: dL/dh_t from above, ``(batch, time, hidden)`` -> dL/d(pre-activation)."""
+        """dL/dh_t from above ``(time, batch, hidden)`` -> dL/d(pre-activation), same shape."""
         h = self._cache["h"]
         w_h_t = self.weights[self.input_size:-1].T
         da = np.empty_like(dh)
-        carry = np.zeros_like(dh[:, 0])                       # dL/dh_t through h_{t+1}
-        for t in range(dh.shape[1] - 1, -1, -1):
-            ht = h[:, t + 1]
-            np.multiply(dh[:, t] + carry, 1 - ht * ht, out=da[:, t])
-            carry = da[:, t] @ w_h_t
+        carry = np.zeros_like(dh[0])                          # dL/dh_t through h_{t+1}
+        for t in range(len(dh) - 1, -1, -1):
+            d = da[t]
+            np.add(dh[t], carry, out=d)
+            d *= 1 - h[t + 1] * h[t + 1]                      # through tanh
+            carry = d @ w_h_t
         return da
