@@ -1138,6 +1138,7 @@ class TestNeuralNetwork:
             NeuralNetwork.save(path, net)
         assert path.read_bytes() == previous
         assert os.listdir(tmp_path) == ["net.pickle"]          # no temporary file left
+        assert len(NeuralNetwork.load(path, None).layers) == 2  # and it still loads
 
     def test_append_non_layer(self):
         net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1))

@@ -48,7 +48,7 @@ class RecurrentLayer(TrainableLayer):
     """
 
     _gates = 1
-    _cache_fields = ("_x", "_y", "_cache")
+    _cache_fields = ("_x", "_y", "_cache")   # _x is time-major: (time, batch, input)
 
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):
         super().__init__(dtype)
@@ -112,9 +112,10 @@ class RecurrentLayer(TrainableLayer):
         # The time loops work time-major, (time, batch, ...), so that every step's slice is
         # one contiguous block. The input projection of all time steps is one product;
         # only h @ W_h loops over time.
-        xp = x.transpose(1, 0, 2) @ self.weights[:n_in] + self.weights[-1]   # (time, batch, gates*hidden)
+        x = np.ascontiguousarray(x.transpose(1, 0, 2))       # (time, batch, input)
+        xp = x.reshape(-1, n_in) @ self.weights[:n_in] + self.weights[-1]
         with np.errstate(over="ignore"):                      # exp(large) = inf is intended
-            h = self._run(xp, state)                          # (time + 1, batch, hidden)
+            h = self._run(xp.reshape(*x.shape[:2], -1), state)   # (time + 1, batch, hidden)
         self._x = x
         y = h[1:].transpose(1, 0, 2)                          # (batch, time, hidden)
         if self.output_size is not None:
@@ -147,14 +148,13 @@ class RecurrentLayer(TrainableLayer):
         da = self._backprop(dh)                               # (time, batch, gates * hidden)
         # Weight gradients of all time steps at once: [x_t, h_{t-1}, 1]^T @ da_t, summed.
         da_flat = da.reshape(-1, da.shape[-1])
-        x_flat = np.ascontiguousarray(self._x.transpose(1, 0, 2)).reshape(-1, self.input_size)
         grad = np.empty_like(self.weights)
-        np.matmul(x_flat.T, da_flat, out=grad[:self.input_size])
+        np.matmul(self._x.reshape(-1, self.input_size).T, da_flat, out=grad[:self.input_size])
         np.matmul(h_all[:-1].reshape(-1, hidden).T, da_flat, out=grad[self.input_size:-1])
         np.sum(da_flat, axis=0, out=grad[-1])
         self.gradient_weights = grad
         # The error for the previous layer uses the weights of forward, before the update.
-        dx = (da @ self.weights[:self.input_size].T).transpose(1, 0, 2)   # (batch, time, input)
+        dx = (da_flat @ self.weights[:self.input_size].T).reshape(self._x.shape).transpose(1, 0, 2)
         self._update()
         return dx[0] if self._two_d else np.ascontiguousarray(dx)
 

@@ -158,3 +158,16 @@ def test_pooling_window_larger_than_input_is_refused(pool_y, pool_x, in_y, in_x)
             layer.forward(x)
     else:
         assert layer.forward(x).shape == (1, 1, in_y - pool_y + 1, in_x - pool_x + 1)
+
+
+@SETTINGS
+@given(st.integers(1, 4), st.integers(0, 3), st.sampled_from([np.nan, np.inf, -np.inf]))
+def test_non_finite_input_is_refused_by_the_network(batch, column, value):
+    import NeuralNetwork
+    from Optimization import Optimizers
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-3))
+    net.append_layer(FullyConnected.FullyConnected(4, 2))
+    x = np.ones((batch, 4))
+    x[batch - 1, column] = value
+    with pytest.raises(ValueError, match="NeuralNetwork.test: expected a finite input batch"):
+        net.test(x)

@@ -114,7 +114,8 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, small
     assert resumed.loss == straight.loss and resumed.history == straight.history
 
 
-def test_sigint_saves_and_says_how_to_resume(tmp_path, small_mnist):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_saves_and_says_how_to_resume(tmp_path, small_mnist, signum):
     checkpoint = tmp_path / "lenet.pkl"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "TrainLeNet.py"), "--data-dir", str(small_mnist),
@@ -126,7 +127,7 @@ def test_sigint_saves_and_says_how_to_resume(tmp_path, small_mnist):
     while b"epoch 1" not in seen and process.poll() is None and time.time() < deadline:
         if select.select([process.stderr], [], [], 1.0)[0]:
             seen += os.read(process.stderr.fileno(), 4096)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     out, err = out.decode(), (seen + err).decode()
     assert process.returncode == 130, err
