@@ -1,0 +1,219 @@
+"""Speed benchmark: this framework against PyTorch (CPU, 2 threads) on the same workloads.
+
+Every figure is the median of repeated runs after warm-up, measured in this one
+process. PyTorch rows appear when ``torch`` is importable (bench/requirements.txt):
+
+    python3 -m venv /tmp/torchenv
+    /tmp/torchenv/bin/pip install -r requirements.txt -r bench/requirements.txt
+    /tmp/torchenv/bin/python bench/bench.py            # add --quick to skip the epoch and RSS rows
+
+Workloads: a LeNet training step at batch 64 (forward, backward, Adam) in float32 and
+float64; LeNet inference on 1000 images; an LSTM(32 -> 128) + linear 10 training step on
+a batch of 32 sequences of 50 steps and on one classic 200-step sequence (float32); one
+full MNIST epoch (60 000 images, batch 64); and the peak RSS of a training run.
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from Layers import FullyConnected, Initializers, LSTM  # noqa: E402
+from Models import LeNet  # noqa: E402
+from Optimization import Loss, Optimizers  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(2)
+except ImportError:
+    torch = None
+
+
+def median_ms(step, repeat, warmup=3):
+    """Median wall time of ``step()`` in milliseconds, after ``warmup`` calls."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+# -- workloads of this framework ---------------------------------------------------------
+
+class FixedBatch:
+    """A data layer that returns the same batch: times the network, not the data."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def next(self):
+        return self.x, self.y
+
+
+def lenet_batch(batch, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, batch)
+    return x, np.eye(10, dtype=np.float32)[labels], labels
+
+
+def ours_lenet_step(dtype):
+    net = LeNet.build(dtype=dtype)
+    x, y, _ = lenet_batch(64)
+    net.data_layer = FixedBatch(x.astype(dtype), y)
+
+    def step():
+        net.forward()
+        net.backward()
+    return step
+
+
+def ours_lenet_inference():
+    net = LeNet.build(dtype=np.float32)
+    x, _, _ = lenet_batch(1000)
+    return lambda: net.test(x)
+
+
+class LstmWithHead:
+    """LSTM(32 -> 128) + FullyConnected(128 -> 10) with an L2 loss, Adam on both."""
+
+    def __init__(self, batch, steps):
+        self.lstm = LSTM.LSTM(32, 128, dtype=np.float32)
+        self.head = FullyConnected.FullyConnected(128, 10, dtype=np.float32)
+        for layer in (self.lstm, self.head):
+            layer.initialize(Initializers.Xavier(), Initializers.Constant(0.0))
+            layer.optimizer = Optimizers.Adam(1e-3)
+        rng = np.random.default_rng(0)
+        shape = (steps, 32) if batch is None else (batch, steps, 32)
+        self.x = rng.standard_normal(shape, dtype=np.float32)
+        self.y = rng.standard_normal(shape[:-1] + (10,), dtype=np.float32)
+
+    def step(self):
+        h = self.lstm.forward(self.x)
+        flat = h.reshape(-1, h.shape[-1])
+        out = self.head.forward(flat)
+        error = self.head.backward(out - self.y.reshape(out.shape))
+        self.lstm.backward(error.reshape(h.shape))
+
+
+# -- the same workloads in PyTorch --------------------------------------------------------
+
+def torch_lenet(dtype):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10)).to(dtype)
+    return model
+
+
+def torch_lenet_step(dtype):
+    model = torch_lenet(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=0)
+    loss = torch.nn.CrossEntropyLoss(reduction="sum")
+    x, _, labels = lenet_batch(64)
+    x, labels = torch.from_numpy(x).to(dtype), torch.from_numpy(labels)
+
+    def step():
+        optimizer.zero_grad()
+        loss(model(x), labels).backward()
+        optimizer.step()
+    return step
+
+
+def torch_lenet_inference():
+    model = torch_lenet(torch.float32).eval()
+    x = torch.from_numpy(lenet_batch(1000)[0])
+
+    def step():
+        with torch.no_grad():
+            torch.softmax(model(x), dim=1)
+    return step
+
+
+def torch_lstm_step(batch, steps):
+    lstm = torch.nn.LSTM(32, 128, batch_first=True)
+    head = torch.nn.Linear(128, 10)
+    optimizer = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+    x = torch.randn(batch or 1, steps, 32)
+    y = torch.randn(batch or 1, steps, 10)
+
+    def step():
+        optimizer.zero_grad()
+        out, _ = lstm(x)
+        (0.5 * ((head(out) - y) ** 2).sum()).backward()
+        optimizer.step()
+    return step
+
+
+# -- whole-epoch and memory figures ---------------------------------------------------------
+
+def mnist_epoch_seconds():
+    """One pass over the 60 000 MNIST training images at batch 64 (float32)."""
+    from Layers.Helpers import MNISTData
+    net = LeNet.build(dtype=np.float32)
+    net.data_layer = MNISTData(64)
+    start = time.perf_counter()
+    net.train(epochs=1, batch_size=64)
+    return time.perf_counter() - start
+
+
+def training_run_peak_rss_mb():
+    """Peak RSS of `TrainLeNet.py --epochs 1 --no-plot`, a default run cut to one epoch."""
+    with open(os.devnull, "w") as devnull:
+        subprocess.run([sys.executable, str(ROOT / "TrainLeNet.py"), "--epochs", "1",
+                        "--no-plot", "--checkpoint", "/tmp/bench_lenet.pkl"],
+                       check=True, stdout=devnull, stderr=devnull, cwd=ROOT)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the epoch and RSS rows")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per row")
+    args = parser.parse_args()
+
+    n = args.repeat
+    rows = [
+        ("LeNet train step, batch 64, float32 (ms)", lambda: median_ms(ours_lenet_step(np.float32), n),
+         lambda: median_ms(torch_lenet_step(torch.float32), n)),
+        ("LeNet train step, batch 64, float64 (ms)", lambda: median_ms(ours_lenet_step(np.float64), n),
+         lambda: median_ms(torch_lenet_step(torch.float64), n)),
+        ("LeNet inference, 1000 images, float32 (ms)", lambda: median_ms(ours_lenet_inference(), n),
+         lambda: median_ms(torch_lenet_inference(), n)),
+        ("LSTM 32->128 + linear 10, batch 32 x 50 steps (ms)",
+         lambda: median_ms(LstmWithHead(32, 50).step, n),
+         lambda: median_ms(torch_lstm_step(32, 50), n)),
+        ("LSTM 32->128 + linear 10, one 200-step sequence (ms)",
+         lambda: median_ms(LstmWithHead(None, 200).step, n),
+         lambda: median_ms(torch_lstm_step(None, 200), n)),
+    ]
+    if not args.quick:
+        rows.append(("full MNIST epoch, 60 000 images, batch 64 (s)", mnist_epoch_seconds, None))
+    table = []
+    for name, ours, theirs in rows:
+        mine = ours()
+        other = theirs() if (torch is not None and theirs is not None) else None
+        table.append([name, f"{mine:.1f}", "" if other is None else f"{other:.1f}",
+                      "" if other is None else f"{mine / other:.2f}x"])
+    if not args.quick:
+        table.append(["peak RSS of a training run (MB)", f"{training_run_peak_rss_mb():.0f}", "", ""])
+    print(tabulate(table, headers=["workload", "ours", "PyTorch 2 threads" if torch else
+                                   "PyTorch (not installed)", "ours / PyTorch"]))
+    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ""))
+
+
+if __name__ == "__main__":
+    main()
