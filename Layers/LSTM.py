@@ -33,22 +33,22 @@ class LSTM(RecurrentLayer):
     _gates = 4
 
     def _run(self, xp, state):
-        steps, b, _ = xp.shape
+        steps, _, b = xp.shape
         n = self.hidden_size
-        w_h = self.weights[self.input_size:-1]
-        h = np.empty((steps + 1, b, n), self.dtype)
-        c = np.empty((steps + 1, b, n), self.dtype)
-        gates = np.empty((steps, b, 4 * n), self.dtype)      # f, i, o, g after activation
-        tanh_c = np.empty((steps, b, n), self.dtype)
+        w_h_t = np.ascontiguousarray(self.weights[self.input_size:-1].T)   # (4n, n)
+        h = np.empty((steps + 1, n, b), self.dtype)
+        c = np.empty((steps + 1, n, b), self.dtype)
+        gates = np.empty((steps, 4 * n, b), self.dtype)      # f, i, o, g after activation
+        tanh_c = np.empty((steps, n, b), self.dtype)
         h[0], c[0] = (0, 0) if state is None else state
-        ig = np.empty((b, n), self.dtype)
+        ig = np.empty((n, b), self.dtype)
         for t in range(steps):
             a = gates[t]
-            np.matmul(h[t], w_h, out=a)
+            np.matmul(w_h_t, h[t], out=a)
             a += xp[t]
-            sigmoid(a[:, :3 * n], out=a[:, :3 * n])
-            tanh(a[:, 3 * n:], out=a[:, 3 * n:])
-            f, i, o, g = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+            sigmoid(a[:3 * n], out=a[:3 * n])
+            tanh(a[3 * n:], out=a[3 * n:])
+            f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             np.multiply(f, c[t], out=c[t + 1])
             c[t + 1] += np.multiply(i, g, out=ig)
             tanh(c[t + 1], out=tanh_c[t])
@@ -58,27 +58,27 @@ class LSTM(RecurrentLayer):
         return h
 
     def _backprop(self, dh):
-        """dL/dh_t from above ``(time, batch, hidden)`` -> dL/d(gate pre-activations)."""
+        """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(gate pre-activations)."""
         cache = self._cache
         c, gates, tanh_c = cache["c"], cache["gates"], cache["tanh_c"]
         n = self.hidden_size
-        w_h_t = self.weights[self.input_size:-1].T
+        w_h = self.weights[self.input_size:-1]                # (n, 4n)
         da = np.empty(gates.shape, self.dtype)
         dh_carry = np.zeros_like(dh[0])                       # dL/dh_t through step t+1
         dc = np.zeros_like(dh[0])                             # dL/dc_t
         for t in range(len(dh) - 1, -1, -1):
             a, d = gates[t], da[t]
-            f, i, o, g = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+            f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             dht = dh_carry
             dht += dh[t]
             # dc_t = dc_{t+1} * f_{t+1} + dh_t * o * (1 - tanh(c_t)^2); dc holds dc_{t+1} * f_{t+1}
             dc += dht * o * (1 - tanh_c[t] * tanh_c[t])
-            np.multiply(dc, c[t], out=d[:, :n])               # df
-            np.multiply(dc, g, out=d[:, n:2 * n])             # di
-            np.multiply(dht, tanh_c[t], out=d[:, 2 * n:3 * n])  # do
-            np.multiply(dc, i, out=d[:, 3 * n:])              # dg ...
-            d[:, 3 * n:] *= 1 - g * g                         # ... through tanh
-            d[:, :3 * n] *= a[:, :3 * n] * (1 - a[:, :3 * n])  # f, i, o through the sigmoid
+            np.multiply(dc, c[t], out=d[:n])                  # df
+            np.multiply(dc, g, out=d[n:2 * n])                # di
+            np.multiply(dht, tanh_c[t], out=d[2 * n:3 * n])   # do
+            np.multiply(dc, i, out=d[3 * n:])                 # dg ...
+            d[3 * n:] *= 1 - g * g                            # ... through tanh
+            d[:3 * n] *= a[:3 * n] * (1 - a[:3 * n])          # f, i, o through the sigmoid
             dc *= f                                           # on to c_{t-1}
-            dh_carry = d @ w_h_t
+            dh_carry = w_h @ d
         return da

@@ -33,13 +33,13 @@ class RNN(RecurrentLayer):
     _gates = 1
 
     def _run(self, xp, state):
-        steps, b, hidden = xp.shape
-        w_h = self.weights[self.input_size:-1]
-        h = np.empty((steps + 1, b, hidden), self.dtype)
+        steps, hidden, b = xp.shape
+        w_h_t = np.ascontiguousarray(self.weights[self.input_size:-1].T)   # (hidden, hidden)
+        h = np.empty((steps + 1, hidden, b), self.dtype)
         h[0] = 0 if state is None else state[0]
         for t in range(steps):
             a = h[t + 1]
-            np.matmul(h[t], w_h, out=a)
+            np.matmul(w_h_t, h[t], out=a)
             a += xp[t]
             tanh(a, out=a)
         self._cache = {"h": h}
@@ -47,14 +47,14 @@ class RNN(RecurrentLayer):
         return h
 
     def _backprop(self, dh):
-        """dL/dh_t from above ``(time, batch, hidden)`` -> dL/d(pre-activation), same shape."""
+        """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(pre-activation), same shape."""
         h = self._cache["h"]
-        w_h_t = self.weights[self.input_size:-1].T
+        w_h = self.weights[self.input_size:-1]
         da = np.empty_like(dh)
         carry = np.zeros_like(dh[0])                          # dL/dh_t through h_{t+1}
         for t in range(len(dh) - 1, -1, -1):
             d = da[t]
             np.add(dh[t], carry, out=d)
             d *= 1 - h[t + 1] * h[t + 1]                      # through tanh
-            carry = d @ w_h_t
+            carry = w_h @ d
         return da

@@ -36,9 +36,10 @@ class RecurrentLayer(TrainableLayer):
 
     Subclasses define ``_gates`` (columns of ``weights`` per hidden unit: 1 for
     the Elman cell, 4 for LSTM), ``_run(xp, state)`` (the forward time loop over the
-    input projections ``(time, batch, gates * hidden)``, returning all hidden states
-    ``(time + 1, batch, hidden)``) and ``_backprop(dh)`` (the backward time loop,
-    ``(time, batch, hidden)`` -> ``(time, batch, gates * hidden)``).
+    input projections ``(time, gates * hidden, batch)``, returning all hidden states
+    ``(time + 1, hidden, batch)``) and ``_backprop(dh)`` (the backward time loop,
+    ``(time, hidden, batch)`` -> ``(time, gates * hidden, batch)``). Inside the loops
+    a step is ``(units, batch)``: the transpose of the layer's ``(batch, units)``.
 
     Parameters:
         weights: ``(input_size + hidden_size + 1, gates * hidden_size)``, rows
@@ -48,7 +49,7 @@ class RecurrentLayer(TrainableLayer):
     """
 
     _gates = 1
-    _cache_fields = ("_x", "_y", "_cache")   # _x is time-major: (time, batch, input)
+    _cache_fields = ("_x", "_h_out", "_y", "_cache")
 
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):
         super().__init__(dtype)
@@ -62,7 +63,7 @@ class RecurrentLayer(TrainableLayer):
         self.state = None           # last hidden state (and cell state), see memorize
         self.gradient_weights = None
         self.gradient_output_weights = None
-        self._x = self._y = self._cache = None
+        self._x = self._h_out = self._y = self._cache = None
         self._two_d = False
         self.initialize(_Uniform(), _Uniform())
 
@@ -108,20 +109,22 @@ class RecurrentLayer(TrainableLayer):
         if 0 in x.shape[1:]:
             raise ValueError(f"{name}.forward: expected at least one time step, got {x.shape}")
         state = self.state if self.memorize and self._state_fits(x.shape[0]) else None
-        n_in = self.input_size
-        # The time loops work time-major, (time, batch, ...), so that every step's slice is
-        # one contiguous block. The input projection of all time steps is one product;
-        # only h @ W_h loops over time.
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))       # (time, batch, input)
-        xp = x.reshape(-1, n_in) @ self.weights[:n_in] + self.weights[-1]
+        b, steps, n_in = x.shape
+        # The time loops keep every step as (units, batch): then each gate of a step is
+        # one contiguous block and the elementwise work runs on whole blocks. The input
+        # projection of all time steps is one product; only W_h^T @ h loops over time.
+        x = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(-1, n_in)   # (time*batch, in)
+        xp = x @ self.weights[:n_in] + self.weights[-1]                     # (time*batch, G*n)
+        xp = np.ascontiguousarray(xp.reshape(steps, b, -1).transpose(0, 2, 1))
         with np.errstate(over="ignore"):                      # exp(large) = inf is intended
-            h = self._run(xp.reshape(*x.shape[:2], -1), state)   # (time + 1, batch, hidden)
+            h = self._run(xp, state)                          # (time + 1, hidden, batch)
         self._x = x
-        y = h[1:].transpose(1, 0, 2)                          # (batch, time, hidden)
+        h_out = np.ascontiguousarray(h[1:].transpose(2, 0, 1))   # (batch, time, hidden)
+        y = h_out
         if self.output_size is not None:
-            y = expit(y @ self.output_weights[:-1] + self.output_weights[-1])
-        self._y = y
-        return y[0] if self._two_d else np.ascontiguousarray(y)
+            y = expit(h_out @ self.output_weights[:-1] + self.output_weights[-1])
+        self._h_out, self._y = h_out, y
+        return y[0] if self._two_d else y
 
     def backward(self, error_tensor):
         """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix."""
@@ -131,35 +134,32 @@ class RecurrentLayer(TrainableLayer):
         e = self._error(error_tensor, shape, self.dtype)
         if self._two_d:
             e = e[np.newaxis]
-        h_all = self._cache["h"]                              # (time + 1, batch, hidden)
-        hidden = self.hidden_size
-        e = e.transpose(1, 0, 2)                              # time-major, like the loops
+        b, steps, hidden = self._h_out.shape
         if self.output_size is not None:
-            y = self._y.transpose(1, 0, 2)
-            dz = e * y * (1 - y)                              # through the output sigmoid
-            dz_flat = dz.reshape(-1, self.output_size)
+            dz = (e * self._y * (1 - self._y)).reshape(-1, self.output_size)   # output sigmoid
             grad = np.empty_like(self.output_weights)
-            np.matmul(h_all[1:].reshape(-1, hidden).T, dz_flat, out=grad[:-1])
-            np.sum(dz_flat, axis=0, out=grad[-1])
+            np.matmul(self._h_out.reshape(-1, hidden).T, dz, out=grad[:-1])
+            np.sum(dz, axis=0, out=grad[-1])
             self.gradient_output_weights = grad
-            dh = dz @ self.output_weights[:-1].T
+            dh = (dz @ self.output_weights[:-1].T).reshape(b, steps, hidden)
         else:
-            dh = np.ascontiguousarray(e)
-        da = self._backprop(dh)                               # (time, batch, gates * hidden)
-        # Weight gradients of all time steps at once: [x_t, h_{t-1}, 1]^T @ da_t, summed.
-        da_flat = da.reshape(-1, da.shape[-1])
+            dh = e
+        da = self._backprop(np.ascontiguousarray(dh.transpose(1, 2, 0)))   # (time, G*n, batch)
+        # Weight gradients of all time steps at once: sum_t [x_t, h_{t-1}, 1]^T da_t.
+        da = np.ascontiguousarray(da.transpose(0, 2, 1)).reshape(steps * b, -1)   # (time*batch, G*n)
+        h_prev = self._cache["h"][:-1].transpose(0, 2, 1).reshape(steps * b, hidden)
         grad = np.empty_like(self.weights)
-        np.matmul(self._x.reshape(-1, self.input_size).T, da_flat, out=grad[:self.input_size])
-        np.matmul(h_all[:-1].reshape(-1, hidden).T, da_flat, out=grad[self.input_size:-1])
-        np.sum(da_flat, axis=0, out=grad[-1])
+        np.matmul(self._x.T, da, out=grad[:self.input_size])
+        np.matmul(h_prev.T, da, out=grad[self.input_size:-1])
+        np.sum(da, axis=0, out=grad[-1])
         self.gradient_weights = grad
         # The error for the previous layer uses the weights of forward, before the update.
-        dx = (da_flat @ self.weights[:self.input_size].T).reshape(self._x.shape).transpose(1, 0, 2)
+        dx = (da @ self.weights[:self.input_size].T).reshape(steps, b, -1).transpose(1, 0, 2)
         self._update()
         return dx[0] if self._two_d else np.ascontiguousarray(dx)
 
     def _state_fits(self, batch):
-        return self.state is not None and self.state[0].shape[0] == batch
+        return self.state is not None and self.state[0].shape[-1] == batch
 
 
 class _Uniform:
