@@ -253,7 +253,7 @@ class NeuralNetwork:
             schedule.step(self.optimizer, epoch)
         return stop
 
-    def evaluate(self, input_tensor, label_tensor, batch_size=1000):
+    def evaluate(self, input_tensor, label_tensor, batch_size=256):
         """Per-sample loss (without regularization) and accuracy on a labelled set."""
         prediction = self.test(input_tensor, batch_size)
         loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)

