@@ -9,30 +9,15 @@ import math
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
-from scipy import signal
 
 from Layers import (Conv, FullyConnected, Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax,
                     TanH)
 from Optimization import Loss
 from gradcheck import assert_gradients
+from NeuralNetworkTests import conv_reference
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-
-
-def conv_reference(x, weights, bias, stride):
-    """Same-padded cross-correlation, channel by channel with scipy, then subsampling."""
-    b, c, *size = x.shape
-    k, _, *kernel = weights.shape
-    pads = [((m - 1) // 2, m - 1 - (m - 1) // 2) for m in kernel]
-    x_pad = np.pad(x, [(0, 0), (0, 0)] + pads)
-    out = np.zeros((b, k, *size))
-    for n in range(b):
-        for j in range(k):
-            for ch in range(c):
-                out[n, j] += signal.correlate(x_pad[n, ch], weights[j, ch], mode="valid")
-            out[n, j] += bias[j]
-    return out[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
 
 
 @st.composite
