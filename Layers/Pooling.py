@@ -67,10 +67,13 @@ class Pooling(BaseLayer):
         b, c, in_y, in_x = self._x_shape
         out_shape = self._out_shape(in_y, in_x)
         e = self._error(error_tensor, (b, c, *out_shape))
-        # Flat input position of every output's maximum: window corner + offset in the window.
-        px = self.pooling_shape[1]
+        # Flat input position of every output's maximum: window corner + offset in the window
+        # (a lookup table of the offsets' flat distances, cheaper than integer division).
+        py, px = self.pooling_shape
         corner = _corners((b, c, in_y, in_x), self.stride_shape, out_shape)
-        position = (corner + (self._argmax // px) * in_x + self._argmax % px).ravel()
+        distance = (np.arange(py)[:, np.newaxis] * in_x + np.arange(px)).ravel()
+        position = corner + distance[self._argmax]
+        position = position.ravel()
         dx = np.zeros(b * c * in_y * in_x, e.dtype if e.dtype.kind == "f" else np.float64)
         if all(s >= p for s, p in zip(self.stride_shape, self.pooling_shape)):
             dx[position] = e.ravel()          # windows do not overlap: positions are distinct
