@@ -192,7 +192,7 @@ class TestBase:
         namespace = {}
         exec("from Layers import *\nfrom Optimization import *", namespace)
         for name in ("FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax", "Flatten", "Conv",
-                     "Pooling", "Dropout", "BatchNormalization", "Initializers", "Base",
+                     "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "Initializers", "Base",
                      "Helpers", "Optimizers", "Constraints", "Loss"):
             assert name in namespace, name
 
