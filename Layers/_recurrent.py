@@ -113,12 +113,12 @@ class RecurrentLayer(TrainableLayer):
         # The time loops keep every step as (units, batch): then each gate of a step is
         # one contiguous block and the elementwise work runs on whole blocks. The input
         # projection of all time steps is one product; only W_h^T @ h loops over time.
-        x = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(-1, n_in)   # (time*batch, in)
-        xp = x @ self.weights[:n_in] + self.weights[-1]                     # (time*batch, G*n)
-        xp = np.ascontiguousarray(xp.reshape(steps, b, -1).transpose(0, 2, 1))
+        x_t = np.ascontiguousarray(x.transpose(1, 2, 0))     # (time, input, batch)
+        xp = np.matmul(np.ascontiguousarray(self.weights[:n_in].T), x_t)   # (time, G*n, batch)
+        xp += self.weights[-1][:, np.newaxis]
         with np.errstate(over="ignore"):                      # exp(large) = inf is intended
             h = self._run(xp, state)                          # (time + 1, hidden, batch)
-        self._x = x
+        self._x = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(-1, n_in)   # (time*batch, in)
         h_out = np.ascontiguousarray(h[1:].transpose(2, 0, 1))   # (batch, time, hidden)
         y = h_out
         if self.output_size is not None:
