@@ -17,7 +17,7 @@ import pytest
 from scipy import signal
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Helpers,
+from Layers import (Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Helpers,
                     Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers

@@ -9,7 +9,6 @@ says how to continue; ``--resume`` then continues exactly where the run stopped.
 """
 import argparse
 import math
-import os
 import signal
 import sys
 import time

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from Layers import FullyConnected, Initializers, LSTM  # noqa: E402
 from Models import LeNet  # noqa: E402
-from Optimization import Loss, Optimizers  # noqa: E402
+from Optimization import Optimizers  # noqa: E402
 
 try:
     import torch

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from Layers import (Conv, FullyConnected, Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax,
+from Layers import (Conv, FullyConnected, Initializers, Pooling, ReLU, Sigmoid, SoftMax,
                     TanH)
 from Optimization import Loss
 from gradcheck import assert_gradients
