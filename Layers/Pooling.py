@@ -72,8 +72,7 @@ class Pooling(BaseLayer):
         py, px = self.pooling_shape
         corner = _corners((b, c, in_y, in_x), self.stride_shape, out_shape)
         distance = (np.arange(py)[:, np.newaxis] * in_x + np.arange(px)).ravel()
-        position = corner + distance[self._argmax]
-        position = position.ravel()
+        position = (corner + distance[self._argmax]).ravel()
         dx = np.zeros(b * c * in_y * in_x, e.dtype if e.dtype.kind == "f" else np.float64)
         if all(s >= p for s, p in zip(self.stride_shape, self.pooling_shape)):
             dx[position] = e.ravel()          # windows do not overlap: positions are distinct

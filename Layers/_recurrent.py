@@ -60,7 +60,7 @@ class RecurrentLayer(TrainableLayer):
             else check_size(name, "output_size", output_size)
         self._param_names = ("weights",) if output_size is None else ("weights", "output_weights")
         self.memorize = False
-        self.state = None           # last hidden state (and cell state), see memorize
+        self.state = None           # last (hidden, batch) h (and c) of a forward, see memorize
         self.gradient_weights = None
         self.gradient_output_weights = None
         self._x = self._h_out = self._y = self._cache = None

