@@ -32,7 +32,8 @@ class Conv(TrainableLayer):
 
     Shapes:
         forward: ``(batch, c, y, x) -> (batch, num_kernels, ceil(y/s_y), ceil(x/s_x))``
-        (1-D: ``(batch, c, x) -> (batch, num_kernels, ceil(x/s))``).
+        (1-D: ``(batch, c, x) -> (batch, num_kernels, ceil(x/s))``). The output and
+        the input error are batch-first views of batch-last memory (see ``Base``).
     """
 
     _cache_fields = ("_x_pad", "_cols", "_x_shape")
@@ -105,8 +106,9 @@ class Conv(TrainableLayer):
         self._x_shape = x.shape
         out = self._kernel_matrix() @ self._cols               # (kernels, out_y * out_x * b)
         out += self.bias[:, np.newaxis]
+        # A batch-first view of the batch-last result: the next layers keep this memory layout.
         out = out.reshape(self.num_kernels, out_y, out_x, b).transpose(3, 0, 1, 2)
-        return np.ascontiguousarray(out[:, :, 0, :] if one_d else out)
+        return out[:, :, 0, :] if one_d else out
 
     def _kernel_matrix(self):
         """Weights as ``(num_kernels, ky * kx * c)``, columns ordered like im2col's rows."""
@@ -128,7 +130,8 @@ class Conv(TrainableLayer):
         e = self._error(error_tensor, out_shape, self.dtype).reshape(b, k, out_y * out_x)
         e = np.ascontiguousarray(e.transpose(1, 2, 0)).reshape(k, -1)   # (kernels, pixels * b)
         w = self._kernel_matrix()
-        dw = (e @ self._cols.T).reshape(k, *kernel, c).transpose(0, 3, 1, 2)
+        # (cols @ e.T).T rather than e @ cols.T: OpenBLAS is faster with the long axis inside.
+        dw = (self._cols @ e.T).T.reshape(k, *kernel, c).transpose(0, 3, 1, 2)
         self.gradient_weights = np.ascontiguousarray(dw).reshape(self.weights.shape)
         self.gradient_bias = e.sum(axis=1)
         dx = None
@@ -136,6 +139,6 @@ class Conv(TrainableLayer):
             # The error for the previous layer uses the weights of forward, before the update.
             dx = col2im(w.T @ e, self._x_pad.shape, kernel, stride, (out_y, out_x))
             dx = dx[:, top:top + in_y, left:left + in_x, :].transpose(3, 0, 1, 2)
-            dx = np.ascontiguousarray(dx[:, :, 0, :] if one_d else dx)
+            dx = dx[:, :, 0, :] if one_d else dx      # a batch-first view, batch-last in memory
         self._update()
         return dx

@@ -1,6 +1,4 @@
 """2-D max pooling."""
-from functools import lru_cache
-
 import numpy as np
 
 from .Base import BaseLayer, check_shape
@@ -46,13 +44,16 @@ class Pooling(BaseLayer):
                              f"than the input's (y, x) = {(in_y, in_x)}; input shape {x.shape}")
         out_shape = self._out_shape(in_y, in_x)
         # A running maximum over the window offsets, each a strided view of the whole batch;
-        # strict ">" keeps the first maximum (row-major) on ties.
+        # strict ">" keeps the first maximum (row-major) on ties. order="K" keeps the input's
+        # memory layout (batch-last after a Conv), where the views' inner rows are long.
+        index = np.int8 if self.pooling_shape[0] * self.pooling_shape[1] <= 127 else np.int32
         out = argmax = None
         for n, (_, _, rows, columns) in enumerate(offsets(self.pooling_shape, self.stride_shape,
                                                           out_shape)):
             v = x[:, :, rows, columns]
             if out is None:
-                out, argmax = v.copy(), np.zeros(v.shape, np.int32)
+                out = v.copy(order="K")
+                argmax = np.zeros_like(out, dtype=index)
                 continue
             larger = v > out
             np.maximum(out, v, out=out)
@@ -67,30 +68,30 @@ class Pooling(BaseLayer):
         b, c, in_y, in_x = self._x_shape
         out_shape = self._out_shape(in_y, in_x)
         e = self._error(error_tensor, (b, c, *out_shape))
-        # Flat input position of every output's maximum: window corner + offset in the window
-        # (a lookup table of the offsets' flat distances, cheaper than integer division).
-        py, px = self.pooling_shape
-        corner = _corners((b, c, in_y, in_x), self.stride_shape, out_shape)
-        distance = (np.arange(py)[:, np.newaxis] * in_x + np.arange(px)).ravel()
-        position = (corner + distance[self._argmax]).ravel()
-        dx = np.zeros(b * c * in_y * in_x, e.dtype if e.dtype.kind == "f" else np.float64)
-        if all(s >= p for s, p in zip(self.stride_shape, self.pooling_shape)):
-            dx[position] = e.ravel()          # windows do not overlap: positions are distinct
-        else:
-            np.add.at(dx, position, e.ravel())   # overlapping windows add up
-        return dx.reshape(self._x_shape)
+        argmax = self._argmax
+        # Work in the memory layout of forward: copy the error into it once, then for every
+        # window offset n add the errors of the outputs whose maximum sits at n. For a fixed
+        # offset the input positions of different windows are distinct, so overlapping
+        # windows need no scatter-add.
+        dtype = e.dtype if e.dtype.kind == "f" else np.float64
+        error = np.empty_like(argmax, dtype=dtype)
+        error[...] = e
+        dx = zeros_in_layout(self._x_shape, argmax, dtype)
+        overlap = any(s < p for s, p in zip(self.stride_shape, self.pooling_shape))
+        for n, (_, _, rows, columns) in enumerate(offsets(self.pooling_shape, self.stride_shape,
+                                                          out_shape)):
+            if overlap:
+                dx[:, :, rows, columns] += error * (argmax == n)
+            else:
+                np.multiply(error, argmax == n, out=dx[:, :, rows, columns])
+        return dx
 
     def _out_shape(self, in_y, in_x):
         return tuple(pooled_size(n, p, s) for n, p, s in
                      zip((in_y, in_x), self.pooling_shape, self.stride_shape))
 
 
-@lru_cache(maxsize=16)
-def _corners(shape, stride, out_shape):
-    """Flat index of the top-left input pixel of every window, ``(b, c, out_y, out_x)``."""
-    b, c, in_y, in_x = shape
-    (sy, sx), (oy, ox) = stride, out_shape
-    planes = np.arange(b * c).reshape(b, c, 1, 1) * (in_y * in_x)
-    corner = planes + (np.arange(oy) * sy * in_x)[:, np.newaxis] + np.arange(ox) * sx
-    corner.flags.writeable = False
-    return corner
+def zeros_in_layout(shape, like, dtype):
+    """Zeros of ``shape`` whose axes lie in memory in the same order as ``like``'s axes."""
+    order = sorted(range(like.ndim), key=lambda axis: -like.strides[axis])
+    return np.zeros([shape[axis] for axis in order], dtype).transpose(np.argsort(order))
