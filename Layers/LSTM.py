@@ -32,53 +32,59 @@ class LSTM(RecurrentLayer):
 
     _gates = 4
 
-    def _run(self, xp, state):
-        steps, _, b = xp.shape
-        n = self.hidden_size
-        w_h_t = np.ascontiguousarray(self.weights[self.input_size:-1].T)   # (4n, n)
-        h = np.empty((steps + 1, n, b), self.dtype)
-        c = np.empty((steps + 1, n, b), self.dtype)
-        gates = np.empty((steps, 4 * n, b), self.dtype)      # f, i, o, g after activation
-        tanh_c = np.empty((steps, n, b), self.dtype)
-        h[0], c[0] = (0, 0) if state is None else state
+    def _run(self, columns, state):
+        _, steps, b = columns.shape
+        steps -= 1
+        n, n_in = self.hidden_size, self.input_size
+        w_t = np.ascontiguousarray(self.weights.T)            # (4n, input + n + 1)
+        h = columns[n_in:-1]                                  # (n, time + 1, batch)
+        c = self._buffer("c", (steps + 1, n, b))
+        gates = self._buffer("gates", (steps, 4 * n, b))     # f, i, o, g after activation
+        tanh_c = self._buffer("tanh_c", (steps, n, b))
+        c[0] = 0 if state is None else state[1]
         ig = np.empty((n, b), self.dtype)
         for t in range(steps):
             a = gates[t]
-            np.matmul(w_h_t, h[t], out=a)
-            a += xp[t]
+            np.matmul(w_t, columns[:, t], out=a)              # [x_t; h_{t-1}; 1] -> all gates
             sigmoid(a[:3 * n], out=a[:3 * n])
             tanh(a[3 * n:], out=a[3 * n:])
             f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             np.multiply(f, c[t], out=c[t + 1])
             c[t + 1] += np.multiply(i, g, out=ig)
             tanh(c[t + 1], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t + 1])
-        self._cache = {"h": h, "c": c, "gates": gates, "tanh_c": tanh_c}
-        self.state = (h[-1].copy(), c[-1].copy())
-        return h
+            np.multiply(o, tanh_c[t], out=h[:, t + 1])
+        self._cache = {"c": c, "gates": gates, "tanh_c": tanh_c}
+        self.state = (h[:, -1].copy(), c[-1].copy())
 
     def _backprop(self, dh):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(gate pre-activations)."""
         cache = self._cache
         c, gates, tanh_c = cache["c"], cache["gates"], cache["tanh_c"]
-        n = self.hidden_size
+        steps, n, b = dh.shape
+        f, i, o, g = (gates[:, k * n:(k + 1) * n] for k in range(4))
+        # What does not depend on the recurrence, for all steps at once:
+        #   dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2)
+        #   d[f, i, g] = dc_t [c_{t-1} f (1 - f), g i (1 - i), i (1 - g^2)]
+        #   d[o] = dh_t tanh(c_t) o (1 - o)
+        through_c = o * (1 - tanh_c * tanh_c)
+        by_dc = self._buffer("by_dc", (steps, 4, n, b))
+        by_dc[:, 0] = c[:-1] * f * (1 - f)
+        by_dc[:, 1] = g * i * (1 - i)
+        by_dc[:, 2] = 0                                       # d[o] is written apart
+        by_dc[:, 3] = i * (1 - g * g)
+        by_dh = tanh_c * o * (1 - o)
         w_h = self.weights[self.input_size:-1]                # (n, 4n)
-        da = np.empty(gates.shape, self.dtype)
-        dh_carry = np.zeros_like(dh[0])                       # dL/dh_t through step t+1
-        dc = np.zeros_like(dh[0])                             # dL/dc_t
-        for t in range(len(dh) - 1, -1, -1):
-            a, d = gates[t], da[t]
-            f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
-            dht = dh_carry
-            dht += dh[t]
-            # dc_t = dc_{t+1} * f_{t+1} + dh_t * o * (1 - tanh(c_t)^2); dc holds dc_{t+1} * f_{t+1}
-            dc += dht * o * (1 - tanh_c[t] * tanh_c[t])
-            np.multiply(dc, c[t], out=d[:n])                  # df
-            np.multiply(dc, g, out=d[n:2 * n])                # di
-            np.multiply(dht, tanh_c[t], out=d[2 * n:3 * n])   # do
-            np.multiply(dc, i, out=d[3 * n:])                 # dg ...
-            d[3 * n:] *= 1 - g * g                            # ... through tanh
-            d[:3 * n] *= a[:3 * n] * (1 - a[:3 * n])          # f, i, o through the sigmoid
-            dc *= f                                           # on to c_{t-1}
-            dh_carry = w_h @ d
+        da = self._buffer("da", (steps, 4 * n, b))
+        carry = np.zeros((n, b), self.dtype)                  # dL/dh_t through step t+1
+        dht = np.empty((n, b), self.dtype)
+        dc = np.zeros((n, b), self.dtype)                     # dc_{t+1} f_{t+1}
+        tmp = np.empty((n, b), self.dtype)
+        for t in range(steps - 1, -1, -1):
+            d = da[t]
+            np.add(dh[t], carry, out=dht)
+            dc += np.multiply(dht, through_c[t], out=tmp)
+            np.multiply(dc, by_dc[t], out=d.reshape(4, n, b))
+            np.multiply(dht, by_dh[t], out=d[2 * n:3 * n])
+            dc *= f[t]                                        # on to c_{t-1}
+            np.matmul(w_h, d, out=carry)
         return da

@@ -32,29 +32,29 @@ class RNN(RecurrentLayer):
 
     _gates = 1
 
-    def _run(self, xp, state):
-        steps, hidden, b = xp.shape
-        w_h_t = np.ascontiguousarray(self.weights[self.input_size:-1].T)   # (hidden, hidden)
-        h = np.empty((steps + 1, hidden, b), self.dtype)
-        h[0] = 0 if state is None else state[0]
+    def _run(self, columns, state):
+        _, steps, b = columns.shape
+        steps -= 1
+        n, n_in = self.hidden_size, self.input_size
+        w_t = np.ascontiguousarray(self.weights.T)           # (n, input + n + 1)
+        h = columns[n_in:-1]                                  # (n, time + 1, batch)
+        a = np.empty((n, b), self.dtype)
         for t in range(steps):
-            a = h[t + 1]
-            np.matmul(w_h_t, h[t], out=a)
-            a += xp[t]
-            tanh(a, out=a)
+            np.matmul(w_t, columns[:, t], out=a)
+            tanh(a, out=h[:, t + 1])
         self._cache = {"h": h}
-        self.state = (h[-1].copy(),)
-        return h
+        self.state = (h[:, -1].copy(),)
 
     def _backprop(self, dh):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(pre-activation), same shape."""
-        h = self._cache["h"]
+        h = self._cache["h"][:, 1:]
         w_h = self.weights[self.input_size:-1]
-        da = np.empty_like(dh)
+        through_tanh = 1 - h * h                              # all steps at once
+        da = self._buffer("da", dh.shape)
         carry = np.zeros_like(dh[0])                          # dL/dh_t through h_{t+1}
         for t in range(len(dh) - 1, -1, -1):
             d = da[t]
             np.add(dh[t], carry, out=d)
-            d *= 1 - h[t + 1] * h[t + 1]                      # through tanh
-            carry = w_h @ d
+            d *= through_tanh[:, t]
+            np.matmul(w_h, d, out=carry)
         return da

@@ -1,7 +1,9 @@
 """Speed benchmark: this framework against PyTorch (CPU, 2 threads) on the same workloads.
 
 Every figure is the median of repeated runs after warm-up, measured in this one
-process. PyTorch rows appear when ``torch`` is importable (bench/requirements.txt):
+process; our steps and PyTorch's run in alternating blocks (see
+``paired_median_ms``). PyTorch rows appear when ``torch`` is importable
+(bench/requirements.txt):
 
     python3 -m venv /tmp/torchenv
     /tmp/torchenv/bin/pip install -r requirements.txt -r bench/requirements.txt
@@ -45,6 +47,28 @@ def median_ms(step, repeat, warmup=3):
         step()
         times.append(time.perf_counter() - start)
     return float(np.median(times)) * 1e3
+
+
+def paired_median_ms(ours, theirs, repeat, blocks=5, pause=0.3):
+    """Medians (ms) of two step functions timed in alternating blocks, and their ratio.
+
+    This machine's speed drifts by 20-50 % from minute to minute, so the two are
+    timed in ``blocks`` alternating blocks of ``repeat / blocks`` steps, each after a
+    warm-up step. Steps are never interleaved one by one: both libraries leave worker
+    threads spinning for a while after a call, which would slow the other down;
+    ``pause`` seconds between blocks let them go idle.
+    """
+    times = ([], [])
+    for _ in range(blocks):
+        for step, out in zip((ours, theirs), times):
+            time.sleep(pause)
+            step()
+            for _ in range(max(1, repeat // blocks)):
+                start = time.perf_counter()
+                step()
+                out.append(time.perf_counter() - start)
+    mine, other = (float(np.median(t)) * 1e3 for t in times)
+    return mine, other, mine / other
 
 
 # -- workloads of this framework ---------------------------------------------------------
@@ -192,29 +216,29 @@ def main():
     args = parser.parse_args()
 
     n = args.repeat
+    # (name, our step, PyTorch step), each a factory called once
     rows = [
-        ("LeNet train step, batch 64, float32 (ms)", lambda: median_ms(ours_lenet_step(np.float32), n),
-         lambda: median_ms(torch_lenet_step(torch.float32), n)),
-        ("LeNet train step, batch 64, float64 (ms)", lambda: median_ms(ours_lenet_step(np.float64), n),
-         lambda: median_ms(torch_lenet_step(torch.float64), n)),
-        ("LeNet inference, 1000 images, float32 (ms)", lambda: median_ms(ours_lenet_inference(), n),
-         lambda: median_ms(torch_lenet_inference(), n)),
+        ("LeNet train step, batch 64, float32 (ms)", lambda: ours_lenet_step(np.float32),
+         lambda: torch_lenet_step(torch.float32)),
+        ("LeNet train step, batch 64, float64 (ms)", lambda: ours_lenet_step(np.float64),
+         lambda: torch_lenet_step(torch.float64)),
+        ("LeNet inference, 1000 images, float32 (ms)", ours_lenet_inference,
+         torch_lenet_inference),
         ("LSTM 32->128 + linear 10, batch 32 x 50 steps (ms)",
-         lambda: median_ms(LstmWithHead(32, 50).step, n),
-         lambda: median_ms(torch_lstm_step(32, 50), n)),
+         lambda: LstmWithHead(32, 50).step, lambda: torch_lstm_step(32, 50)),
         ("LSTM 32->128 + linear 10, one 200-step sequence (ms)",
-         lambda: median_ms(LstmWithHead(None, 200).step, n),
-         lambda: median_ms(torch_lstm_step(None, 200), n)),
+         lambda: LstmWithHead(None, 200).step, lambda: torch_lstm_step(None, 200)),
     ]
-    if not args.quick:
-        rows.append(("full MNIST epoch, 60 000 images, batch 64 (s)", mnist_epoch_seconds, None))
     table = []
     for name, ours, theirs in rows:
-        mine = ours()
-        other = theirs() if (torch is not None and theirs is not None) else None
-        table.append([name, f"{mine:.1f}", "" if other is None else f"{other:.1f}",
-                      "" if other is None else f"{mine / other:.2f}x"])
+        if torch is None:
+            table.append([name, f"{median_ms(ours(), n):.1f}", "", ""])
+        else:
+            mine, other, ratio = paired_median_ms(ours(), theirs(), n)
+            table.append([name, f"{mine:.1f}", f"{other:.1f}", f"{ratio:.2f}x"])
     if not args.quick:
+        table.append(["full MNIST epoch, 60 000 images, batch 64 (s)",
+                       f"{mnist_epoch_seconds():.1f}", "", ""])
         table.append(["peak RSS of a training run (MB)", f"{training_run_peak_rss_mb():.0f}", "", ""])
     print(tabulate(table, headers=["workload", "ours", "PyTorch 2 threads" if torch else
                                    "PyTorch (not installed)", "ours / PyTorch"]))
