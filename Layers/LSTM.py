@@ -36,7 +36,10 @@ class LSTM(RecurrentLayer):
         _, steps, b = columns.shape
         steps -= 1
         n, n_in = self.hidden_size, self.input_size
+        # tanh(g) = 2 sigmoid(2g) - 1: with the g rows of the weights doubled (exact in
+        # floating point), one sigmoid covers all four gates of a step.
         w_t = np.ascontiguousarray(self.weights.T)            # (4n, input + n + 1)
+        w_t[3 * n:] *= 2
         h = columns[n_in:-1]                                  # (n, time + 1, batch)
         c = self._buffer("c", (steps + 1, n, b))
         gates = self._buffer("gates", (steps, 4 * n, b))     # f, i, o, g after activation
@@ -46,9 +49,10 @@ class LSTM(RecurrentLayer):
         for t in range(steps):
             a = gates[t]
             np.matmul(w_t, columns[:, t], out=a)              # [x_t; h_{t-1}; 1] -> all gates
-            sigmoid(a[:3 * n], out=a[:3 * n])
-            tanh(a[3 * n:], out=a[3 * n:])
+            sigmoid(a, out=a)
             f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
+            g *= 2
+            g -= 1
             np.multiply(f, c[t], out=c[t + 1])
             c[t + 1] += np.multiply(i, g, out=ig)
             tanh(c[t + 1], out=tanh_c[t])
@@ -63,16 +67,23 @@ class LSTM(RecurrentLayer):
         steps, n, b = dh.shape
         f, i, o, g = (gates[:, k * n:(k + 1) * n] for k in range(4))
         # What does not depend on the recurrence, for all steps at once:
-        #   dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2)
-        #   d[f, i, g] = dc_t [c_{t-1} f (1 - f), g i (1 - i), i (1 - g^2)]
-        #   d[o] = dh_t tanh(c_t) o (1 - o)
-        through_c = o * (1 - tanh_c * tanh_c)
-        by_dc = self._buffer("by_dc", (steps, 4, n, b))
-        by_dc[:, 0] = c[:-1] * f * (1 - f)
-        by_dc[:, 1] = g * i * (1 - i)
-        by_dc[:, 2] = 0                                       # d[o] is written apart
-        by_dc[:, 3] = i * (1 - g * g)
-        by_dh = tanh_c * o * (1 - o)
+        #   dc_t = dc_{t+1} f_{t+1} + dh_t through_c,  through_c = o (1 - tanh(c_t)^2)
+        #   d[f, i, g] = dc_t by[f, i, g] = dc_t [c_{t-1} f (1 - f), g i (1 - i), i (1 - g^2)]
+        #   d[o] = dh_t by[o] = dh_t tanh(c_t) o (1 - o)
+        slope = self._buffer("slope", (steps, 3 * n, b))    # sigmoid' = s (1 - s) of f, i, o
+        np.subtract(1, gates[:, :3 * n], out=slope)
+        slope *= gates[:, :3 * n]
+        by = self._buffer("by", (steps, 4, n, b))
+        np.multiply(c[:-1], slope[:, :n], out=by[:, 0])
+        np.multiply(g, slope[:, n:2 * n], out=by[:, 1])
+        np.multiply(tanh_c, slope[:, 2 * n:], out=by[:, 2])
+        np.multiply(g, g, out=by[:, 3])
+        np.subtract(1, by[:, 3], out=by[:, 3])
+        by[:, 3] *= i
+        through_c = self._buffer("through_c", (steps, n, b))
+        np.multiply(tanh_c, tanh_c, out=through_c)
+        np.subtract(1, through_c, out=through_c)
+        through_c *= o
         w_h = self.weights[self.input_size:-1]                # (n, 4n)
         da = self._buffer("da", (steps, 4 * n, b))
         carry = np.zeros((n, b), self.dtype)                  # dL/dh_t through step t+1
@@ -83,8 +94,8 @@ class LSTM(RecurrentLayer):
             d = da[t]
             np.add(dh[t], carry, out=dht)
             dc += np.multiply(dht, through_c[t], out=tmp)
-            np.multiply(dc, by_dc[t], out=d.reshape(4, n, b))
-            np.multiply(dht, by_dh[t], out=d[2 * n:3 * n])
+            np.multiply(dc, by[t], out=d.reshape(4, n, b))     # d[o] is rewritten next
+            np.multiply(dht, by[t, 2], out=d[2 * n:3 * n])
             dc *= f[t]                                        # on to c_{t-1}
             np.matmul(w_h, d, out=carry)
         return da

@@ -157,9 +157,12 @@ class RecurrentLayer(TrainableLayer):
             np.sum(dz, axis=0, out=grad[-1])
             self.gradient_output_weights = grad
             e = dz @ self.output_weights[:-1].T
-        dh = np.ascontiguousarray(e.reshape(b, steps, -1).transpose(1, 2, 0))
-        da = self._backprop(dh)                               # (time, G*n, batch)
-        da = np.ascontiguousarray(da.transpose(1, 0, 2)).reshape(-1, steps * b)
+        dh = self._buffer("dh", (steps, self.hidden_size, b))
+        dh[...] = e.reshape(b, steps, -1).transpose(1, 2, 0)
+        da_steps = self._backprop(dh)                         # (time, G*n, batch)
+        da = self._buffer("da_columns", (da_steps.shape[1], steps, b))
+        da[...] = da_steps.transpose(1, 0, 2)
+        da = da.reshape(-1, steps * b)                        # (G*n, time * batch)
         # Every weight gradient at once: sum over steps of [x_t; h_{t-1}; 1] da_t^T.
         grad = np.empty_like(self.weights)
         np.matmul(self._columns[:, :steps].reshape(rows, steps * b), da.T, out=grad)
