@@ -1,7 +1,7 @@
 """Long short-term memory layer."""
 import numpy as np
 
-from ._recurrent import RecurrentLayer, sigmoid, tanh
+from ._recurrent import RecurrentLayer, tanh
 
 
 class LSTM(RecurrentLayer):
@@ -36,10 +36,12 @@ class LSTM(RecurrentLayer):
         _, steps, b = columns.shape
         steps -= 1
         n, n_in = self.hidden_size, self.input_size
-        # tanh(g) = 2 sigmoid(2g) - 1: with the g rows of the weights doubled (exact in
-        # floating point), one sigmoid covers all four gates of a step.
+        # The loop computes z = -[f, i, o, 2g] (weight rows scaled by -1 and -2, exact in
+        # floating point): then 1 / (1 + exp(z)) is sigmoid(f, i, o) and sigmoid(2g), all
+        # four gates in three passes, and tanh(g) = 2 sigmoid(2g) - 1.
         w_t = np.ascontiguousarray(self.weights.T)            # (4n, input + n + 1)
-        w_t[3 * n:] *= 2
+        w_t[:3 * n] *= -1
+        w_t[3 * n:] *= -2
         h = columns[n_in:-1]                                  # (n, time + 1, batch)
         c = self._buffer("c", (steps + 1, n, b))
         gates = self._buffer("gates", (steps, 4 * n, b))     # f, i, o, g after activation
@@ -49,7 +51,9 @@ class LSTM(RecurrentLayer):
         for t in range(steps):
             a = gates[t]
             np.matmul(w_t, columns[:, t], out=a)              # [x_t; h_{t-1}; 1] -> all gates
-            sigmoid(a, out=a)
+            np.exp(a, out=a)
+            a += 1
+            np.reciprocal(a, out=a)
             f, i, o, g = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             g *= 2
             g -= 1

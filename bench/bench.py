@@ -49,26 +49,33 @@ def median_ms(step, repeat, warmup=3):
     return float(np.median(times)) * 1e3
 
 
-def paired_median_ms(ours, theirs, repeat, blocks=5, pause=0.3):
+def paired_median_ms(ours, theirs, repeat, blocks=10, pause=0.2):
     """Medians (ms) of two step functions timed in alternating blocks, and their ratio.
 
-    This machine's speed drifts by 20-50 % from minute to minute, so the two are
-    timed in ``blocks`` alternating blocks of ``repeat / blocks`` steps, each after a
-    warm-up step. Steps are never interleaved one by one: both libraries leave worker
-    threads spinning for a while after a call, which would slow the other down;
-    ``pause`` seconds between blocks let them go idle.
+    This machine's speed drifts by 20-50 % from one minute to the next, so the two
+    are timed in ``blocks`` alternating blocks of ``repeat / blocks`` steps, each after
+    a warm-up step, and the ratio is the median over the blocks of (our block's
+    median / the next PyTorch block's median). Steps are never interleaved one by
+    one: both libraries leave worker threads spinning for a while after a call,
+    which slows the other down; ``pause`` seconds before each block let them go idle.
     """
     times = ([], [])
+    ratios = []
     for _ in range(blocks):
+        medians = []
         for step, out in zip((ours, theirs), times):
             time.sleep(pause)
             step()
+            block = []
             for _ in range(max(1, repeat // blocks)):
                 start = time.perf_counter()
                 step()
-                out.append(time.perf_counter() - start)
+                block.append(time.perf_counter() - start)
+            out.extend(block)
+            medians.append(np.median(block))
+        ratios.append(medians[0] / medians[1])
     mine, other = (float(np.median(t)) * 1e3 for t in times)
-    return mine, other, mine / other
+    return mine, other, float(np.median(ratios))
 
 
 # -- workloads of this framework ---------------------------------------------------------
@@ -212,7 +219,7 @@ def training_run_peak_rss_mb():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the epoch and RSS rows")
-    parser.add_argument("--repeat", type=int, default=30, help="timed runs per row")
+    parser.add_argument("--repeat", type=int, default=40, help="timed runs per row")
     args = parser.parse_args()
 
     n = args.repeat
