@@ -28,15 +28,14 @@ def sigmoid(x, out):
 
 
 def tanh(x, out):
-    """``out = tanh(x) = 2 / (1 + exp(-2x)) - 1``."""
+    """``out = tanh(x) = 1 - 2 / (1 + exp(2x))``; exp overflows to inf for large x, giving 1."""
     if x.size <= FEW:
         return np.tanh(x, out=out)
-    np.multiply(x, -2, out=out)
+    np.multiply(x, 2, out=out)
     np.exp(out, out=out)
     out += 1
-    np.reciprocal(out, out=out)
-    out *= 2
-    out -= 1
+    np.divide(-2, out, out=out)
+    out += 1
     return out
 
 
