@@ -1,4 +1,5 @@
 """RNN and LSTM: BPTT gradients in both layouts, batching, memorize, clipping, truncated BPTT."""
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 import NeuralNetwork
 from Data.Sequences import AddingData, SequenceWindows, adding_problem, noisy_sine
-from Layers import LSTM, RNN, FullyConnected, Initializers
+from Layers import LSTM, RNN, FullyConnected, Initializers, _recurrent
 from Optimization import Constraints, Loss, Optimizers
 from gradcheck import assert_gradients
 
@@ -81,6 +82,63 @@ def test_batch_equals_sequences_one_by_one(kind):
         np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=1e-14)
         total += layer.gradient_weights
     np.testing.assert_allclose(total, grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_wide_batch_equals_sequences_one_by_one(kind):
+    # A step of 40 units x 32 sequences is above _recurrent.FEW: its activations take the
+    # exp-based path, a single sequence takes np.tanh / expit. Both give the same numbers.
+    assert 40 * 32 > _recurrent.FEW >= 4 * 40
+    layer = CELLS[kind](3, 40, 2)
+    x, e = np.random.normal(size=(32, 5, 3)), np.random.normal(size=(32, 5, 2))
+    batched, dx = layer.forward(x), layer.backward(e)
+    grad = layer.gradient_weights.copy()
+    total = np.zeros_like(grad)
+    for b in range(32):
+        np.testing.assert_allclose(layer.forward(x[b]), batched[b], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=1e-13)
+        total += layer.gradient_weights
+    np.testing.assert_allclose(total, grad, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-7), (np.float64, 5e-16)])
+def test_activation_forms_agree(dtype, tolerance):
+    x = np.concatenate([np.linspace(-60, 60, 3001), [0.0, 1e-6, -1e-6]]).astype(dtype)
+    for size in (_recurrent.FEW, 3004):                 # np.tanh / expit, then the exp form
+        out = np.empty(size, dtype)
+        with np.errstate(over="ignore"):
+            np.testing.assert_allclose(_recurrent.tanh(x[:size], out), np.tanh(x[:size]),
+                                       rtol=0, atol=tolerance)
+            np.testing.assert_allclose(_recurrent.sigmoid(x[:size], out),
+                                       1 / (1 + np.exp(-x[:size].astype(np.float64))),
+                                       rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("output_size", [None, 2])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 6, 4), (1, 6, 4)])
+def test_results_do_not_alias_the_reused_buffers(kind, output_size, shape):
+    layer = CELLS[kind](4, 1 if output_size is None else 5, output_size)
+    layer.optimizer = Optimizers.Sgd(1e-2)
+    y = layer.forward(np.random.normal(size=shape))
+    dx = layer.backward(np.random.normal(size=y.shape))
+    state = [s.copy() for s in layer.state]
+    kept = y.copy(), dx.copy()
+    y2 = layer.forward(np.random.normal(size=shape))
+    layer.backward(np.random.normal(size=y2.shape))
+    np.testing.assert_array_equal(y, kept[0])
+    np.testing.assert_array_equal(dx, kept[1])
+    assert not all(np.array_equal(a, b) for a, b in zip(layer.state, state))
+
+
+def test_buffers_are_not_pickled():
+    layer = LSTM.LSTM(4, 32)
+    empty = len(pickle.dumps(layer))
+    layer.backward(np.ones_like(layer.forward(np.random.normal(size=(16, 50, 4)))))
+    kept = layer.gradient_weights.nbytes + sum(s.nbytes for s in layer.state)
+    assert len(pickle.dumps(layer)) < empty + kept + 1000   # buffers: > 200 kB
+    restored = pickle.loads(pickle.dumps(layer))
+    assert restored.forward(np.ones((2, 3, 4))).shape == (2, 3, 32)
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
