@@ -202,15 +202,17 @@ def mnist_epoch_seconds():
 def training_run_peak_rss_mb():
     """Peak RSS of `TrainLeNet.py --epochs 1 --no-plot`, a default run cut to one epoch.
 
-    The child reports its own high-water mark: RUSAGE_CHILDREN would also count
-    the pages the child shared with this (large) process between fork and exec.
+    The child reads its own high-water mark, VmHWM in /proc/self/status: getrusage's
+    ru_maxrss would also count this (large) process, since Linux carries the
+    parent's peak across fork and exec.
     """
-    wrapper = ("import resource, runpy, sys\n"
+    wrapper = ("import runpy, sys\n"
                "sys.argv = ['TrainLeNet.py', '--epochs', '1', '--no-plot', '--checkpoint', "
                "'/tmp/bench_lenet.pkl']\n"
                "try:\n    runpy.run_path('TrainLeNet.py', run_name='__main__')\n"
                "except SystemExit:\n    pass\n"
-               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+               "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+               "print(int(status.split()[0]))")
     result = subprocess.run([sys.executable, "-c", wrapper], check=True, capture_output=True,
                             text=True, cwd=ROOT)
     return int(result.stdout.split()[-1]) / 1024
