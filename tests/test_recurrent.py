@@ -68,49 +68,39 @@ def test_classic_shapes(kind):
     assert layer.gradient_output_weights.shape == (65, 3)
 
 
+# (hidden, batch, atol of dx, rtol/atol of the summed gradient). A step of 40 units x 32
+# sequences is above _recurrent.FEW, so its tanh takes the exp-based form while a single
+# sequence takes np.tanh: the two must give the same numbers.
+BATCHES = {"narrow": (5, 3, 1e-14, 1e-12, 1e-14), "wide": (40, 32, 1e-13, 1e-11, 1e-12)}
+
+
 @pytest.mark.parametrize("kind", sorted(CELLS))
-def test_batch_equals_sequences_one_by_one(kind):
-    layer = cell(kind, 2)
-    x = np.random.normal(size=(3, 6, 4))
-    e = np.random.normal(size=(3, 6, 2))
+@pytest.mark.parametrize("width", sorted(BATCHES))
+def test_batch_equals_sequences_one_by_one(kind, width):
+    hidden, batch, dx_atol, sum_rtol, sum_atol = BATCHES[width]
+    assert (hidden * batch > _recurrent.FEW >= hidden) == (width == "wide")
+    layer = CELLS[kind](4, hidden, 2)
+    layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
+    x = np.random.normal(size=(batch, 6, 4))
+    e = np.random.normal(size=(batch, 6, 2))
     batched, dx = layer.forward(x), layer.backward(e)
     grad = layer.gradient_weights.copy()
     total = np.zeros_like(grad)
     # Equal up to round-off: BLAS may sum a 1-row and a 3-row product in different orders.
-    for b in range(3):
+    for b in range(batch):
         np.testing.assert_allclose(layer.forward(x[b]), batched[b], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=dx_atol)
         total += layer.gradient_weights
-    np.testing.assert_allclose(total, grad, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_wide_batch_equals_sequences_one_by_one(kind):
-    # A step of 40 units x 32 sequences is above _recurrent.FEW: its activations take the
-    # exp-based path, a single sequence takes np.tanh / expit. Both give the same numbers.
-    assert 40 * 32 > _recurrent.FEW >= 4 * 40
-    layer = CELLS[kind](3, 40, 2)
-    x, e = np.random.normal(size=(32, 5, 3)), np.random.normal(size=(32, 5, 2))
-    batched, dx = layer.forward(x), layer.backward(e)
-    grad = layer.gradient_weights.copy()
-    total = np.zeros_like(grad)
-    for b in range(32):
-        np.testing.assert_allclose(layer.forward(x[b]), batched[b], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(layer.backward(e[b]), dx[b], rtol=1e-12, atol=1e-13)
-        total += layer.gradient_weights
-    np.testing.assert_allclose(total, grad, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(total, grad, rtol=sum_rtol, atol=sum_atol)
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-7), (np.float64, 5e-16)])
-def test_activation_forms_agree(dtype, tolerance):
+def test_tanh_forms_agree(dtype, tolerance):
     x = np.concatenate([np.linspace(-60, 60, 3001), [0.0, 1e-6, -1e-6]]).astype(dtype)
-    for size in (_recurrent.FEW, 3004):                 # np.tanh / expit, then the exp form
+    for size in (_recurrent.FEW, 3004):                 # np.tanh, then the exp-based form
         out = np.empty(size, dtype)
         with np.errstate(over="ignore"):
             np.testing.assert_allclose(_recurrent.tanh(x[:size], out), np.tanh(x[:size]),
-                                       rtol=0, atol=tolerance)
-            np.testing.assert_allclose(_recurrent.sigmoid(x[:size], out),
-                                       1 / (1 + np.exp(-x[:size].astype(np.float64))),
                                        rtol=0, atol=tolerance)
 
 
