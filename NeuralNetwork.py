@@ -376,6 +376,9 @@ def save(filename, net):
         raise
 
 
+_NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
 class UnsafeCheckpoint(pickle.UnpicklingError):
     """A checkpoint asked for something other than the framework's classes and arrays."""
 
@@ -398,6 +401,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) in self.NUMPY:
+            # NumPy 2 renamed numpy.core to numpy._core: read files of either version.
+            old, new = ("numpy.core.", "numpy._core.") if _NUMPY_2 else ("numpy._core.", "numpy.core.")
+            if module.startswith(old):
+                module = new + module[len(old):]
             return super().find_class(module, name)
         if module.split(".")[0] in self.PACKAGES and "." not in name:
             obj = super().find_class(module, name)

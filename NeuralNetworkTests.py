@@ -11,6 +11,9 @@ import copy
 import math
 import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +25,8 @@ from Layers import (Base, BatchNormalization, Conv, Dropout, Flatten, FullyConne
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
+
+ROOT = Path(__file__).resolve().parent
 
 TOLERANCE = 1e-5
 
@@ -1091,6 +1096,17 @@ class TestNeuralNetwork:
         np.testing.assert_array_equal(loaded.test(data), expected)
         loaded.train(2)                                        # optimizer state came along
         assert loaded.layers[0].optimizer.k == 22
+
+    def test_load_of_a_numpy_1_checkpoint_gives_no_warning(self):
+        # The shipped checkpoint was pickled by NumPy 1.26 and names numpy.core, which
+        # NumPy 2 renamed to numpy._core (importing the old name warns). A fresh process,
+        # so that no earlier import of numpy.core hides the warning (make test-current).
+        code = ("import NeuralNetwork; "
+                "net = NeuralNetwork.load('trained/lenet_mnist.pkl', None); print(len(net.layers))")
+        result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                                capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["13"]
 
     def test_load_refuses_a_pickle_that_runs_code(self, tmp_path):
         marker = tmp_path / "pwned"
