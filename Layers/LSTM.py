@@ -33,7 +33,7 @@ class LSTM(RecurrentLayer):
     _gates = 4
 
     def _run(self, columns, state):
-        _, steps, b = columns.shape
+        steps, _, b = columns.shape
         steps -= 1
         n, n_in = self.hidden_size, self.input_size
         # The loop computes z = -[f, i, o, 2g] (weight rows scaled by -1 and -2, exact in
@@ -42,7 +42,7 @@ class LSTM(RecurrentLayer):
         w_t = np.ascontiguousarray(self.weights.T)            # (4n, input + n + 1)
         w_t[:3 * n] *= -1
         w_t[3 * n:] *= -2
-        h = columns[n_in:-1]                                  # (n, time + 1, batch)
+        h = columns[:, n_in:-1]                               # (time + 1, n, batch)
         c = self._buffer("c", (steps + 1, n, b))
         gates = self._buffer("gates", (steps, 4 * n, b))     # f, i, o, g after activation
         tanh_c = self._buffer("tanh_c", (steps, n, b))
@@ -50,7 +50,7 @@ class LSTM(RecurrentLayer):
         ig = np.empty((n, b), self.dtype)
         for t in range(steps):
             a = gates[t]
-            np.matmul(w_t, columns[:, t], out=a)              # [x_t; h_{t-1}; 1] -> all gates
+            np.matmul(w_t, columns[t], out=a)                 # [x_t; h_{t-1}; 1] -> all gates
             np.exp(a, out=a)
             a += 1
             np.reciprocal(a, out=a)
@@ -60,9 +60,9 @@ class LSTM(RecurrentLayer):
             np.multiply(f, c[t], out=c[t + 1])
             c[t + 1] += np.multiply(i, g, out=ig)
             tanh(c[t + 1], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[:, t + 1])
+            np.multiply(o, tanh_c[t], out=h[t + 1])
         self._cache = {"c": c, "gates": gates, "tanh_c": tanh_c}
-        self.state = (h[:, -1].copy(), c[-1].copy())
+        self.state = (h[-1].copy(), c[-1].copy())
 
     def _backprop(self, dh):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(gate pre-activations)."""

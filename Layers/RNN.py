@@ -33,21 +33,21 @@ class RNN(RecurrentLayer):
     _gates = 1
 
     def _run(self, columns, state):
-        _, steps, b = columns.shape
+        steps, _, b = columns.shape
         steps -= 1
         n, n_in = self.hidden_size, self.input_size
         w_t = np.ascontiguousarray(self.weights.T)           # (n, input + n + 1)
-        h = columns[n_in:-1]                                  # (n, time + 1, batch)
+        h = columns[:, n_in:-1]                               # (time + 1, n, batch)
         a = np.empty((n, b), self.dtype)
         for t in range(steps):
-            np.matmul(w_t, columns[:, t], out=a)
-            tanh(a, out=h[:, t + 1])
+            np.matmul(w_t, columns[t], out=a)
+            tanh(a, out=h[t + 1])
         self._cache = {"h": h}
-        self.state = (h[:, -1].copy(),)
+        self.state = (h[-1].copy(),)
 
     def _backprop(self, dh):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(pre-activation), same shape."""
-        h = self._cache["h"][:, 1:]
+        h = self._cache["h"][1:]
         w_h = self.weights[self.input_size:-1]
         through_tanh = 1 - h * h                              # all steps at once
         da = self._buffer("da", dh.shape)
@@ -55,6 +55,6 @@ class RNN(RecurrentLayer):
         for t in range(len(dh) - 1, -1, -1):
             d = da[t]
             np.add(dh[t], carry, out=d)
-            d *= through_tanh[:, t]
+            d *= through_tanh[t]
             np.matmul(w_h, d, out=carry)
         return da

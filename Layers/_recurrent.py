@@ -37,9 +37,9 @@ class RecurrentLayer(TrainableLayer):
     and ``_backprop(dh)``, the backward time loop from dL/dh_t ``(time, hidden,
     batch)`` to dL/d(pre-activations) ``(time, gates * hidden, batch)``.
 
-    ``columns`` ``(input + hidden + 1, time + 1, batch)`` holds ``[x_t; h_{t-1}; 1]``
+    ``columns`` ``(time + 1, input + hidden + 1, batch)`` holds ``[x_t; h_{t-1}; 1]``
     for every step: forward fills in x and the ones, ``_run`` writes each h_t into
-    the next step's column. Then a step is ONE product ``weights.T @ columns[:, t]``
+    the next step's column. Then a step is ONE product ``weights.T @ columns[t]``
     (input, recurrence, bias and all gates at once), and backward gets every
     weight gradient from ONE product over all ``time * batch`` columns. Inside the
     loops a step is ``(units, batch)``, the transpose of the layer's ``(batch,
@@ -115,15 +115,15 @@ class RecurrentLayer(TrainableLayer):
         state = self.state if self.memorize and self._state_fits(x.shape[0]) else None
         b, steps, n_in = x.shape
         n = self.hidden_size
-        columns = self._buffer("columns", (n_in + n + 1, steps + 1, b))
-        columns[:n_in, :steps] = x.transpose(2, 1, 0)
-        columns[:n_in, steps] = 0                             # no x after the last step
-        columns[n_in:-1, 0] = 0 if state is None else state[0]
-        columns[-1] = 1
+        columns = self._buffer("columns", (steps + 1, n_in + n + 1, b))
+        columns[:steps, :n_in] = x.transpose(1, 2, 0)
+        columns[steps, :n_in] = 0                             # no x after the last step
+        columns[0, n_in:-1] = 0 if state is None else state[0]
+        columns[:, -1] = 1
         with np.errstate(over="ignore"):                      # exp(large) = inf is intended
             self._run(columns, state)
         self._columns = columns
-        h_out = columns[n_in:-1, 1:].transpose(2, 1, 0).copy().reshape(b * steps, n)
+        h_out = columns[1:, n_in:-1].transpose(2, 0, 1).copy().reshape(b * steps, n)
         y = h_out                                             # rows ordered (batch, time)
         if self.output_size is not None:
             y = expit(h_out @ self.output_weights[:-1] + self.output_weights[-1])
@@ -135,7 +135,7 @@ class RecurrentLayer(TrainableLayer):
         """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix."""
         if self._columns is None:
             raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
-        rows, steps, b = self._columns.shape
+        steps, rows, b = self._columns.shape
         steps -= 1
         shape = (steps, self._y.shape[-1]) if self._two_d else (b, steps, self._y.shape[-1])
         e = self._error(error_tensor, shape, self.dtype).reshape(b * steps, -1)
@@ -153,8 +153,10 @@ class RecurrentLayer(TrainableLayer):
         da[...] = da_steps.transpose(1, 0, 2)
         da = da.reshape(-1, steps * b)                        # (G*n, time * batch)
         # Every weight gradient at once: sum over steps of [x_t; h_{t-1}; 1] da_t^T.
+        columns = self._buffer("columns_by_row", (rows, steps, b))
+        columns[...] = self._columns[:steps].transpose(1, 0, 2)
         grad = np.empty_like(self.weights)
-        np.matmul(self._columns[:, :steps].reshape(rows, steps * b), da.T, out=grad)
+        np.matmul(columns.reshape(rows, steps * b), da.T, out=grad)
         self.gradient_weights = grad
         # The error for the previous layer uses the weights of forward, before the update.
         dx = (self.weights[:self.input_size] @ da).reshape(-1, steps, b).transpose(2, 1, 0)
