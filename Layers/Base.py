@@ -31,7 +31,7 @@ A *trainable* layer (``trainable = True``) also has
 * ``parameters()``, a dict name -> array of everything an optimizer updates.
 
 The first layer of a network has nobody to pass its input error to. Layers that
-set ``skips_input_gradient = True`` (Conv, FullyConnected) accept
+set ``skips_input_gradient = True`` (Conv, FullyConnected, RNN, LSTM) accept
 ``backward(error_tensor, input_gradient=False)``: they compute their parameter
 gradients and update, but skip dL/d(input) and return None. NeuralNetwork
 does this for its first layer, which saves a large share of a CNN's step.

@@ -54,6 +54,7 @@ class RecurrentLayer(TrainableLayer):
 
     _gates = 1
     _cache_fields = ("_columns", "_h_out", "_y", "_cache", "_buffers")
+    skips_input_gradient = True
 
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):
         super().__init__(dtype)
@@ -131,8 +132,11 @@ class RecurrentLayer(TrainableLayer):
         y = y.reshape(b, steps, -1)
         return y[0] if self._two_d else y
 
-    def backward(self, error_tensor):
-        """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix."""
+    def backward(self, error_tensor, input_gradient=True):
+        """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix.
+
+        With ``input_gradient=False`` dL/d(input) is not computed and None is returned.
+        """
         if self._columns is None:
             raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
         steps, rows, b = self._columns.shape
@@ -158,10 +162,13 @@ class RecurrentLayer(TrainableLayer):
         grad = np.empty_like(self.weights)
         np.matmul(columns.reshape(rows, steps * b), da.T, out=grad)
         self.gradient_weights = grad
-        # The error for the previous layer uses the weights of forward, before the update.
-        dx = (self.weights[:self.input_size] @ da).reshape(-1, steps, b).transpose(2, 1, 0)
+        dx = None
+        if input_gradient:
+            # The error for the previous layer uses the weights of forward, before the update.
+            dx = (self.weights[:self.input_size] @ da).reshape(-1, steps, b).transpose(2, 1, 0)
+            dx = np.ascontiguousarray(dx[0] if self._two_d else dx)
         self._update()
-        return np.ascontiguousarray(dx[0] if self._two_d else dx)
+        return dx
 
     def _buffer(self, name, shape):
         """An uninitialized array kept between calls and reused while ``shape`` stays.

@@ -133,7 +133,9 @@ class LstmWithHead:
         flat = h.reshape(-1, h.shape[-1])
         out = self.head.forward(flat)
         error = self.head.backward(out - self.y.reshape(out.shape))
-        self.lstm.backward(error.reshape(h.shape))
+        # The input needs no gradient (PyTorch does not compute one either), as for the
+        # first layer of a NeuralNetwork.
+        self.lstm.backward(error.reshape(h.shape), input_gradient=False)
 
 
 # -- the same workloads in PyTorch --------------------------------------------------------

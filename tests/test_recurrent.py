@@ -132,6 +132,25 @@ def test_buffers_are_not_pickled():
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("shape", [(6, 4), (3, 6, 4)])
+def test_skipping_the_input_gradient_keeps_gradients_and_update(kind, shape):
+    # As the first layer of a NeuralNetwork, a recurrent layer skips dL/d(input).
+    full, lean = cell(kind, 2), cell(kind, 2)
+    lean.weights, lean.output_weights = full.weights.copy(), full.output_weights.copy()
+    full.optimizer, lean.optimizer = Optimizers.Adam(1e-2), Optimizers.Adam(1e-2)
+    assert lean.skips_input_gradient
+    x = np.random.normal(size=shape)
+    e = np.random.normal(size=full.forward(x).shape)
+    lean.forward(x)
+    assert full.backward(e).shape == shape
+    assert lean.backward(e, input_gradient=False) is None
+    for name in ("weights", "output_weights"):
+        np.testing.assert_array_equal(getattr(lean, "gradient_" + name),
+                                      getattr(full, "gradient_" + name))
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
 def test_memorize(kind):
     layer = cell(kind)
     first, second = np.random.normal(size=(4, 4)), np.random.normal(size=(3, 4))
