@@ -14,9 +14,9 @@ A layer is an object with two methods:
 Tensors are NumPy arrays, batch first: vectors ``(batch, features)``, images
 ``(batch, channels, y, x)``, 1-D signals ``(batch, channels, x)``. The *shape*
 is batch first; the memory need not be C-ordered. Conv returns a batch-first
-view of a batch-last ``(channels, y, x, batch)`` buffer, and elementwise
-layers and Pooling keep the layout they receive, so a Conv -> ReLU -> Pooling
--> Conv chain never transposes in between.
+view of a batch-last ``(channels, y, x, batch)`` buffer, and the activation
+layers, Dropout and Pooling keep the layout they receive, so a Conv -> ReLU ->
+Pooling -> Conv chain never transposes in between.
 
 A *trainable* layer (``trainable = True``) also has
 

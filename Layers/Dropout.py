@@ -45,11 +45,12 @@ class Dropout(BaseLayer):
             return x.copy()
         keep = np.random.random_sample(x.shape) < self.probability
         self._mask = keep.astype(x.dtype) / x.dtype.type(self.probability)
-        return x * self._mask
+        return np.multiply(x, self._mask, out=np.empty_like(x))   # keeps x's memory layout
 
     def backward(self, error_tensor):
         """``dx = dy * mask / probability`` (the identity in the testing phase)."""
         if self._mask is None:
             return np.array(error_tensor, copy=True)
         e = self._error(error_tensor, self._mask.shape)
-        return e * self._mask
+        out = np.empty_like(e, dtype=np.result_type(e, self._mask))   # keeps e's memory layout
+        return np.multiply(e, self._mask, out=out)

@@ -1,20 +1,23 @@
 """Memory layout: Conv hands on batch-first views of batch-last memory.
 
 Conv computes in a ``(channels, y, x, batch)`` layout and returns a batch-first
-*view* of it; ReLU and Pooling keep that layout, so the next Conv gets its
-input without a transposing copy. These tests pin down that the values never
+*view* of it; the activations, Dropout and Pooling keep that layout, so the next
+Conv gets its input without a transposing copy. These tests pin down that the values never
 depend on the layout (bit for bit, forward and backward) and that the layout
 really survives the Conv -> ReLU -> Pooling -> Conv chain.
 """
 import numpy as np
 import pytest
 
-from Layers import Conv, Initializers, Pooling, ReLU
+from Layers import Conv, Dropout, Initializers, Pooling, ReLU, Sigmoid, TanH
 
 LAYERS = {
     "conv": lambda: Conv.Conv((1, 1), (3, 3, 3), 4),
     "conv-strided": lambda: Conv.Conv((2, 1), (3, 2, 3), 2),
     "relu": ReLU.ReLU,
+    "tanh": TanH.TanH,
+    "sigmoid": Sigmoid.Sigmoid,
+    "dropout": lambda: Dropout.Dropout(0.5),
     "pool": lambda: Pooling.Pooling((2, 2), (2, 2)),
     "pool-overlapping": lambda: Pooling.Pooling((1, 2), (3, 2)),
 }
@@ -39,10 +42,16 @@ def test_values_do_not_depend_on_the_input_layout(name):
     # few distinct values, so that pooling meets ties
     x = rng.integers(-3, 4, (5, 3, 7, 6)).astype(np.float64)
     assert not batch_is_fastest(x) and batch_is_fastest(batch_last(x))
-    out_c, out_bl = layer_c.forward(x), layer_bl.forward(batch_last(x))
+    np.random.seed(1)                                   # the same dropout mask for both
+    out_c = layer_c.forward(x)
+    np.random.seed(1)
+    out_bl = layer_bl.forward(batch_last(x))
     np.testing.assert_array_equal(out_c, out_bl)
+    assert batch_is_fastest(out_bl)
     e = rng.normal(size=out_c.shape)
-    np.testing.assert_array_equal(layer_c.backward(e), layer_bl.backward(batch_last(e)))
+    dx = layer_bl.backward(batch_last(e))
+    np.testing.assert_array_equal(layer_c.backward(e), dx)
+    assert batch_is_fastest(dx)
     if hasattr(layer_c, "gradient_weights"):
         np.testing.assert_array_equal(layer_c.gradient_weights, layer_bl.gradient_weights)
         np.testing.assert_array_equal(layer_c.gradient_bias, layer_bl.gradient_bias)
