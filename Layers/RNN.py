@@ -42,12 +42,11 @@ class RNN(RecurrentLayer):
         for t in range(steps):
             np.matmul(w_t, columns[t], out=a)
             tanh(a, out=h[t + 1])
-        self._cache = {"h": h}
         self.state = (h[-1].copy(),)
 
     def _backprop(self, dh):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(pre-activation), same shape."""
-        h = self._cache["h"][1:]
+        h = self._columns[1:, self.input_size:-1]             # h_1 ... h_T, (time, n, batch)
         w_h = self.weights[self.input_size:-1]
         through_tanh = 1 - h * h                              # all steps at once
         da = self._buffer("da", dh.shape)

@@ -176,11 +176,11 @@ class RecurrentLayer(TrainableLayer):
         A new large array each call costs page faults (the memory comes fresh from the
         OS) that take longer than the arithmetic; reusing them avoids that.
         """
-        buffers = self._buffers if self._buffers is not None else {}
-        self._buffers = buffers
-        array = buffers.get(name)
+        if self._buffers is None:
+            self._buffers = {}
+        array = self._buffers.get(name)
         if array is None or array.shape != shape or array.dtype != self.dtype:
-            array = buffers[name] = np.empty(shape, self.dtype)
+            array = self._buffers[name] = np.empty(shape, self.dtype)
         return array
 
     def _state_fits(self, batch):
