@@ -12,7 +12,10 @@ process; our steps and PyTorch's run in alternating blocks (see
 Workloads: a LeNet training step at batch 64 (forward, backward, Adam) in float32 and
 float64; LeNet inference on 1000 images; an LSTM(32 -> 128) + linear 10 training step on
 a batch of 32 sequences of 50 steps and on one classic 200-step sequence (float32); one
-full MNIST epoch (60 000 images, batch 64); and the peak RSS of a training run.
+full MNIST epoch (60 000 images, batch 64); and the peak RSS of a training run. One more
+row times a single float32 matrix product of the shape the batched LSTM runs 50 times per
+forward pass, NumPy's BLAS against PyTorch's: it shows how much of the LSTM gap is the
+BLAS library rather than this framework's code. The last line names the BLAS in use.
 """
 import argparse
 import subprocess
@@ -189,6 +192,34 @@ def torch_lstm_step(batch, steps):
     return step
 
 
+# -- one matrix product, NumPy's BLAS against PyTorch's ------------------------------------
+
+def lstm_step_product(library):
+    """``(4 hidden, input + hidden + 1) @ (input + hidden + 1, batch)``: the product of one
+    step of the batched LSTM row, in float32, into a preallocated output."""
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((4 * 128, 32 + 128 + 1), dtype=np.float32)
+    columns = rng.standard_normal((32 + 128 + 1, 32), dtype=np.float32)
+    out = np.empty((4 * 128, 32), np.float32)
+    if library == "torch":
+        weights, columns, out = map(torch.from_numpy, (weights, columns, out))
+        return lambda: torch.mm(weights, columns, out=out)
+    return lambda: np.matmul(weights, columns, out=out)
+
+
+def blas_in_use():
+    """'OpenBLAS 0.3.23.dev, 2 threads' for NumPy's BLAS (threadpoolctl comes with
+    scikit-learn), or '' if it cannot be told."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ""
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas" and "numpy" in pool["filepath"]:
+            return f"{pool['internal_api']} {pool['version']}, {pool['num_threads']} threads"
+    return ""
+
+
 # -- whole-epoch and memory figures ---------------------------------------------------------
 
 def mnist_epoch_seconds():
@@ -239,21 +270,27 @@ def main():
          lambda: LstmWithHead(32, 50).step, lambda: torch_lstm_step(32, 50)),
         ("LSTM 32->128 + linear 10, one 200-step sequence (ms)",
          lambda: LstmWithHead(None, 200).step, lambda: torch_lstm_step(None, 200)),
+        ("LSTM batched: one step's matrix product alone, float32 (us)",
+         lambda: lstm_step_product("numpy"), lambda: lstm_step_product("torch")),
     ]
     table = []
     for name, ours, theirs in rows:
+        # Rows in microseconds time 100 times as many (short) steps; figures are in ms.
+        scale, repeat = (1e3, 100 * n) if name.endswith("(us)") else (1, n)
         if torch is None:
-            table.append([name, f"{median_ms(ours(), n):.1f}", "", ""])
+            table.append([name, f"{median_ms(ours(), repeat) * scale:.1f}", "", ""])
         else:
-            mine, other, ratio = paired_median_ms(ours(), theirs(), n)
-            table.append([name, f"{mine:.1f}", f"{other:.1f}", f"{ratio:.2f}x"])
+            mine, other, ratio = paired_median_ms(ours(), theirs(), repeat)
+            table.append([name, f"{mine * scale:.1f}", f"{other * scale:.1f}", f"{ratio:.2f}x"])
     if not args.quick:
         table.append(["full MNIST epoch, 60 000 images, batch 64 (s)",
                        f"{mnist_epoch_seconds():.1f}", "", ""])
         table.append(["peak RSS of a training run (MB)", f"{training_run_peak_rss_mb():.0f}", "", ""])
     print(tabulate(table, headers=["workload", "ours", "PyTorch 2 threads" if torch else
                                    "PyTorch (not installed)", "ours / PyTorch"]))
-    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ""))
+    blas = blas_in_use()
+    print(f"numpy {np.__version__}" + (f" ({blas})" if blas else "")
+          + (f", torch {torch.__version__}" if torch else ""))
 
 
 if __name__ == "__main__":
