@@ -48,7 +48,9 @@ class RNN(RecurrentLayer):
         """dL/dh_t from above ``(time, hidden, batch)`` -> dL/d(pre-activation), same shape."""
         h = self._columns[1:, self.input_size:-1]             # h_1 ... h_T, (time, n, batch)
         w_h = self.weights[self.input_size:-1]
-        through_tanh = 1 - h * h                              # all steps at once
+        through_tanh = self._buffer("through_tanh", h.shape)  # 1 - h^2, all steps at once
+        np.multiply(h, h, out=through_tanh)
+        np.subtract(1, through_tanh, out=through_tanh)
         da = self._buffer("da", dh.shape)
         carry = np.zeros_like(dh[0])                          # dL/dh_t through h_{t+1}
         for t in range(len(dh) - 1, -1, -1):

@@ -18,7 +18,8 @@ FEW = 1024
 
 
 def tanh(x, out):
-    """``out = tanh(x) = 1 - 2 / (1 + exp(2x))``; exp overflows to inf for large x, giving 1."""
+    """``out = tanh(x)``: one ``np.tanh`` call on at most ``FEW`` numbers, else
+    ``1 - 2 / (1 + exp(2x))`` (exp overflows to inf for large x, giving 1)."""
     if x.size <= FEW:
         return np.tanh(x, out=out)
     np.multiply(x, 2, out=out)

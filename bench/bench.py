@@ -208,7 +208,7 @@ def lstm_step_product(library):
 
 
 def blas_in_use():
-    """'OpenBLAS 0.3.23.dev, 2 threads' for NumPy's BLAS (threadpoolctl comes with
+    """'openblas 0.3.23.dev, 2 threads' for NumPy's BLAS (threadpoolctl comes with
     scikit-learn), or '' if it cannot be told."""
     try:
         from threadpoolctl import threadpool_info
