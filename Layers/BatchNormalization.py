@@ -35,6 +35,8 @@ class BatchNormalization(TrainableLayer):
 
     _cache_fields = ("_x_hat", "_inv_std", "_trained")
     _param_names = ("weights", "bias")
+    # Learned besides the parameters: kept by checkpoints and NeuralNetwork.snapshot.
+    _state_fields = ("running_mean", "running_var", "_has_running")
     epsilon = 1e-11
     momentum = 0.8   # weight of the old running value
 

@@ -50,8 +50,9 @@ class LeNet(NeuralNetwork.NeuralNetwork):
     """LeNet as a ``NeuralNetwork``: He-initialized weights, biases 0.1, Adam, cross-entropy.
 
     ``LeNet().train(epochs=10, batch_size=64)`` trains on MNIST when no data
-    layer was set (``Data.MNIST.MNISTData``); ``save(path)`` writes a checkpoint
-    that ``LeNet.load(path)`` or ``NeuralNetwork.load`` reads back.
+    layer was set (``Data.MNIST.MNISTData``); ``save(path)`` writes a data-only
+    checkpoint that ``LeNet.load(path)`` or ``NeuralNetwork.load`` reads back.
+    Inputs must be ``(batch, 1, 28, 28)`` images; others are refused by name.
 
     Args:
         dtype: float dtype of parameters and computation (default float32).
@@ -63,6 +64,7 @@ class LeNet(NeuralNetwork.NeuralNetwork):
                          Initializers.Constant(0.1))
         self.dtype = np.dtype(dtype).type
         self.loss_layer = Loss.CrossEntropyLoss()
+        self.input_shape = (1, 28, 28)
         for layer in layers(self.dtype):
             self.append_layer(layer)
 
@@ -73,13 +75,9 @@ class LeNet(NeuralNetwork.NeuralNetwork):
             self.data_layer = MNISTData(batch_size or 64, dtype=self.dtype)
         return super().train(iterations, epochs=epochs, batch_size=batch_size, **kwargs)
 
-    def save(self, filename):
-        """Write a checkpoint (atomically) to ``filename``."""
-        NeuralNetwork.save(filename, self)
-
     @staticmethod
     def load(filename, data_layer=None):
-        """Read a checkpoint written by ``save``."""
+        """Read a checkpoint written by ``save`` (``NeuralNetwork.load``)."""
         return NeuralNetwork.load(filename, data_layer)
 
 

@@ -241,7 +241,7 @@ def training_run_peak_rss_mb():
     """
     wrapper = ("import runpy, sys\n"
                "sys.argv = ['TrainLeNet.py', '--epochs', '1', '--no-plot', '--checkpoint', "
-               "'/tmp/bench_lenet.pkl']\n"
+               "'/tmp/bench_lenet.ckpt']\n"
                "try:\n    runpy.run_path('TrainLeNet.py', run_name='__main__')\n"
                "except SystemExit:\n    pass\n"
                "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"

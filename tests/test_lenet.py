@@ -77,8 +77,8 @@ def test_readme_usage_with_a_small_data_layer(tmp_path):
     model.data_layer = TinyDigits()
     mean_loss = model.train(epochs=2, batch_size=8)
     assert len(model.loss) == 8 and np.isfinite(mean_loss)
-    model.save(tmp_path / "lenet.pkl")
-    loaded = LeNet.LeNet.load(tmp_path / "lenet.pkl")
+    model.save(tmp_path / "lenet.ckpt")
+    loaded = LeNet.LeNet.load(tmp_path / "lenet.ckpt")
     x = model.data_layer.x[:4]
     np.testing.assert_array_equal(loaded.test(x), model.test(x))
     assert isinstance(loaded, LeNet.LeNet) and loaded.data_layer is None

@@ -105,7 +105,7 @@ class TestSources:
     def test_mismatched_counts(self, tmp_path):
         fake_mnist(tmp_path)
         write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(29, np.uint8))
-        with pytest.raises(IDXError, match="30 images, 29 labels"):
+        with pytest.raises(IDXError, match="train-labels-idx1-ubyte.gz: 29 labels for the 30 images"):
             MNIST.load_mnist(tmp_path)
 
     def test_fashion_needs_a_directory(self, monkeypatch):
