@@ -10,6 +10,7 @@ continues the run exactly, with the settings saved in the file.
 """
 import argparse
 import math
+import os
 import shlex
 import signal
 import sys
@@ -125,7 +126,7 @@ def parse_args(argv):
 def command(*args):
     """A command line that works when copied: this interpreter, relative paths where short."""
     def short(path):
-        path = Path(path).resolve()
+        path = Path(os.path.abspath(path))        # not resolve(): .venv/bin/python is a link
         try:
             return str(path.relative_to(Path.cwd()))
         except ValueError:
@@ -173,6 +174,8 @@ def main(argv=None):
         if args.evaluate:
             return evaluate(parser, args)
         run = resume(parser, args) if args.resume else new_run(parser, args)
+        if run is None:
+            return 0
         check_writable(parser, run.path)
         data = load_data(parser, run)
         return train(parser, args, run, data, stop)
@@ -250,6 +253,7 @@ def new_run_path():
 
 
 def resume(parser, args):
+    """The saved run, with --epochs applied; None if it finished and there is nothing to do."""
     path = args.checkpoint
     net, training = read_checkpoint(parser, path)
     if training is None:
@@ -276,7 +280,7 @@ def resume(parser, args):
     if training["finished"] and settings["epochs"] <= done:
         print(f"{path}: the run finished ({done} epochs); nothing to resume "
               f"(give --epochs N > {done} to train further)")
-        raise SystemExit(0)
+        return None
     if settings["epochs"] < done:
         parser.error(f"--epochs {settings['epochs']} is fewer than the {done} epochs {path} "
                      f"has done")

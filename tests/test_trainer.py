@@ -41,7 +41,7 @@ def small_mnist(tmp_path):
 
 
 def test_quick_real_run_then_evaluate(tmp_path):
-    checkpoint = tmp_path / "run" / "lenet.pkl"
+    checkpoint = tmp_path / "run" / "lenet.ckpt"
     start = time.perf_counter()
     result = run("--subset", 2000, "--epochs", 1, "--checkpoint", checkpoint)
     seconds = time.perf_counter() - start
@@ -63,11 +63,17 @@ def test_quick_real_run_then_evaluate(tmp_path):
     (["--epochs", "-1"], "argument --epochs: expected a positive integer, got '-1'"),
     (["--batch-size", "0"], "argument --batch-size: expected a positive integer"),
     (["--lr", "nan"], "argument --lr: expected a number in (0, 1]"),
-    (["--resume", "--checkpoint", "/nonexistent/lenet.pkl"], "no checkpoint at /nonexistent"),
-    (["--evaluate", "--checkpoint", "/nonexistent/lenet.pkl"], "no checkpoint at /nonexistent"),
+    (["--seed", str(2**32)], "argument --seed: expected an integer in [0, 4294967295]"),
+    (["--seed", "-3"], "argument --seed: expected an integer in [0, 4294967295]"),
+    (["--augment", "100000"], "argument --augment: expected an integer in [0, 8]"),
+    (["--resume"], "--resume needs --checkpoint PATH"),
+    (["--resume", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
+    (["--evaluate", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
     (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a readable directory"),
-    (["--data-dir", "/"], "/ does not hold the four mnist files"),
-    (["--dataset", "fashion"], "Fashion-MNIST: give the directory"),
+    (["--data-dir", "/", "--checkpoint", "/tmp/trainlenet-test.ckpt"],
+     "/ does not hold the four mnist files"),
+    (["--dataset", "fashion", "--checkpoint", "/tmp/trainlenet-test.ckpt"],
+     "Fashion-MNIST: give the directory"),
 ])
 def test_bad_arguments_give_one_line_and_status_2(args, message):
     result = run(*args)
@@ -77,46 +83,192 @@ def test_bad_arguments_give_one_line_and_status_2(args, message):
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_mnist):
-    evil = tmp_path / "evil.pkl"
-    evil.write_bytes(b"\x80\x04cos\nsystem\n.")
-    result = run("--evaluate", "--checkpoint", evil, "--data-dir", small_mnist)
-    assert result.returncode == 2 and "refusing to load os.system" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_help_shows_the_real_defaults():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "(default: None)" not in result.stdout
+    assert "(default: 12)" in result.stdout and "(default: 0.001)" in result.stdout
 
 
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, small_mnist,
-                                                                 monkeypatch, capsys):
-    def main(*args):
-        return TrainLeNet.main([str(a) for a in args])
+@pytest.mark.parametrize("where", ["a directory", "under a file", "read-only directory"])
+def test_an_unwritable_checkpoint_is_refused_before_any_work(tmp_path, small_mnist, where):
+    if where == "a directory":
+        path = tmp_path
+    elif where == "under a file":
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "lenet.ckpt"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root may write anywhere")
+        (tmp_path / "ro").mkdir(mode=0o500)
+        path = tmp_path / "ro" / "lenet.ckpt"
+    result = run("--data-dir", small_mnist, "--epochs", 1, "--checkpoint", path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "MNIST from" not in result.stdout                  # no data read, nothing trained
 
-    common = ["--data-dir", small_mnist, "--epochs", 3, "--batch-size", 32, "--validation", 80,
-              "--no-plot", "--seed", 5]
-    assert main(*common, "--checkpoint", tmp_path / "straight.pkl") == 0
 
-    # Ctrl-C arrives during step 13 (epoch 2 of 3, 320 / 32 = 10 steps per epoch).
-    def ctrl_c_during_step_13(self, net, iteration, loss):
-        self.requested = self.requested or iteration == 13
+def main(*args):
+    return TrainLeNet.main([str(a) for a in args])
+
+
+def ctrl_c_at(step):
+    """A StopRequest.__call__ that acts as if Ctrl-C arrived during training step ``step``."""
+    def call(self, net, iteration, loss):
+        self.requested = self.requested or iteration == step
         return self.requested
+    return call
 
-    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_during_step_13)
-    assert main(*common, "--checkpoint", tmp_path / "cut.pkl") == 130
-    assert "Continue with: python TrainLeNet.py --resume" in capsys.readouterr().out
+
+def same_run(a, b):
+    for x, y in zip(a.trainable_layers(), b.trainable_layers()):
+        for name in x.parameters():
+            np.testing.assert_array_equal(x.parameters()[name], y.parameters()[name])
+        for name, opt in x._optimizers.items():
+            other = y._optimizers[name]
+            assert opt.k == other.k
+            np.testing.assert_array_equal(opt.v, other.v)
+            np.testing.assert_array_equal(opt.r, other.r)
+    assert a.loss == b.loss and a.history == b.history
+
+
+@pytest.mark.parametrize("extra, cut", [
+    ([], 13),                                                      # mid-epoch
+    (["--patience", 1, "--lr", 0.02], 21),                         # early stopping, at an epoch end
+    (["--subset", 250, "--batch-size", 24, "--augment", 1, "--lr-decay", 0.5], 7),
+], ids=["plain", "patience", "subset-batch24"])
+def test_bare_resume_continues_exactly(tmp_path, small_mnist, monkeypatch, capsys, extra, cut):
+    common = ["--data-dir", small_mnist, "--epochs", 3, "--batch-size", 32, "--validation", 80,
+              "--no-plot", "--seed", 5] + extra
+    assert main(*common, "--checkpoint", tmp_path / "straight.ckpt") == 0
+    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(cut))
+    assert main(*common, "--checkpoint", tmp_path / "cut.ckpt") == 130
+    out = capsys.readouterr().out
+    resume = out.split("Continue with: ")[1].strip()
+    assert resume.endswith(f"TrainLeNet.py --resume --checkpoint {tmp_path / 'cut.ckpt'}")
     monkeypatch.undo()
-    assert main(*common, "--checkpoint", tmp_path / "cut.pkl", "--resume") == 0
+    assert main("--resume", "--checkpoint", tmp_path / "cut.ckpt") == 0    # the settings come
+    same_run(LeNet.LeNet.load(tmp_path / "straight.ckpt"),                 # from the file
+             LeNet.LeNet.load(tmp_path / "cut.ckpt"))
 
-    straight = LeNet.LeNet.load(tmp_path / "straight.pkl")
-    resumed = LeNet.LeNet.load(tmp_path / "cut.pkl")
-    for a, b in zip(straight.trainable_layers(), resumed.trainable_layers()):
-        for name in a.parameters():
-            np.testing.assert_array_equal(a.parameters()[name], b.parameters()[name])
-        assert a.optimizer.k == b.optimizer.k == 30 and a.optimizer.v.tolist() == b.optimizer.v.tolist()
-    assert resumed.loss == straight.loss and resumed.history == straight.history
+
+def test_resume_refuses_contradicting_flags_and_extends_epochs(tmp_path, small_mnist, monkeypatch):
+    path = tmp_path / "cut.ckpt"
+    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(3))
+    assert main("--data-dir", small_mnist, "--epochs", 1, "--batch-size", 40, "--validation", 80,
+                "--no-plot", "--checkpoint", path) == 130
+    monkeypatch.undo()
+    for flag, value in (("--batch-size", 64), ("--subset", 100), ("--lr", 0.5), ("--seed", 1),
+                        ("--augment", 0), ("--validation", 50)):
+        result = run("--resume", "--checkpoint", path, flag, value)
+        assert result.returncode == 2 and "contradicts the run saved" in result.stderr
+        assert flag in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert main("--resume", "--checkpoint", path, "--epochs", 2) == 0        # may extend
+    assert len(LeNet.LeNet.load(path).history) == 2
+    assert main("--resume", "--checkpoint", path) == 0                       # nothing left to do
+
+
+def test_an_interrupted_run_never_replaces_a_finished_model(tmp_path, small_mnist, monkeypatch,
+                                                           capsys):
+    path = tmp_path / "model.ckpt"
+    common = ["--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot"]
+    assert main(*common, "--checkpoint", path) == 0
+    finished = path.read_bytes()
+    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(2))
+    assert main(*common, "--checkpoint", path) == 130
+    assert path.read_bytes() == finished
+    aside = tmp_path / "model.interrupted.ckpt"
+    assert f"saved {aside}" in capsys.readouterr().out and aside.is_file()
+    # A new run on the unfinished file is refused: it would throw the interrupted work away.
+    monkeypatch.undo()
+    result = run(*common, "--checkpoint", aside)
+    assert result.returncode == 2 and "holds an unfinished run" in result.stderr
+
+
+def test_a_run_without_checkpoint_writes_a_new_run_directory(tmp_path, small_mnist, monkeypatch):
+    monkeypatch.setattr(TrainLeNet, "RUNS", tmp_path / "runs")
+    shipped = TrainLeNet.SHIPPED.read_bytes()
+    assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
+    assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all((r / "lenet.ckpt").is_file() for r in runs)
+    assert TrainLeNet.SHIPPED.read_bytes() == shipped
+
+
+def test_make_train_names_the_shipped_model():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt" in makefile
+
+
+@pytest.mark.parametrize("fault", ["schedule", "validation", "backward"])
+def test_a_failure_after_training_started_keeps_the_work(tmp_path, small_mnist, monkeypatch,
+                                                         capsys, fault):
+    from Layers import FullyConnected
+    from Optimization import Schedules
+    import NeuralNetwork
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == (10 if fault == "backward" else 2):    # in step 4, or after epoch 1
+            raise RuntimeError("injected fault")
+        return original(*args, **kwargs)
+
+    owner, name = {"schedule": (Schedules.ExponentialDecay, "step"),
+                   "validation": (NeuralNetwork.NeuralNetwork, "evaluate"),
+                   "backward": (FullyConnected.FullyConnected, "backward")}[fault]
+    original = getattr(owner, name)
+    monkeypatch.setattr(owner, name, boom)
+    path = tmp_path / "lenet.ckpt"
+    status = main("--data-dir", small_mnist, "--epochs", 3, "--validation", 80, "--no-plot",
+                  "--checkpoint", path)
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "injected fault" in err and f"saved in {path}" in err
+    saved = LeNet.LeNet.load(path)
+    assert len(saved.loss) > 0
+    monkeypatch.undo()
+    assert main("--resume", "--checkpoint", path) == 0                     # and it goes on
+
+
+def test_a_plot_failure_keeps_the_finished_model(tmp_path, small_mnist, monkeypatch, capsys):
+    from Models import plots
+    monkeypatch.setattr(plots, "confusion", lambda *a: 1 / 0)
+    path = tmp_path / "lenet.ckpt"
+    assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80,
+                "--checkpoint", path) == 1
+    assert f"the model is saved in {path}" in capsys.readouterr().err
+    assert len(LeNet.LeNet.load(path).history) == 1
+
+
+def test_labels_that_are_not_finite_are_refused_before_any_update():
+    from Layers import FullyConnected, SoftMax
+    from Optimization import Loss, Optimizers
+    import NeuralNetwork
+
+    class BadLabels:
+        def next(self):
+            return np.ones((2, 3)), np.array([[0, 1.0], [np.nan, 0]])
+
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
+    net.append_layer(FullyConnected.FullyConnected(3, 2))
+    net.append_layer(SoftMax.SoftMax())
+    net.loss_layer, net.data_layer = Loss.CrossEntropyLoss(), BadLabels()
+    before = net.layers[0].weights.copy()
+    with pytest.raises(ValueError, match="expected a finite label batch, got 1 NaN"):
+        net.train(1)
+    np.testing.assert_array_equal(net.layers[0].weights, before)
+
+
+def test_lenet_refuses_images_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"LeNet.test: expected input of shape \(batch, 1, 28, "
+                                         r"28\), got \(2, 1, 8, 8\)"):
+        LeNet.LeNet().test(np.zeros((2, 1, 8, 8)))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_saves_and_says_how_to_resume(tmp_path, small_mnist, signum):
-    checkpoint = tmp_path / "lenet.pkl"
+    checkpoint = tmp_path / "lenet.ckpt"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "TrainLeNet.py"), "--data-dir", str(small_mnist),
          "--epochs", "200", "--batch-size", "8", "--validation", "50", "--no-plot",
@@ -137,6 +289,29 @@ def test_a_signal_saves_and_says_how_to_resume(tmp_path, small_mnist, signum):
     assert len(resumed.loss) > 0 and len(resumed.history) < 200
 
 
+def test_sigterm_at_random_moments_then_bare_resume_equals_a_straight_run(tmp_path, small_mnist):
+    common = ["--data-dir", small_mnist, "--epochs", 2, "--batch-size", 16, "--validation", 80,
+              "--subset", 200, "--patience", 2, "--no-plot", "--seed", 3]
+    assert main(*common, "--checkpoint", tmp_path / "straight.ckpt") == 0
+    straight = LeNet.LeNet.load(tmp_path / "straight.ckpt")
+    rng = np.random.default_rng(0)
+    for attempt in range(2):
+        path = tmp_path / f"cut{attempt}.ckpt"
+        process = subprocess.Popen([sys.executable, str(ROOT / "TrainLeNet.py"), *map(str, common),
+                                    "--checkpoint", str(path)], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        seen, deadline = b"", time.time() + 60
+        while b"epoch 1" not in seen and process.poll() is None and time.time() < deadline:
+            if select.select([process.stderr], [], [], 1.0)[0]:
+                seen += os.read(process.stderr.fileno(), 4096)
+        time.sleep(rng.uniform(0.0, 0.6))                # somewhere in the two epochs, or after
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode in (0, 130), err.decode()
+        assert main("--resume", "--checkpoint", path) == 0
+        same_run(straight, LeNet.LeNet.load(path))
+
+
 def test_divergence_stops_names_the_iteration_and_saves(tmp_path, small_mnist, monkeypatch,
                                                         capsys):
     from Optimization import Loss
@@ -147,7 +322,7 @@ def test_divergence_stops_names_the_iteration_and_saves(tmp_path, small_mnist, m
         return float("inf") if len(calls) == 7 else original(self, prediction, label)
 
     monkeypatch.setattr(Loss.CrossEntropyLoss, "forward", diverging)
-    checkpoint = tmp_path / "lenet.pkl"
+    checkpoint = tmp_path / "lenet.ckpt"
     status = TrainLeNet.main([str(a) for a in ("--data-dir", small_mnist, "--epochs", 2,
                                                "--batch-size", 32, "--validation", 80,
                                                "--no-plot", "--checkpoint", checkpoint)])
