@@ -447,5 +447,13 @@ def save_plots(net, test_x, test_y, checkpoint, show):
         plt.show()
 
 
+def _after_the_work(signum, frame):
+    """Ctrl-C or SIGTERM once main has saved everything: the process is ending anyway."""
+
+
 if __name__ == "__main__":
+    # StopRequest puts these handlers back when main ends, so a signal that arrives
+    # between then and the exit cannot kill the process and change its exit status.
+    signal.signal(signal.SIGINT, _after_the_work)
+    signal.signal(signal.SIGTERM, _after_the_work)
     sys.exit(main())
