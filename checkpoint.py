@@ -303,13 +303,9 @@ def _remove_leftovers(path):
         return
     for name in names:
         match = pattern.match(name)
-        if match is None:
+        # A live process (this one included: another thread) may be writing it right now.
+        if match is None or _process_alive(int(match.group(1))):
             continue
-        pid = int(match.group(1))
-        if pid != os.getpid() and _process_alive(pid):
-            continue                      # another process is saving right now
-        if pid == os.getpid():
-            continue                      # a save of this process (another thread) in flight
         try:
             os.unlink(directory / name)
         except OSError:
@@ -318,7 +314,7 @@ def _remove_leftovers(path):
 
 def _process_alive(pid):
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)                   # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
