@@ -907,12 +907,35 @@ class TestCrossEntropyLoss:
         value = loss.forward(np.array([[0.0, 1.0]]), np.array([[1, 0]]))
         np.testing.assert_allclose(value, -np.log(np.finfo(float).eps))
 
-    def test_backward(self):
+    def test_backward_is_minus_label_over_prediction(self):
         loss = Loss.CrossEntropyLoss()
-        p = np.array([[0.5, 0.25, 0.25]])
-        y = np.array([[0, 1, 0]])
+        p = np.array([[0.5, 0.25, 0.25], [0.3, 0.7, 0.0]])
+        y = np.array([[0, 1, 0], [0, 1, 0]])
         loss.forward(p, y)
-        np.testing.assert_allclose(loss.backward(y), -y / (p + np.finfo(float).eps))
+        np.testing.assert_array_equal(loss.backward(y), [[0, -4, 0], [0, -1 / 0.7, 0]])
+
+    def test_zero_probability_of_the_right_class_gives_a_finite_error(self):
+        # The slope of the forward's -log(p + eps) at p = 0: -1 / eps, not inf or NaN.
+        loss = Loss.CrossEntropyLoss()
+        p = np.array([[0.0, 1.0], [0.0, 1.0]])
+        y = np.array([[1, 0], [0, 1]])
+        loss.forward(p, y)
+        with np.errstate(all="raise"):
+            error = loss.backward(y)
+        np.testing.assert_array_equal(error, [[-1 / np.finfo(float).eps, 0], [0, -1]])
+
+    def test_softmax_then_backward_is_prediction_minus_label(self):
+        # The right class 100 below the other three: its probability is about 1e-44.
+        x = np.zeros((3, 4))
+        x[[0, 1, 2], [2, 0, 3]] = -100.0
+        y = (x < 0).astype(float)
+        softmax, loss = SoftMax.SoftMax(), Loss.CrossEntropyLoss()
+        p = softmax.forward(x)
+        loss.forward(p, y)
+        error = softmax.backward(loss.backward(y))
+        np.testing.assert_array_equal(error[y == 0], p[y == 0])     # 1/3 each
+        np.testing.assert_allclose(error[y == 1], -1.0, rtol=1e-15)
+        np.testing.assert_allclose(error, p - y, rtol=1e-15, atol=0)
 
     def test_shape_mismatch(self):
         with pytest.raises(ValueError, match="CrossEntropyLoss.forward: expected prediction and "
