@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ import pytest
 from scipy import signal
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Helpers,
-                    Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Layers import (LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected,
+                    Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -643,6 +644,66 @@ class TestInitializers:
         assert abs(w.std() / std - 1) < 0.02 and abs(w.mean()) < 0.01 * std * 10
 
 
+class StubInitializer:
+    """A classic suite's stub: records fan_in and fan_out, returns a fixed small array."""
+
+    def __init__(self):
+        self.fans = []
+
+    def initialize(self, shape, fan_in, fan_out):
+        self.fans.append((fan_in, fan_out))
+        return np.ones((1, 3, 3, 3))
+
+
+# (layer factory, the weights shape forward needs, fans of the first initialize call)
+STUBBED = [
+    (lambda: FullyConnected.FullyConnected(4, 3), (5, 3), (4, 3), (5, 4)),
+    (lambda: Conv.Conv(1, (2, 3, 3), 4), (4, 2, 3, 3), (18, 36), (2, 2, 5, 5)),
+    (lambda: Conv.Conv(1, (2, 3), 4), (4, 2, 3), (6, 12), (2, 2, 5)),
+    (lambda: RNN.RNN(4, 5), (10, 5), (9, 5), (6, 4)),
+    (lambda: LSTM.LSTM(4, 5, 2), (10, 20), (9, 5), (6, 4)),
+]
+
+
+@pytest.mark.parametrize("factory, shape, fans, input_shape", STUBBED,
+                         ids=["fc", "conv2d", "conv1d", "rnn", "lstm"])
+def test_initialize_keeps_what_the_initializer_returns_and_forward_refuses_it(
+        factory, shape, fans, input_shape):
+    layer = factory()
+    name = type(layer).__name__
+    stub = StubInitializer()
+    with pytest.warns(UserWarning, match=rf"{name}\.initialize: expected the weights "
+                                         rf"initializer to return shape .*got \(1, 3, 3, 3\)"):
+        layer.initialize(stub, Initializers.Constant(0.1))
+    assert stub.fans[0] == fans
+    expected = str(shape).replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected weights of shape "
+                                         rf"{expected}, got \(1, 3, 3, 3\)"):
+        layer.forward(np.random.normal(size=input_shape))
+
+
+def test_a_stub_bias_initializer_is_kept_too():
+    conv = Conv.Conv(1, (2, 3, 3), 4)
+    with pytest.warns(UserWarning, match=r"Conv\.initialize: expected the bias initializer to "
+                                         r"return shape \(4,\), got \(1, 3, 3, 3\)"):
+        conv.initialize(Initializers.He(), StubInitializer())
+    with pytest.raises(ValueError, match=r"Conv\.forward: expected bias of shape \(4,\)"):
+        conv.forward(np.zeros((1, 2, 5, 5)))
+
+
+def test_an_initializer_may_leave_out_axes_of_length_one():
+    layer = FullyConnected.FullyConnected(3, 2)
+
+    class FlatBias:
+        def initialize(self, shape, fan_in, fan_out):
+            return np.full(shape[-1], 0.5)                   # (2,) where (1, 2) was asked
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.initialize(Initializers.Constant(1.0), FlatBias())
+    np.testing.assert_array_equal(layer.weights, [[1, 1], [1, 1], [1, 1], [0.5, 0.5]])
+
+
 # ---------------------------------------------------------------------------
 # Bad input at the boundary: every layer names itself, what it expected and what came
 # ---------------------------------------------------------------------------
@@ -759,6 +820,60 @@ def test_default_initialization_follows_the_global_seed():
 def test_bad_dtype_keyword():
     with pytest.raises(TypeError, match="FullyConnected: expected a floating dtype"):
         FullyConnected.FullyConnected(2, 2, dtype=np.int32)
+
+
+# (id, layer factory taking dtype=, input shape) for every trainable layer type
+TRAINABLE = [
+    ("fc", lambda dtype: FullyConnected.FullyConnected(4, 3, dtype=dtype), (5, 4)),
+    ("conv2d", lambda dtype: Conv.Conv((2, 1), (2, 3, 3), 3, dtype=dtype), (2, 2, 5, 4)),
+    ("conv1d", lambda dtype: Conv.Conv(1, (2, 3), 3, dtype=dtype), (2, 2, 6)),
+    ("bn", lambda dtype: BatchNormalization.BatchNormalization(2, dtype=dtype), (4, 2, 3, 3)),
+    ("rnn", lambda dtype: RNN.RNN(4, 5, 2, dtype=dtype), (6, 4)),
+    ("rnn-hidden", lambda dtype: RNN.RNN(4, 5, dtype=dtype), (3, 6, 4)),
+    ("lstm", lambda dtype: LSTM.LSTM(4, 5, 2, dtype=dtype), (3, 6, 4)),
+]
+
+
+@pytest.mark.parametrize("old, new", [(np.float64, np.float32), (np.float32, np.float64)])
+@pytest.mark.parametrize("factory, input_shape", [case[1:] for case in TRAINABLE],
+                         ids=[case[0] for case in TRAINABLE])
+def test_assigning_weights_of_another_dtype_converts_the_layer(factory, input_shape, old, new):
+    layer = factory(old)
+    layer.optimizer = Optimizers.Adam(1e-3, regularizer={"type": "L2", "lambda": 1e-3})
+    x = np.random.normal(size=input_shape).astype(old)
+    layer.backward(np.ones_like(layer.forward(x)))          # the optimizer has state in `old`
+    layer.weights = layer.weights.astype(new)
+    assert layer.dtype is new
+    for _ in range(2):                                      # the update path, twice
+        out = layer.forward(x)                              # input in the old dtype: cast
+        dx = layer.backward(np.ones(out.shape, dtype=old))
+        assert out.dtype == new and dx.dtype == new
+    for name, value in layer.parameters().items():
+        assert value.dtype == new, name
+        assert getattr(layer, "gradient_" + name).dtype == new, name
+    for optimizer in layer._optimizers.values():
+        assert optimizer.v.dtype == new and optimizer.r.dtype == new
+    layer.testing_phase = True                              # BN: running statistics follow
+    assert layer.forward(x).dtype == new
+
+
+@pytest.mark.parametrize("factory", [case[1] for case in TRAINABLE],
+                         ids=[case[0] for case in TRAINABLE])
+def test_dtype_is_read_from_the_weights_not_kept_twice(factory):
+    layer = factory(np.float32)
+    assert layer.dtype is np.float32 and "dtype" not in vars(layer)
+    with pytest.raises(AttributeError):
+        layer.dtype = np.float64
+    layer.weights = layer.weights.astype(np.float64)
+    assert layer.dtype is np.float64
+
+
+def test_an_assigned_integer_bias_is_computed_in_the_layer_dtype():
+    conv = Conv.Conv(1, (1, 3, 3), 1, dtype=np.float32)
+    conv.bias = np.array([2])
+    out = conv.forward(np.zeros((1, 1, 4, 4)))
+    assert out.dtype == np.float32 and conv.bias.dtype == np.float32
+    np.testing.assert_array_equal(out, 2)
 
 
 # ---------------------------------------------------------------------------
