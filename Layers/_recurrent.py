@@ -105,13 +105,6 @@ class RecurrentLayer(TrainableLayer):
             shapes["output_weights"] = (self.hidden_size + 1, self.output_size)
         return shapes
 
-    def calculate_regularization_loss(self):
-        """``regularizer.norm`` of every weight matrix (cell and output layer)."""
-        regularizer = getattr(self.optimizer, "regularizer", None)
-        if regularizer is None:
-            return 0.0
-        return float(sum(regularizer.norm(w) for w in self.parameters().values()))
-
     def forward(self, input_tensor):
         """``(time, input_size)`` or ``(batch, time, input_size)`` -> same layout, last
         axis ``output_size`` (or ``hidden_size`` without an output layer)."""
