@@ -1597,9 +1597,10 @@ def test_every_gradient_case_runs_in_a_layer_class():
 # ---------------------------------------------------------------------------
 
 # The groups of the exercise's bonus table, in its order: (test class, what it covers).
-BONUS = [("TestTanH", "TanH"), ("TestSigmoid", "Sigmoid"), ("TestConstraints", "L1, L2 regularizers"),
-         ("TestDropout", "Dropout"), ("TestBatchNorm", "BatchNormalization"),
-         ("TestRNN", "Elman RNN"), ("TestLSTM", "LSTM"), ("TestNeuralNetwork", "NeuralNetwork")]
+BONUS = [("TestTanH", "TanH"), ("TestSigmoid", "Sigmoid"),
+         ("TestConstraints", "L1, L2 regularizers"), ("TestDropout", "Dropout"),
+         ("TestBatchNorm", "BatchNormalization"), ("TestRNN", "Elman RNN"), ("TestLSTM", "LSTM"),
+         ("TestNeuralNetwork", "NeuralNetwork")]
 # Group names of the classic suites and of earlier versions of this file.
 ALIASES = {"TestNeuralNetwork3": ["TestNeuralNetwork"], "TestBatchNormalization": ["TestBatchNorm"],
            "TestActivations": ["TestReLU", "TestTanH", "TestSigmoid"]}
@@ -1638,8 +1639,8 @@ def main(argv):
         group, _, test = name.partition(".")
         for cls in ALIASES.get(group, [group]):
             if cls not in _groups():
-                print(f"NeuralNetworkTests.py: expected a test group, one of {', '.join(_groups())} "
-                      f"or Bonus, got {name!r}", file=sys.stderr)
+                print(f"NeuralNetworkTests.py: expected a test group, one of "
+                      f"{', '.join(_groups())} or Bonus, got {name!r}", file=sys.stderr)
                 return 2
             nodes.append(f"{ROOT / 'NeuralNetworkTests.py'}::{cls}" + (f"::{test}" if test else ""))
     return int(pytest.main(["-q", *options, *(nodes or [str(ROOT / "NeuralNetworkTests.py")])]))
