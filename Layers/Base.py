@@ -27,7 +27,8 @@ A *trainable* layer (``trainable = True``) also has
   parameters itself*: it first computes the error for the previous layer with
   the weights used in ``forward`` and only then applies the update;
 * ``initialize(weights_initializer, bias_initializer)``, which draws fresh
-  parameters;
+  parameters (and keeps what an initializer returns even if its shape is
+  wrong: it warns, and ``forward`` refuses such a parameter);
 * ``parameters()``, a dict name -> array of everything an optimizer updates.
 
 A layer that learns state besides its parameters (BatchNormalization's running
@@ -45,14 +46,17 @@ BatchNormalization behave differently when it is True.
 
 Layers with parameters take a keyword ``dtype`` (default ``np.float64``): their
 parameters, gradients and optimizer state stay in that dtype and inputs of
-another dtype are cast on entry. Layers without parameters keep the input's
-float dtype (integer input is computed in float64).
+another dtype are cast on entry. The dtype IS the weights' dtype: assigning
+``layer.weights = w.astype(np.float32)`` makes a float32 layer (its other
+parameters, buffers and optimizer state follow). Layers without parameters keep
+the input's float dtype (integer input is computed in float64).
 
 Bad input is refused at the boundary with a ``ValueError`` or ``TypeError``
 whose message names the layer, what was expected and what came.
 """
 import copy
 import numbers
+import warnings
 
 import numpy as np
 
@@ -63,6 +67,8 @@ class BaseLayer:
     # The cache: attributes forward writes for backward. They are not pickled
     # (a checkpoint holds parameters, not the last batch) and come back as None.
     _cache_fields = ()
+    # Learned state besides the parameters (see the module docstring).
+    _state_fields = ()
 
     def __init__(self):
         self.trainable = False
@@ -126,20 +132,35 @@ class TrainableLayer(BaseLayer):
     """Base of layers with parameters: optimizer property, dtype, update step.
 
     Subclasses list the names of their parameter arrays in ``_param_names``
-    (e.g. ``("weights", "bias")``), keep the matching gradients in
-    ``gradient_<name>`` and call ``self._update()`` at the end of ``backward``.
-    Each parameter gets its own copy of the optimizer (its own moments) whose
-    hyperparameters stay linked to the optimizer that was set.
+    (e.g. ``("weights", "bias")``) and their shapes in ``_parameter_shapes()``,
+    keep the matching gradients in ``gradient_<name>``, call
+    ``self._check_parameters()`` first in ``forward`` and ``self._update()`` at
+    the end of ``backward``. Each parameter gets its own copy of the optimizer
+    (its own moments) whose hyperparameters stay linked to the optimizer that
+    was set.
+
+    The layer's dtype is read from ``weights``; other parameters and the arrays
+    named in ``_state_fields`` (running statistics) are brought to it by
+    ``_check_parameters``, the optimizer's moments by the optimizer.
     """
 
     _param_names = ("weights",)
     skips_input_gradient = False
 
-    def __init__(self, dtype=np.float64):
+    def __init__(self):
         super().__init__()
         self.trainable = True
-        self.dtype = _float_dtype(type(self).__name__, dtype)
         self._optimizers = None
+
+    @property
+    def dtype(self):
+        """The float dtype the layer computes in: that of ``weights`` (read-only).
+
+        The constructor's ``dtype=`` sets it; assign weights of another float
+        dtype to change it. Integer weights count as float64.
+        """
+        dtype = np.asarray(self.weights).dtype
+        return dtype.type if dtype.kind == "f" else np.float64
 
     @property
     def optimizer(self):
@@ -166,6 +187,30 @@ class TrainableLayer(BaseLayer):
         regularizer = getattr(self.optimizer, "regularizer", None)
         return 0.0 if regularizer is None else float(regularizer.norm(self.weights))
 
+    def _parameter_shapes(self):
+        """Dict name -> the shape ``forward`` needs, for every parameter."""
+        raise NotImplementedError
+
+    def _check_parameters(self):
+        """Bring parameters and buffers to the weights' dtype; refuse a wrong shape.
+
+        Parameters may be assigned, or returned by an initializer, in any shape
+        or dtype between two calls of ``forward``; this is where they are checked.
+        """
+        dtype = self.dtype
+        for name, shape in self._parameter_shapes().items():
+            value = getattr(self, name)
+            if not (isinstance(value, np.ndarray) and value.dtype == dtype):
+                value = np.asarray(value, dtype=dtype)
+                setattr(self, name, value)
+            if value.shape != shape:
+                raise ValueError(f"{type(self).__name__}.forward: expected {name} of shape "
+                                 f"{shape}, got {value.shape}")
+        for name in self._state_fields:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.dtype != dtype:
+                setattr(self, name, value.astype(dtype))
+
     def _update(self):
         """Apply the optimizer to every parameter (after the error was computed)."""
         if self._optimizers is None:
@@ -175,17 +220,49 @@ class TrainableLayer(BaseLayer):
             grad = getattr(self, "gradient_" + name)
             setattr(self, name, np.asarray(optimizer.calculate_update(value, grad), dtype=self.dtype))
 
-    def _check_initializer(self, initializer, shape, fan_in, fan_out, what):
-        """Call ``initializer.initialize`` and check the shape of what it returns."""
+    def _initialized(self, initializer, shape, fan_in, fan_out, what, dtype=None):
+        """``initializer.initialize(shape, fan_in, fan_out)`` as an array of the layer's dtype.
+
+        What the initializer returns is kept even when its shape is not ``shape``:
+        classic test suites pass stubs that return a fixed small array only to
+        record fan_in and fan_out. A UserWarning names the mismatch, and the next
+        ``forward`` refuses the parameter. A shape that differs only in axes of
+        length 1 (``(n,)`` for ``(1, n)``) is the same numbers and is reshaped.
+
+        Args:
+            what: the parameter in words, for the messages (e.g. "bias").
+            dtype: defaults to the layer's; the constructor passes its own.
+        """
+        layer = type(self).__name__
         if not callable(getattr(initializer, "initialize", None)):
-            raise TypeError(f"{type(self).__name__}.initialize: expected an initializer with "
+            raise TypeError(f"{layer}.initialize: expected an initializer with "
                             f"initialize(shape, fan_in, fan_out) for the {what}, "
                             f"got {type(initializer).__name__}")
-        values = np.asarray(initializer.initialize(shape, fan_in, fan_out), dtype=self.dtype)
-        if values.size != int(np.prod(shape)):
-            raise ValueError(f"{type(self).__name__}.initialize: the {what} initializer "
-                             f"returned shape {values.shape}, expected {shape}")
-        return values.reshape(shape)
+        values = np.asarray(initializer.initialize(shape, fan_in, fan_out),
+                            dtype=dtype or self.dtype)
+        shape = tuple(shape)
+        if values.shape != shape:
+            if _without_ones(values.shape) == _without_ones(shape):
+                return values.reshape(shape)
+            warnings.warn(f"{layer}.initialize: expected the {what} initializer to return "
+                          f"shape {shape}, got {values.shape}; it is kept, and forward will "
+                          f"refuse it", UserWarning, stacklevel=3)
+        return values
+
+
+def _without_ones(shape):
+    return tuple(n for n in shape if n != 1)
+
+
+def stack_bias(weights, bias):
+    """``[weights; bias]``: the bias as the last row, as FullyConnected and RNN keep it.
+
+    An initializer's array that does not stack (see ``_initialized``) leaves the
+    weights alone, for ``forward`` to refuse.
+    """
+    if weights.ndim == 2 and bias.ndim == 2 and weights.shape[1] == bias.shape[1]:
+        return np.vstack([weights, bias])
+    return weights
 
 
 def linked_copy(optimizer):
@@ -197,8 +274,8 @@ def linked_copy(optimizer):
     return fork() if callable(fork) else copy.deepcopy(optimizer)
 
 
-def _float_dtype(layer, dtype):
-    """Check a ``dtype`` keyword: a floating NumPy dtype."""
+def check_dtype(layer, dtype):
+    """Return a ``dtype`` keyword as a NumPy float type (np.float32, ...)."""
     try:
         dt = np.dtype(dtype)
     except TypeError:

@@ -1,7 +1,7 @@
 """Batch normalization for vectors and images."""
 import numpy as np
 
-from .Base import TrainableLayer, check_size, linked_copy
+from .Base import TrainableLayer, check_dtype, check_size, linked_copy
 
 
 class BatchNormalization(TrainableLayer):
@@ -24,7 +24,8 @@ class BatchNormalization(TrainableLayer):
 
     Args:
         channels: number of features (vectors) or channels (images).
-        dtype: float dtype of parameters and computation (default float64).
+        dtype: float dtype of parameters and computation (default float64);
+            afterwards the dtype of ``weights`` (see ``Base``).
 
     Parameters:
         weights (gamma, ones) and bias (beta, zeros): ``(channels,)``;
@@ -41,11 +42,13 @@ class BatchNormalization(TrainableLayer):
     momentum = 0.8   # weight of the old running value
 
     def __init__(self, channels, dtype=np.float64):
-        super().__init__(dtype)
+        super().__init__()
+        dtype = check_dtype("BatchNormalization", dtype)
         self.channels = check_size("BatchNormalization", "channels", channels)
-        self.initialize(None, None)
-        self.running_mean = np.zeros(self.channels, dtype=self.dtype)
-        self.running_var = np.ones(self.channels, dtype=self.dtype)
+        self.weights = np.ones(self.channels, dtype=dtype)
+        self.bias = np.zeros(self.channels, dtype=dtype)
+        self.running_mean = np.zeros(self.channels, dtype=dtype)
+        self.running_var = np.ones(self.channels, dtype=dtype)
         self._has_running = False
         self.gradient_weights = None
         self.gradient_bias = None
@@ -61,6 +64,9 @@ class BatchNormalization(TrainableLayer):
         """gamma = ones, beta = zeros, whatever initializers are passed."""
         self.weights = np.ones(self.channels, dtype=self.dtype)
         self.bias = np.zeros(self.channels, dtype=self.dtype)
+
+    def _parameter_shapes(self):
+        return {"weights": (self.channels,), "bias": (self.channels,)}
 
     @TrainableLayer.optimizer.setter
     def optimizer(self, optimizer):
@@ -85,6 +91,7 @@ class BatchNormalization(TrainableLayer):
 
     def forward(self, input_tensor):
         """``(batch, channels)`` or ``(batch, channels, y, x)`` -> same shape."""
+        self._check_parameters()
         x = self._input(input_tensor, (2, 4), f"(batch, {self.channels}) or "
                         f"(batch, {self.channels}, y, x)", self.dtype)
         if x.shape[1] != self.channels:

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .Base import TrainableLayer, check_shape, check_size
+from .Base import TrainableLayer, check_dtype, check_shape, check_size
 from ._windows import col2im, im2col, same_padding
 
 
@@ -23,7 +23,8 @@ class Conv(TrainableLayer):
         convolution_shape: ``(c, m)`` for 1-D or ``(c, m, n)`` for 2-D, ``c`` =
             input channels.
         num_kernels: number of kernels = output channels.
-        dtype: float dtype of parameters and computation (default float64).
+        dtype: float dtype of parameters and computation (default float64);
+            afterwards the dtype of ``weights`` (see ``Base``).
 
     Parameters:
         weights: ``(num_kernels, c, m[, n])``; bias: ``(num_kernels,)``; with
@@ -41,15 +42,16 @@ class Conv(TrainableLayer):
     skips_input_gradient = True
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):
-        super().__init__(dtype)
+        super().__init__()
+        dtype = check_dtype("Conv", dtype)
         self.convolution_shape = check_shape("Conv", "convolution_shape", convolution_shape, (2, 3))
         self.num_kernels = check_size("Conv", "num_kernels", num_kernels)
         spatial = len(self.convolution_shape) - 1
         stride = check_shape("Conv", "stride_shape", stride_shape, (1, spatial))
         self.stride_shape = stride * spatial if len(stride) == 1 else stride
         self.weights = np.random.uniform(0.0, 1.0, (self.num_kernels, *self.convolution_shape)) \
-            .astype(self.dtype)
-        self.bias = np.random.uniform(0.0, 1.0, self.num_kernels).astype(self.dtype)
+            .astype(dtype)
+        self.bias = np.random.uniform(0.0, 1.0, self.num_kernels).astype(dtype)
         self.gradient_weights = None
         self.gradient_bias = None
         self._x_pad = None      # last input, padded, batch-last: (c, y, x, batch)
@@ -63,10 +65,14 @@ class Conv(TrainableLayer):
         """Draw weights with ``fan_in = c*m*n`` and ``fan_out = num_kernels*m*n``."""
         c, *kernel = self.convolution_shape
         fan_in, fan_out = c * math.prod(kernel), self.num_kernels * math.prod(kernel)
-        self.weights = self._check_initializer(weights_initializer, self.weights.shape,
-                                               fan_in, fan_out, "weights")
-        self.bias = self._check_initializer(bias_initializer, self.bias.shape,
-                                            fan_in, fan_out, "bias")
+        shapes = self._parameter_shapes()
+        self.weights = self._initialized(weights_initializer, shapes["weights"],
+                                         fan_in, fan_out, "weights")
+        self.bias = self._initialized(bias_initializer, shapes["bias"], fan_in, fan_out, "bias")
+
+    def _parameter_shapes(self):
+        return {"weights": (self.num_kernels, *self.convolution_shape),
+                "bias": (self.num_kernels,)}
 
     # 1-D layers run through the 2-D code with an image height of 1.
     def _kernel2d(self):
@@ -84,6 +90,7 @@ class Conv(TrainableLayer):
 
     def forward(self, input_tensor):
         """``(batch, c, y, x)`` or ``(batch, c, x)`` -> ``(batch, num_kernels, out_y, out_x)`` or 1-D."""
+        self._check_parameters()
         one_d = len(self.convolution_shape) == 2
         c = self.convolution_shape[0]
         expected = f"(batch, {c}, x)" if one_d else f"(batch, {c}, y, x)"

@@ -1,7 +1,7 @@
 """Fully connected (dense) layer."""
 import numpy as np
 
-from .Base import TrainableLayer, check_size
+from .Base import TrainableLayer, check_dtype, check_size, stack_bias
 
 
 class FullyConnected(TrainableLayer):
@@ -10,7 +10,8 @@ class FullyConnected(TrainableLayer):
     Args:
         input_size: features per input row.
         output_size: features per output row.
-        dtype: float dtype of parameters and computation (default float64).
+        dtype: float dtype of parameters and computation (default float64);
+            afterwards the dtype of ``weights`` (see ``Base``).
 
     Parameters:
         weights: ``(input_size + 1, output_size)``, the LAST ROW is the bias.
@@ -22,13 +23,14 @@ class FullyConnected(TrainableLayer):
     skips_input_gradient = True
 
     def __init__(self, input_size, output_size, dtype=np.float64):
-        super().__init__(dtype)
+        super().__init__()
+        dtype = check_dtype("FullyConnected", dtype)
         self.input_size = check_size("FullyConnected", "input_size", input_size)
         self.output_size = check_size("FullyConnected", "output_size", output_size)
         # Non-zero random weights and a positive bias, so that a zero input
         # already gives a positive output before initialize is called.
         self.weights = np.random.uniform(0.0, 1.0, (self.input_size + 1, self.output_size)) \
-            .astype(self.dtype)
+            .astype(dtype)
         self.gradient_weights = None
         self._x = None
 
@@ -38,12 +40,16 @@ class FullyConnected(TrainableLayer):
     def initialize(self, weights_initializer, bias_initializer):
         """Draw weights ``(input_size, output_size)`` and bias ``(1, output_size)``."""
         n_in, n_out = self.input_size, self.output_size
-        w = self._check_initializer(weights_initializer, (n_in, n_out), n_in, n_out, "weights")
-        b = self._check_initializer(bias_initializer, (1, n_out), 1, n_out, "bias")
-        self.weights = np.vstack([w, b]).astype(self.dtype)
+        w = self._initialized(weights_initializer, (n_in, n_out), n_in, n_out, "weights")
+        b = self._initialized(bias_initializer, (1, n_out), 1, n_out, "bias")
+        self.weights = stack_bias(w, b)
+
+    def _parameter_shapes(self):
+        return {"weights": (self.input_size + 1, self.output_size)}
 
     def forward(self, input_tensor):
         """``(batch, input_size) -> (batch, output_size)``."""
+        self._check_parameters()
         x = self._input(input_tensor, (2,), f"(batch, {self.input_size})", self.dtype)
         if x.shape[1] != self.input_size:
             raise ValueError(f"FullyConnected.forward: expected input of shape "

@@ -13,7 +13,8 @@ class RNN(RecurrentLayer):
     Args:
         input_size, hidden_size: features of x_t and h_t.
         output_size: features of y_t; ``None`` outputs h_t itself (for stacking).
-        dtype: float dtype of parameters and computation (default float64).
+        dtype: float dtype of parameters and computation (default float64);
+            afterwards the dtype of ``weights`` (see ``Base``).
 
     Input: ``(time, input_size)`` is ONE sequence (the classic mode, first axis
     time); ``(batch, time, input_size)`` runs ``batch`` independent sequences.

@@ -6,7 +6,7 @@ Both layers compute on batches of sequences ``(batch, time, features)``. A class
 import numpy as np
 from scipy.special import expit
 
-from .Base import TrainableLayer, check_size
+from .Base import TrainableLayer, check_dtype, check_size, stack_bias
 
 
 # The time loops call this once per step. On a batched step it is written with np.exp,
@@ -59,8 +59,9 @@ class RecurrentLayer(TrainableLayer):
     skips_input_gradient = True
 
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):
-        super().__init__(dtype)
+        super().__init__()
         name = type(self).__name__
+        dtype = check_dtype(name, dtype)
         self.input_size = check_size(name, "input_size", input_size)
         self.hidden_size = check_size(name, "hidden_size", hidden_size)
         self.output_size = None if output_size is None \
@@ -72,7 +73,7 @@ class RecurrentLayer(TrainableLayer):
         self.gradient_output_weights = None
         self._columns = self._h_out = self._y = self._cache = self._buffers = None
         self._two_d = False
-        self.initialize(_Uniform(), _Uniform())
+        self._draw(_Uniform(), _Uniform(), dtype)
 
     def __repr__(self):
         out = "" if self.output_size is None else f", {self.output_size}"
@@ -84,27 +85,31 @@ class RecurrentLayer(TrainableLayer):
         fan_in / fan_out: ``input_size + hidden_size`` / ``hidden_size`` for the
         cell, ``hidden_size`` / ``output_size`` for the output layer.
         """
-        n_in, h, cols = self.input_size, self.hidden_size, self._gates * self.hidden_size
-        w = self._check_initializer(weights_initializer, (n_in + h, cols), n_in + h, h, "weights")
-        b = self._check_initializer(bias_initializer, (1, cols), 1, h, "bias")
-        self.weights = np.vstack([w, b])
-        if self.output_size is not None:
-            w = self._check_initializer(weights_initializer, (h, self.output_size), h,
-                                        self.output_size, "output weights")
-            b = self._check_initializer(bias_initializer, (1, self.output_size), 1,
-                                        self.output_size, "output bias")
-            self.output_weights = np.vstack([w, b])
+        self._draw(weights_initializer, bias_initializer, self.dtype)
 
-    def calculate_regularization_loss(self):
-        """``regularizer.norm`` of every weight matrix (cell and output layer)."""
-        regularizer = getattr(self.optimizer, "regularizer", None)
-        if regularizer is None:
-            return 0.0
-        return float(sum(regularizer.norm(w) for w in self.parameters().values()))
+    def _draw(self, weights_initializer, bias_initializer, dtype):
+        n_in, h, cols = self.input_size, self.hidden_size, self._gates * self.hidden_size
+        w = self._initialized(weights_initializer, (n_in + h, cols), n_in + h, h, "weights", dtype)
+        b = self._initialized(bias_initializer, (1, cols), 1, h, "bias", dtype)
+        self.weights = stack_bias(w, b)
+        if self.output_size is not None:
+            w = self._initialized(weights_initializer, (h, self.output_size), h,
+                                  self.output_size, "output weights", dtype)
+            b = self._initialized(bias_initializer, (1, self.output_size), 1,
+                                  self.output_size, "output bias", dtype)
+            self.output_weights = stack_bias(w, b)
+
+    def _parameter_shapes(self):
+        shapes = {"weights": (self.input_size + self.hidden_size + 1,
+                              self._gates * self.hidden_size)}
+        if self.output_size is not None:
+            shapes["output_weights"] = (self.hidden_size + 1, self.output_size)
+        return shapes
 
     def forward(self, input_tensor):
         """``(time, input_size)`` or ``(batch, time, input_size)`` -> same layout, last
         axis ``output_size`` (or ``hidden_size`` without an output layer)."""
+        self._check_parameters()
         name = type(self).__name__
         expected = f"(time, {self.input_size}) or (batch, time, {self.input_size})"
         x = self._input(input_tensor, (2, 3), expected, self.dtype)

@@ -7,7 +7,14 @@ class CrossEntropyLoss:
 
     ``L = -sum_batch log(prediction[label == 1] + eps)``, summed (not averaged)
     over the batch; ``eps`` is the machine epsilon of float64 and keeps log(0)
-    finite. ``backward`` returns ``dL/dprediction = -label / (prediction + eps)``.
+    finite. ``backward`` returns the classic ``dL/dprediction = -label / prediction``
+    with no eps: followed by SoftMax's backward it gives exactly the textbook
+    ``prediction - label``, also when the right class is nearly impossible
+    (probability 1e-44), which an eps in the denominator would wipe out.
+
+    A prediction of exactly 0 where the label is not (the class underflowed in
+    SoftMax) gets ``-label / eps``, the slope of the forward's ``-log(p + eps)``
+    at 0, so the error stays finite; where the label is 0 the error is 0.
     """
 
     def __init__(self):
@@ -30,7 +37,10 @@ class CrossEntropyLoss:
         return float(-np.sum(np.log(p[y == 1] + eps)))
 
     def backward(self, label_tensor):
-        """``(batch, classes) -> (batch, classes)``: ``-label / (prediction + eps)``."""
+        """``(batch, classes) -> (batch, classes)``: ``-label / prediction``.
+
+        Exact zeros of ``prediction`` are divided by eps instead (see the class).
+        """
         p = self._prediction
         if p is None:
             raise RuntimeError("CrossEntropyLoss.backward: called before forward")
@@ -39,7 +49,7 @@ class CrossEntropyLoss:
             raise ValueError(f"CrossEntropyLoss.backward: expected label of shape {p.shape}, "
                              f"got {y.shape}")
         eps = p.dtype.type(np.finfo(float).eps)
-        return -y.astype(p.dtype, copy=False) / (p + eps)
+        return -y.astype(p.dtype, copy=False) / np.where(p == 0, eps, p)
 
 
 class L2Loss:

@@ -2,7 +2,8 @@
 
 Contract: ``calculate_update(weight_tensor, gradient_tensor) -> new weights``.
 Scalars and arrays of any shape are accepted; the result has the weights' dtype
-(a float32 layer stays float32). An optimizer object keeps the state of ONE
+(a float32 layer stays float32), and so has the state: weights that change
+dtype between calls (a layer converted to float32) take their moments along. An optimizer object keeps the state of ONE
 parameter array (momentum velocity, Adam moments and step count), which is why
 every trainable layer holds its own copies.
 
@@ -187,6 +188,8 @@ class SgdWithMomentum(Optimizer):
     def _step(self, w, g):
         if self.v is None:
             self.v = np.zeros_like(g)
+        elif self.v.dtype != g.dtype:      # the weights changed dtype: the state follows
+            self.v = self.v.astype(g.dtype)
         self.v *= self.momentum_rate       # in place: v is this optimizer's own buffer
         self.v -= self.learning_rate * g
         return w + self.v
@@ -223,6 +226,8 @@ class Adam(Optimizer):
         if self.v is None:
             self.v = np.zeros_like(g)
             self.r = np.zeros_like(g)
+        elif self.v.dtype != g.dtype:      # the weights changed dtype: the state follows
+            self.v, self.r = self.v.astype(g.dtype), self.r.astype(g.dtype)
         self.k += 1
         mu, rho = self.mu, self.rho
         # The moments are this optimizer's own buffers: update them in place.

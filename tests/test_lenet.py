@@ -1,4 +1,4 @@
-"""LeNet: the architecture of API.md section 7, float32 end to end, the classic usage."""
+"""LeNet: the architecture of Models/LeNet.py's docstring, float32 end to end, the classic usage."""
 import numpy as np
 
 from Layers import FullyConnected, Pooling

@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from Layers import (Conv, FullyConnected, Initializers, Pooling, ReLU, Sigmoid, SoftMax,
                     TanH)
 from Optimization import Loss
-from gradcheck import assert_gradients
-from NeuralNetworkTests import conv_reference
+from NeuralNetworkTests import assert_gradients, conv_reference
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,  # same examples in CI
                     suppress_health_check=[HealthCheck.too_slow])
@@ -105,7 +104,7 @@ def test_random_stacks_pass_the_gradient_check(activations, widths, batch, seed)
     x = np.random.normal(size=(batch, widths[0]))
     labels = np.eye(3)[np.random.randint(0, 3, batch)]
     # Stacked sigmoids can make an input's gradient tiny: compare to 1e-5 relative down
-    # to the absolute floor of 1e-9 (tests/gradcheck.py says why).
+    # to the absolute floor of 1e-9 (NeuralNetworkTests.assert_gradients says why).
     assert_gradients(layers, x, labels, parameters=("weights",))
 
 

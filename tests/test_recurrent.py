@@ -1,15 +1,14 @@
-"""RNN and LSTM: BPTT gradients in both layouts, batching, memorize, clipping, truncated BPTT."""
+"""RNN and LSTM beyond NeuralNetworkTests.py's TestRNN/TestLSTM (gradients, memorize, update):
+batching, reused buffers, float32, clipping, truncated BPTT, sequence data."""
 import pickle
 import tracemalloc
 
 import numpy as np
 import pytest
 
-import NeuralNetwork
 from Data.Sequences import AddingData, SequenceWindows, adding_problem, noisy_sine
 from Layers import LSTM, RNN, FullyConnected, Initializers, _recurrent
-from Optimization import Constraints, Loss, Optimizers
-from gradcheck import assert_gradients
+from Optimization import Loss, Optimizers
 
 CELLS = {"rnn": RNN.RNN, "lstm": LSTM.LSTM}
 
@@ -23,49 +22,6 @@ def cell(kind, output_size=None, **kwargs):
     layer = CELLS[kind](4, 5, output_size, **kwargs)
     layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
     return layer
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-@pytest.mark.parametrize("output_size", [None, 3])
-@pytest.mark.parametrize("shape", [(6, 4), (3, 6, 4)], ids=["2d-classic", "3d-batched"])
-def test_gradients(kind, output_size, shape):
-    layer = cell(kind, output_size)
-    x = np.random.normal(size=shape)
-    labels = np.random.normal(size=layer.forward(x).shape)
-    names = ("weights",) if output_size is None else ("weights", "output_weights")
-    assert_gradients([layer, Loss.L2Loss()], x, labels, parameters=names)
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_gradients_with_memorized_state(kind):
-    layer = cell(kind)
-    layer.memorize = True
-    layer.forward(np.random.normal(size=(3, 4)))          # leaves a non-zero state behind
-    state = layer.state
-
-    class KeepState:                                      # every forward starts from `state`
-        def forward(self, x):
-            layer.state = state
-            return layer.forward(x)
-
-        def backward(self, e):
-            return layer.backward(e)
-
-    x = np.random.normal(size=(5, 4))
-    labels = np.random.normal(size=(5, 5))
-    assert_gradients([KeepState(), Loss.L2Loss()], x, labels)
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_classic_shapes(kind):
-    layer = CELLS[kind](input_size=10, hidden_size=64)
-    assert layer.weights.shape == (10 + 64 + 1, (4 if kind == "lstm" else 1) * 64)
-    assert layer.forward(np.random.rand(7, 10)).shape == (7, 64)
-    layer = CELLS[kind](10, 64, np.int32(3))
-    assert layer.forward(np.random.rand(2, 7, 10)).shape == (2, 7, 3)
-    assert layer.backward(np.ones((2, 7, 3))).shape == (2, 7, 10)
-    assert layer.gradient_weights.shape == layer.weights.shape
-    assert layer.gradient_output_weights.shape == (65, 3)
 
 
 # (hidden, batch, atol of dx, rtol/atol of the summed gradient). A step of 40 units x 32
@@ -148,46 +104,6 @@ def test_skipping_the_input_gradient_keeps_gradients_and_update(kind, shape):
         np.testing.assert_array_equal(getattr(lean, "gradient_" + name),
                                       getattr(full, "gradient_" + name))
         np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_memorize(kind):
-    layer = cell(kind)
-    first, second = np.random.normal(size=(4, 4)), np.random.normal(size=(3, 4))
-    whole = layer.forward(np.vstack([first, second]))
-    stateless = layer.forward(second)
-    layer.forward(first)
-    np.testing.assert_allclose(layer.forward(second), stateless)   # memorize False: from zeros
-    layer.memorize = True
-    layer.state = None                                  # start the stream from zeros
-    layer.forward(first)
-    np.testing.assert_allclose(layer.forward(second), whole[4:], rtol=1e-12)
-    assert not np.allclose(stateless, whole[4:])
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_update_reduces_the_loss_and_reaches_every_matrix(kind):
-    layer = cell(kind, 2)
-    layer.optimizer = Optimizers.Adam(3e-2)
-    before = {k: v.copy() for k, v in layer.parameters().items()}
-    x, target = np.random.normal(size=(4, 6, 4)), np.random.uniform(size=(4, 6, 2))
-    loss = Loss.L2Loss()
-    losses = []
-    for _ in range(60):
-        losses.append(loss.forward(layer.forward(x), target))
-        layer.backward(loss.backward(target))
-    assert losses[-1] < 0.5 * losses[0]
-    assert all(not np.allclose(before[k], v) for k, v in layer.parameters().items())
-
-
-@pytest.mark.parametrize("kind", sorted(CELLS))
-def test_regularization_loss_counted_by_the_network(kind):
-    layer = cell(kind, 2)
-    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-3, regularizer=Constraints.L2_Regularizer(0.1)))
-    net.append_layer(layer)
-    expected = 0.1 * (np.sum(layer.weights ** 2) + np.sum(layer.output_weights ** 2))
-    assert layer.calculate_regularization_loss() == pytest.approx(expected)
-    assert net.regularization_loss() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
