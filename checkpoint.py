@@ -571,28 +571,19 @@ def load(filename, data_layer=None):
     return net
 
 
-def _recurrent_shapes(gates):
-    def shapes(a):
-        n_in, n = a["input_size"], a["hidden_size"]
-        result = {"weights": (n_in + n + 1, gates * n)}
-        if a.get("output_size") is not None:
-            result["output_weights"] = (n + 1, a["output_size"])
-        return result
-    return shapes
-
-
-# The shapes a layer's constructor allocates, from its arguments: checked against the
-# arrays in the file BEFORE the layer is built, so a file cannot make it allocate more
-# than the file itself holds. A test checks them against the layers.
-PARAMETER_SHAPES = {
-    "FullyConnected": lambda a: {"weights": (a["input_size"] + 1, a["output_size"])},
-    "Conv": lambda a: {"weights": (a["num_kernels"], *a["convolution_shape"]),
-                       "bias": (a["num_kernels"],)},
-    "BatchNormalization": lambda a: {"weights": (a["channels"],), "bias": (a["channels"],)},
-    "RNN": _recurrent_shapes(1),
-    "LSTM": _recurrent_shapes(4),
-}
 HISTORY_KEYS = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+
+
+def _parameter_shapes(cls, kwargs):
+    """The shapes a ``cls(**kwargs)`` would allocate, computed without building it.
+
+    The layer's own ``_parameter_shapes`` runs on a bare instance that holds only the
+    constructor arguments, so the arrays in the file can be checked against them BEFORE
+    the layer is built: a file cannot make loading allocate more than the file holds.
+    """
+    probe = object.__new__(cls)
+    probe.__dict__.update(kwargs)
+    return probe._parameter_shapes()
 
 
 def _load_document(r, doc):
@@ -661,11 +652,9 @@ def _set_layer(r, doc, where, layer):
         r.fail(where, f"expected {'an' if trainable else 'no'} optimizer entry for a {cls.__name__}")
     arrays = {}
     if trainable:
-        if cls.__name__ not in PARAMETER_SHAPES:
-            r.fail(where, f"{cls.__name__} cannot be loaded from a checkpoint")
         try:
-            shapes = PARAMETER_SHAPES[cls.__name__](kwargs)
-        except (TypeError, KeyError) as err:
+            shapes = _parameter_shapes(cls, kwargs)
+        except (TypeError, AttributeError) as err:
             r.fail(f"{where}.args", f"invalid arguments ({err})")
         dtype = kwargs.get("dtype", np.float64)
         for name, shape in shapes.items():
