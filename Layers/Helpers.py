@@ -58,18 +58,38 @@ def _relative_difference(analytical, numerical):
     return 0.0 if scale < 1e-15 else abs(analytical - numerical) / scale
 
 
-def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
-    """Perturb ``tensor`` (the input or a parameter array) in place, entry by entry."""
-    difference = np.zeros(tensor.shape)
+def _central_differences(tensor, evaluate):
+    """``d evaluate() / d tensor`` entry by entry: ``(f(t + eps) - f(t - eps)) / (2 eps)``.
+
+    Args:
+        tensor: the input or a parameter array, perturbed in place and restored.
+        evaluate: a function of no arguments that reads ``tensor``; it returns a
+            number (e.g. a loss) or an array (e.g. a layer's output).
+    Returns:
+        ``tensor.shape`` for a number, ``tensor.shape + evaluate().shape`` for an
+        array (a Jacobian).
+    """
+    result = None
     for index in np.ndindex(*tensor.shape):
         original = tensor[index]
         tensor[index] = original + EPSILON
-        upper = _loss(layers, input_tensor, label_tensor, seed)
+        upper = np.array(evaluate())      # a copy: a layer may reuse its output buffer
         tensor[index] = original - EPSILON
-        lower = _loss(layers, input_tensor, label_tensor, seed)
+        lower = np.array(evaluate())
         tensor[index] = original
-        numerical = (upper - lower) / (2 * EPSILON)
-        difference[index] = _relative_difference(analytical[index], numerical)
+        if result is None:
+            result = np.zeros(tensor.shape + upper.shape)
+        result[index] = (upper - lower) / (2 * EPSILON)
+    return np.zeros(tensor.shape) if result is None else result
+
+
+def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
+    """Relative difference of ``analytical`` and the central differences for ``tensor``."""
+    numerical = _central_differences(
+        tensor, lambda: _loss(layers, input_tensor, label_tensor, seed))
+    difference = np.zeros(tensor.shape)
+    for index in np.ndindex(*tensor.shape):
+        difference[index] = _relative_difference(analytical[index], numerical[index])
     return difference
 
 
