@@ -15,10 +15,11 @@ import random
 import numpy as np
 
 from .BatchNormalization import input_gradient
+from ._check_layer import LayerCheckFailed, check_layer
 
-__all__ = ["gradient_check", "gradient_check_weights", "compute_bn_gradients",
-           "calculate_accuracy", "shuffle_data", "RandomData", "IrisData", "DigitData",
-           "MNISTData"]
+__all__ = ["gradient_check", "gradient_check_weights", "check_layer", "LayerCheckFailed",
+           "compute_bn_gradients", "calculate_accuracy", "shuffle_data", "RandomData",
+           "IrisData", "DigitData", "MNISTData"]
 
 EPSILON = 1e-5
 
