@@ -137,7 +137,7 @@ def figure(results, baseline, path=None):
                    label=f"{r['name']}, after training (far / near {far_to_near(r['after']):.0e})")
     reach.set_yscale("log")
     reach.set_xlabel("distance from the output, T - t (steps)")
-    reach.set_ylabel(r"$\|\partial L / \partial x_t\|$, mean over 256 sequences")
+    reach.set_ylabel(f"‖dL/dx_t‖, mean over {PROBE} sequences")
     reach.set_title("How far back the loss gradient reaches")
     reach.legend(loc="lower left", fontsize=8.5)
     fig.suptitle(f"The vanishing gradient: Elman RNN vs LSTM on sequences of {length} steps, "
