@@ -6,6 +6,7 @@ attribute), each with one deliberate mistake. Every mistake must be caught by
 the right check with the right one-sentence hint.
 """
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -449,3 +450,13 @@ def test_report_renders_as_a_table_and_in_a_notebook():
 def test_bad_arguments(layer, shape, error, pattern):
     with pytest.raises(error, match=f"check_layer: {pattern}"):
         Helpers.check_layer(layer, shape, sequence=len(np.atleast_1d(shape)) == 4)
+
+
+def test_the_readme_shows_what_its_example_prints():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Check a layer you wrote"):]
+    code = re.search(r"^```python\n(.*?)^```", section, flags=re.S | re.M).group(1)
+    shown = re.search(r"^```text\n(.*?)^```", section, flags=re.S | re.M).group(1)
+    namespace = {"__name__": "__readme__"}
+    exec(compile(code, "README.md check_layer block", "exec"), namespace)
+    assert str(namespace["report"]) + "\n" == shown
