@@ -30,88 +30,17 @@ central difference's own round-off (about 1e-11 for a loss of order 1) would
 make a relative error meaningless; there it is an absolute error of 1e-4 * 1e-5.
 """
 import copy
-import html
 import random
-from dataclasses import dataclass
 
 import numpy as np
-from tabulate import tabulate
 
 # Helpers re-exports check_layer and is being imported when this module loads;
 # its numerical differences are looked up on the module when a check runs.
 from . import Helpers
+from ._check_report import Check, LayerCheckFailed, Report  # noqa: F401 - re-exported
 
 FLOOR = 1e-4            # below it a gradient entry is compared absolutely (see above)
 LEARNING_RATE = 0.1     # of the plain step used by the update-order check
-
-
-@dataclass
-class Check:
-    """One row of the report."""
-
-    name: str           # e.g. "gradient: weights"
-    status: str         # "pass", "FAIL" or "skip"
-    detail: str = ""    # the numbers behind the verdict, or why the check was skipped
-    hint: str = ""      # for a failure: one sentence on what is probably wrong
-
-
-class LayerCheckFailed(AssertionError):
-    """Raised by ``Report.assert_ok`` when a check failed; the message lists them."""
-
-
-class Report:
-    """What ``check_layer`` found: ``checks`` (rows), ``ok``, ``failures``.
-
-    ``str(report)`` is a table (tabulate); Jupyter renders ``_repr_html_``.
-    """
-
-    def __init__(self, title, checks):
-        self.title = title
-        self.checks = list(checks)
-
-    @property
-    def failures(self):
-        return [c for c in self.checks if c.status == "FAIL"]
-
-    @property
-    def ok(self):
-        """True when no check failed (skipped checks do not count)."""
-        return not self.failures
-
-    def __getitem__(self, name):
-        """The row called ``name``, e.g. ``report["gradient: input"]``."""
-        for check in self.checks:
-            if check.name == name:
-                return check
-        raise KeyError(f"Report: no check called {name!r}; there are "
-                       f"{[c.name for c in self.checks]}")
-
-    def summary(self):
-        count = {s: sum(c.status == s for c in self.checks) for s in ("pass", "FAIL", "skip")}
-        return (f"check_layer({self.title}): {count['pass']} passed, {count['FAIL']} failed, "
-                f"{count['skip']} skipped")
-
-    def _rows(self):
-        return [(c.name, c.status, f"{c.hint} [{c.detail}]" if c.hint else c.detail)
-                for c in self.checks]
-
-    def __str__(self):
-        table = tabulate(self._rows(), headers=("check", "result", "details"),
-                         maxcolwidths=[None, None, 80])
-        return f"{self.summary()}\n{table}"
-
-    __repr__ = __str__
-
-    def _repr_html_(self):
-        table = tabulate(self._rows(), headers=("check", "result", "details"), tablefmt="html")
-        return f"<p><b>{html.escape(self.summary())}</b></p>{table}"
-
-    def assert_ok(self):
-        """Raise ``LayerCheckFailed`` listing every failed check; return the report if none."""
-        if self.failures:
-            lines = [f"- {c.name}: {c.hint} [{c.detail}]" for c in self.failures]
-            raise LayerCheckFailed(self.summary() + "\n" + "\n".join(lines))
-        return self
 
 
 def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
@@ -244,10 +173,22 @@ class _Checker:
         if not usable:
             return contract + [Check("other checks", "skip", "forward/backward do not keep "
                                      "the contract (see above)")]
-        phase = self.phases()
+        phase = self._guard("phase", self.phases)
         repeatable = all(c.status == "pass" for c in phase if c.name.startswith("phase: train"))
-        gradient = self.gradients(repeatable)
-        return contract + gradient + self.update() + phase + self.batches(phase)
+        gradient = self._guard("gradient", lambda: self.gradients(repeatable))
+        update = self._guard("update", self.update)
+        batch = self._guard("batch", lambda: self.batches(phase))
+        return contract + gradient + update + phase + batch
+
+
+    def _guard(self, group, checks):
+        """Run one group of checks; an exception from the layer becomes one failed row."""
+        try:
+            return checks()
+        except Exception as err:   # a student's layer: report, do not crash
+            return [Check(f"{group}: raised", "FAIL", f"{type(err).__name__}: {err}",
+                          f"forward or backward raised {type(err).__name__} in the {group} "
+                          f"checks, although the contract checks passed.")]
 
     # -- helpers --------------------------------------------------------------
 

@@ -129,6 +129,12 @@ class IgnoresOptimizer(Dense):
         pass
 
 
+class WrongOptimizerCall(Dense):
+    def step(self):
+        if self.optimizer is not None:
+            self.weights = self.optimizer.calculate_update(self.gradient_weights)
+
+
 class ReturnsOutputError(Dense):
     def backward(self, e):
         self.gradients(e)
@@ -261,7 +267,10 @@ GALLERY = [
       r"backward computes dL/d\(input\) with the updated weights"}),
     ("ignores-optimizer", lambda: IgnoresOptimizer(4, 3), (5, 4), {},
      {"update: parameters stepped": r"backward does not update weights although an optimizer"}),
+    ("wrong-optimizer-call", lambda: WrongOptimizerCall(4, 3), (5, 4), {},
+     {"update: raised": r"forward or backward raised TypeError in the update checks"}),
     ("returns-output-error", lambda: ReturnsOutputError(4, 3), (5, 4), {},
+
      {"contract: backward shape": r"backward returns dL/d\(output\) instead of dL/d\(input\)\?"}),
     ("not-marked-trainable", lambda: NotMarkedTrainable(4, 3), (5, 4), {},
      {"contract: parameters": r"has parameters but trainable is False"}),
