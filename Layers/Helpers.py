@@ -9,7 +9,12 @@ entry by entry, and return the relative difference
 both are below 1e-15). ``layers`` is a list whose LAST element is the loss
 (``forward(prediction, label)`` -> scalar, ``backward(label)``). Run them in
 float64: float32 round-off swamps a 1e-5 step.
+
+``check_layer(layer, input_shape)`` (from ``_check_layer``, built on the same
+central differences) runs every check the framework's own layers pass on any
+layer and returns a report that says what is probably wrong.
 """
+
 import random
 
 import numpy as np
