@@ -147,6 +147,23 @@ class NotMarkedTrainable(Dense):
         self.trainable = False
 
 
+class ForgetsToReturn(BaseLayer):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, e):
+        e * (1 - self.y ** 2)
+
+
+class NoBaseLayer:
+    def forward(self, x):
+        return 3 * x
+
+    def backward(self, e):
+        return 3 * e
+
+
 class InPlaceReLU(BaseLayer):
     def forward(self, x):
         x[x < 0] = 0
@@ -274,7 +291,12 @@ GALLERY = [
      {"contract: backward shape": r"backward returns dL/d\(output\) instead of dL/d\(input\)\?"}),
     ("not-marked-trainable", lambda: NotMarkedTrainable(4, 3), (5, 4), {},
      {"contract: parameters": r"has parameters but trainable is False"}),
+    ("backward-returns-none", ForgetsToReturn, (5, 6), {},
+     {"contract: backward shape": r"backward must return dL/d\(input\), an array shaped like"}),
+    ("no-testing-phase", NoBaseLayer, (5, 6), {},
+     {"phase: testing": r"every layer has testing_phase: derive it from BaseLayer"}),
     ("input-modified-in-place", InPlaceReLU, (5, 6), {},
+
      {"contract: arguments left alone": r"forward modifies its input in place"}),
     ("error-modified-in-place", InPlaceErrorReLU, (5, 6), {},
      {"contract: arguments left alone": r"backward modifies its error argument in place"}),
