@@ -284,7 +284,9 @@ class _Checker:
     # -- gradients -----------------------------------------------------------
 
     def gradients(self, repeatable):
+        """dL/d(input) and each dL/d(parameter) against central differences, in float64."""
         names = ["input"] + self.names
+
         rows = [f"gradient: {n}" for n in names]
         dtype = self.forward(self.copy(), self.x).dtype
         if dtype != np.float64:
@@ -405,6 +407,7 @@ class _Checker:
     # -- update order --------------------------------------------------------
 
     def update(self):
+        """With an optimizer set: the same dL/d(input), then ``w - lr * gradient_w``."""
         if not self.names:
             return []
         rows = ("update: error before the step", "update: parameters stepped")
@@ -443,7 +446,6 @@ class _Checker:
         return Check(row, "pass", "each parameter moved by -lr * its gradient: "
                      + ", ".join(self.names))
 
-
     # -- phases --------------------------------------------------------------
 
     def _repeatable(self, testing):
@@ -459,6 +461,7 @@ class _Checker:
         return _same(a, self.forward(self.copy(testing), self.x, self.seed + 1))
 
     def phases(self):
+        """Training: reproducible under one seed, no state carried; testing: the same."""
         rows = []
         reproducible = _same(self.forward(self.copy(), self.x), self.forward(self.copy(), self.x))
         self.random = not self._seed_independent(False)
