@@ -9,16 +9,22 @@ entry by entry, and return the relative difference
 both are below 1e-15). ``layers`` is a list whose LAST element is the loss
 (``forward(prediction, label)`` -> scalar, ``backward(label)``). Run them in
 float64: float32 round-off swamps a 1e-5 step.
+
+``check_layer(layer, input_shape)`` (from ``_check_layer``, built on the same
+central differences) runs every check the framework's own layers pass on any
+layer and returns a report that says what is probably wrong.
 """
+
 import random
 
 import numpy as np
 
 from .BatchNormalization import input_gradient
+from ._check_layer import LayerCheckFailed, check_layer
 
-__all__ = ["gradient_check", "gradient_check_weights", "compute_bn_gradients",
-           "calculate_accuracy", "shuffle_data", "RandomData", "IrisData", "DigitData",
-           "MNISTData"]
+__all__ = ["gradient_check", "gradient_check_weights", "check_layer", "LayerCheckFailed",
+           "compute_bn_gradients", "calculate_accuracy", "shuffle_data", "RandomData",
+           "IrisData", "DigitData", "MNISTData"]
 
 EPSILON = 1e-5
 
@@ -58,18 +64,38 @@ def _relative_difference(analytical, numerical):
     return 0.0 if scale < 1e-15 else abs(analytical - numerical) / scale
 
 
-def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
-    """Perturb ``tensor`` (the input or a parameter array) in place, entry by entry."""
-    difference = np.zeros(tensor.shape)
+def _central_differences(tensor, evaluate):
+    """``d evaluate() / d tensor`` entry by entry: ``(f(t + eps) - f(t - eps)) / (2 eps)``.
+
+    Args:
+        tensor: the input or a parameter array, perturbed in place and restored.
+        evaluate: a function of no arguments that reads ``tensor``; it returns a
+            number (e.g. a loss) or an array (e.g. a layer's output).
+    Returns:
+        ``tensor.shape`` for a number, ``tensor.shape + evaluate().shape`` for an
+        array (a Jacobian).
+    """
+    result = None
     for index in np.ndindex(*tensor.shape):
         original = tensor[index]
         tensor[index] = original + EPSILON
-        upper = _loss(layers, input_tensor, label_tensor, seed)
+        upper = np.array(evaluate())      # a copy: a layer may reuse its output buffer
         tensor[index] = original - EPSILON
-        lower = _loss(layers, input_tensor, label_tensor, seed)
+        lower = np.array(evaluate())
         tensor[index] = original
-        numerical = (upper - lower) / (2 * EPSILON)
-        difference[index] = _relative_difference(analytical[index], numerical)
+        if result is None:
+            result = np.zeros(tensor.shape + upper.shape)
+        result[index] = (upper - lower) / (2 * EPSILON)
+    return np.zeros(tensor.shape) if result is None else result
+
+
+def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
+    """Relative difference of ``analytical`` and the central differences for ``tensor``."""
+    numerical = _central_differences(
+        tensor, lambda: _loss(layers, input_tensor, label_tensor, seed))
+    difference = np.zeros(tensor.shape)
+    for index in np.ndindex(*tensor.shape):
+        difference[index] = _relative_difference(analytical[index], numerical[index])
     return difference
 
 
