@@ -7,16 +7,20 @@ Usage::
     net.loss_layer = Loss.CrossEntropyLoss()
     net.append_layer(FullyConnected.FullyConnected(4, 3))
     net.append_layer(SoftMax.SoftMax())
-    net.train(1000)                             # returns the mean loss of the call
+    net.train(1000)                             # mean loss per sample of the call
     probabilities = net.test(inputs)
+
+Epoch-based training (validation, schedules, early stopping, resumable progress)
+lives in ``Optimization/Trainer.py``; ``train(epochs=...)`` hands over to it.
 """
 import math
 
 import numpy as np
 from tabulate import tabulate
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from Layers.Base import linked_copy
+from Optimization import Trainer
 
 
 class TrainingDiverged(ValueError):
@@ -33,9 +37,16 @@ class NeuralNetwork:
             trainable layer appended.
 
     Members:
-        layers: the layers, input first. loss: one loss value per training
-        iteration. data_layer: object with ``next() -> (input, label)``.
+        layers: the layers, input first.
+        loss: one value per training iteration, as the classic framework kept it:
+            the loss layer's value for the batch (a sum over its samples) plus the
+            regularization loss. Everything else reports the loss per sample.
+        data_layer: object with ``next() -> (input, label)``.
         loss_layer: object with ``forward(prediction, label)`` and ``backward(label)``.
+        history: one dict per epoch of ``train(epochs=...)`` (per-sample losses).
+        epoch_progress: ``(steps, loss sum, samples)`` of an epoch a callback
+            interrupted; the next ``train(epochs=...)`` finishes it first.
+        input_shape: shape of one sample; when set, other inputs are refused.
     """
 
     def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
@@ -46,10 +57,11 @@ class NeuralNetwork:
         self.loss = []
         self.data_layer = None
         self.loss_layer = None
-        self.history = []           # one dict per epoch of train(epochs=...)
-        # Progress of an epoch that a stopping callback interrupted: steps, loss sum, samples.
-        self._epoch_progress = (0, 0.0, 0)
+        self.history = []
+        self.epoch_progress = (0, 0.0, 0)
         self._label = None
+        self._batch_loss = None     # the loss layer's value of the last forward
+        self._call_steps = 0        # steps of the current train call, for messages
         self._last_good = None      # layer state that gave the last finite loss
         self.input_shape = None     # shape of one sample, checked on entry when set
 
@@ -126,7 +138,8 @@ class NeuralNetwork:
         self._check_input_shape("forward", x)
         for layer in self.layers:
             x = layer.forward(x)
-        return self.loss_layer.forward(x, self._label) + self.regularization_loss()
+        self._batch_loss = self.loss_layer.forward(x, self._label)
+        return self._batch_loss + self.regularization_loss()
 
     def backward(self):
         """Propagate the error from the loss layer down; layers update themselves.
@@ -145,104 +158,75 @@ class NeuralNetwork:
                 first.backward(error)
 
     def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
-              schedule=None, early_stopping=None, progress=False, callback=None):
-        """Run training steps and return the mean loss of this call.
+              schedule=None, early_stopping=None, progress=None, callback=None):
+        """Run training steps; return the mean loss per sample of this call.
 
-        ``train(iterations)`` runs that many forward/backward steps.
-        ``train(epochs=E, batch_size=B)`` sets the data layer's batch size to
-        ``B`` (if given) and runs ``E`` passes over its ``len(data_layer)``
-        training samples. Each step's loss is appended to ``self.loss``.
+        ``train(iterations)`` runs that many forward/backward steps (quietly,
+        unless ``progress=True``). ``train(epochs=E, batch_size=B)`` sets the data
+        layer's batch size to ``B`` (if given) and runs ``E`` passes over its
+        ``len(data_layer)`` training samples with ``Optimization.Trainer``, which
+        also takes ``validation``, ``schedule``, ``early_stopping``, ``progress``
+        (default: bars where a person watches) and ``callback`` (see
+        ``Trainer.train_epochs``). Each step's classic loss goes to ``self.loss``.
 
-        Between epochs (``epochs=`` only):
-            validation: ``(input, label)`` evaluated after every epoch; the
-                per-sample loss and the accuracy go to ``self.history``.
-            schedule: e.g. ``Schedules.ExponentialDecay(0.9)``;
-                ``schedule.step(self.optimizer, epoch)`` after every epoch.
-            early_stopping: ``Schedules.EarlyStopping`` watching the validation
-                loss; training stops when it says so and ends with the best
-                parameters it saw.
-        Any mode:
-            progress: show a tqdm progress bar per epoch with the running loss.
-            callback: ``callback(net, iteration, loss)`` after every step; a
-                true result stops training after that step. A later
-                ``train(epochs=...)`` first finishes the interrupted epoch, so an
-                interrupted run can be resumed exactly (TrainLeNet.py does).
+        The returned loss is the loss layer's value divided by the batch size,
+        averaged over the call, without the regularization term: the unit of
+        ``evaluate`` and ``history``.
 
         If the loss becomes NaN or infinite, training stops with
         ``TrainingDiverged`` naming the iteration, and the layer state that gave
         the last finite loss (parameters and BatchNormalization's running
-        statistics) is put back. With early stopping, a finished run ends on the
-        best parameters; a run a callback interrupted keeps its current ones.
+        statistics) is put back.
         """
-        n_epochs, per_epoch = self._plan(iterations, epochs, batch_size)
-        if (validation is not None or early_stopping is not None) and epochs is None:
-            raise ValueError("NeuralNetwork.train: validation and early_stopping need epochs=")
-        if early_stopping is not None and validation is None:
-            raise ValueError("NeuralNetwork.train: early_stopping needs validation=(input, label)")
+        if iterations is not None and epochs is not None:
+            raise ValueError("NeuralNetwork.train: give iterations or epochs, not both")
         self.phase = False
-        losses = []
-        interrupted = False
-        for epoch in range(1, n_epochs + 1):
-            # An epoch that a stopping callback interrupted is finished first.
-            done, loss_sum, samples = self._epoch_progress if epochs is not None else (0, 0.0, 0)
-            bar = tqdm(range(done, per_epoch), initial=done, total=per_epoch, leave=True,
-                       desc=f"epoch {len(self.history) + 1}" if epochs else "train",
-                       disable=not progress, dynamic_ncols=True)
-            stop = False
-            for step in bar:
-                loss = self._step(len(losses) + 1)
-                losses.append(loss)
-                loss_sum, samples = loss_sum + loss, samples + len(self._label)
-                if epochs is not None:
-                    self._epoch_progress = (step + 1, loss_sum, samples)
-                if progress and (step + 1) % 10 == 0:
-                    bar.set_postfix(loss=f"{loss_sum / samples:.4f}/sample")
-                if callback is not None and callback(self, len(self.loss), loss):
-                    stop = interrupted = True
-                    break
-            bar.close()
-            if epochs is not None and not stop:
-                self._epoch_progress = (0, 0.0, 0)
-                stop = self._end_of_epoch(loss_sum / max(samples, 1),
-                                          validation, schedule, early_stopping)
-            if stop:
+        self._call_steps = 0
+        if epochs is not None:
+            return Trainer.train_epochs(self, _count("epochs", epochs),
+                                        None if batch_size is None else
+                                        _count("batch_size", batch_size, minimum=1),
+                                        validation, schedule, early_stopping, progress, callback)
+        if iterations is None:
+            raise ValueError("NeuralNetwork.train: expected iterations or epochs=")
+        if validation is not None or early_stopping is not None or schedule is not None:
+            raise ValueError("NeuralNetwork.train: validation, schedule and early_stopping "
+                             "need epochs=")
+        loss_sum, samples = 0.0, 0
+        for _ in tqdm(range(_count("iterations", iterations)), desc="train",
+                      disable=not progress, dynamic_ncols=True):
+            loss, batch = self.step()
+            loss_sum, samples = loss_sum + loss, samples + batch
+            if callback is not None and callback(self, len(self.loss), loss):
                 break
-        # An interrupted run keeps its current weights so that it can be resumed exactly;
-        # only a finished one ends on the best weights early stopping saw.
-        if early_stopping is not None and not interrupted:
-            early_stopping.restore(self)
-        return float(np.mean(losses)) if losses else float("nan")
+        return loss_sum / samples if samples else float("nan")
 
-    def _step(self, step):
-        """One forward/backward step with the divergence guard; returns the loss."""
+    def step(self):
+        """One forward/backward step with the divergence guard.
+
+        Returns:
+            ``(loss, batch size)``: the loss layer's value for the batch (without
+            regularization) and the number of samples in it. ``self.loss`` gets
+            the classic value (with regularization).
+        """
+        self._call_steps += 1
         loss = self.forward()
         if not math.isfinite(loss):
             if self._last_good is not None:
                 self.restore(self._last_good)
+            hint = ""
+            if isinstance(self._batch_loss, float) and not math.isfinite(self._batch_loss):
+                hint = (f" ({type(self.loss_layer).__name__} gave {self._batch_loss}: is the "
+                        f"last layer a SoftMax for a cross-entropy loss, and the learning rate "
+                        f"small enough?)")
             raise TrainingDiverged(
-                f"NeuralNetwork.train: the loss became {loss} at iteration {step} of this "
-                f"call (iteration {len(self.loss) + 1} overall); the parameters that gave "
-                f"the last finite loss were kept")
+                f"NeuralNetwork.train: the loss became {loss} at iteration {self._call_steps} "
+                f"of this call (iteration {len(self.loss) + 1} overall); the parameters that "
+                f"gave the last finite loss were kept{hint}")
         self._last_good = self.snapshot()
         self.backward()
         self.loss.append(loss)
-        return loss
-
-    def _end_of_epoch(self, train_loss, validation, schedule, early_stopping):
-        """Record the epoch in ``history``, step the schedule; True means stop early."""
-        epoch = len(self.history) + 1
-        record = {"epoch": epoch, "train_loss": train_loss,
-                  "learning_rate": getattr(self.optimizer, "learning_rate", None)}
-        stop = False
-        if validation is not None:
-            record["validation_loss"], record["validation_accuracy"] = self.evaluate(*validation)
-            self.phase = False
-            if early_stopping is not None:
-                stop = early_stopping.update(self, record["validation_loss"])
-        self.history.append(record)
-        if schedule is not None:
-            schedule.step(self.optimizer, epoch)
-        return stop
+        return float(self._batch_loss), len(self._label)
 
     def evaluate(self, input_tensor, label_tensor, batch_size=256):
         """Per-sample loss (without regularization) and accuracy on a labelled set."""
@@ -250,26 +234,6 @@ class NeuralNetwork:
         loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
         accuracy = np.mean(np.argmax(prediction, axis=1) == np.argmax(label_tensor, axis=1))
         return float(loss), float(accuracy)
-
-    def _plan(self, iterations, epochs, batch_size):
-        """``(number of epochs, steps per epoch)``; iteration mode is one 'epoch'."""
-        if iterations is not None and epochs is not None:
-            raise ValueError("NeuralNetwork.train: give iterations or epochs, not both")
-        if epochs is None:
-            if iterations is None:
-                raise ValueError("NeuralNetwork.train: expected iterations or epochs=")
-            return 1, _count("iterations", iterations)
-        epochs = _count("epochs", epochs)
-        if batch_size is not None:
-            self.data_layer.batch_size = _count("batch_size", batch_size, minimum=1)
-        try:
-            n = len(self.data_layer)
-            per_epoch = math.ceil(n / self.data_layer.batch_size)
-        except (TypeError, AttributeError):
-            raise TypeError("NeuralNetwork.train: epochs= needs a data layer with len() "
-                            f"(training samples) and batch_size, got "
-                            f"{type(self.data_layer).__name__}") from None
-        return epochs, per_epoch
 
     def snapshot(self):
         """A copy of every layer's ``layer_state`` (for ``restore``), one dict per layer."""

@@ -1341,12 +1341,40 @@ class TestNeuralNetwork:
         with pytest.raises(ValueError, match="NeuralNetwork.phase: expected 'train' or 'test'"):
             net.phase = "validate"
 
-    def test_train_returns_the_mean_and_records_each_loss(self):
-        net = iris_network(Optimizers.Sgd(1e-3))
+    def test_train_returns_the_mean_per_sample_and_records_each_classic_loss(self):
+        net = iris_network(Optimizers.Sgd(1e-3, regularizer={"type": "L2", "lambda": 1e-2}))
         mean = net.train(5)
-        assert len(net.loss) == 5 and mean == pytest.approx(np.mean(net.loss))
+        batch = net.data_layer.batch_size
+        regularization = [net.regularization_loss()]           # of the final weights: close
+        assert len(net.loss) == 5                              # classic: batch sum + penalty
+        assert mean == pytest.approx(np.mean(net.loss) / batch, rel=1e-3)
+        assert np.mean(net.loss) > batch * mean > np.mean(net.loss) - 2 * regularization[0]
         net.train(2)
         assert len(net.loss) == 7
+
+    def test_train_history_and_evaluate_agree_on_the_unit(self):
+        class WholeSet:                                        # one fixed batch per step
+            def __init__(self, x, y):
+                self.x, self.y, self.batch_size = x, y, len(x)
+
+            def __len__(self):
+                return len(self.x)
+
+            def next(self):
+                return self.x, self.y
+
+        np.random.seed(0)
+        net = iris_network(Optimizers.Sgd(1e-12))              # the weights barely move
+        x, y = net.data_layer.get_test_set()
+        net.data_layer = WholeSet(x, y)
+        returned = net.train(epochs=1, validation=(x, y), progress=False)
+        evaluated, _ = net.evaluate(x, y)
+        record = net.history[-1]
+        assert returned == pytest.approx(evaluated, rel=1e-9)
+        assert record["train_loss"] == pytest.approx(evaluated, rel=1e-9)
+        assert record["validation_loss"] == pytest.approx(evaluated, rel=1e-12)
+        assert net.train(1) == pytest.approx(evaluated, rel=1e-9)
+        assert net.loss[-1] == pytest.approx(len(x) * evaluated, rel=1e-9)   # the classic sum
 
     def test_train_by_epochs(self):
         net = iris_network(Optimizers.Sgd(1e-3))

@@ -287,7 +287,7 @@ def resume(parser, args):
     if training["finished"] and saved["patience"]:
         parser.error(f"cannot extend {path}: early stopping ended it on its best epoch's "
                      f"weights, so it cannot continue exactly; start a new run")
-    print(f"resuming {path}: {done} epochs and {net._epoch_progress[0]} steps done")
+    print(f"resuming {path}: {done} epochs and {net.epoch_progress[0]} steps done")
     return Run(settings, path, net, training, replaces_finished=training["finished"])
 
 
@@ -375,7 +375,7 @@ def train(parser, args, run, data, stop):
         return failed(save, f"{type(err).__name__}: {err}", "the trained state")
     if stop.requested:
         path = save(finished=False)
-        print(f"\nInterrupted after {len(net.history)} epochs and {net._epoch_progress[0]} "
+        print(f"\nInterrupted after {len(net.history)} epochs and {net.epoch_progress[0]} "
               f"steps; saved {path}.\nContinue with: {command('--resume', '--checkpoint', path)}")
         return 130
     try:

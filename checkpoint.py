@@ -222,8 +222,8 @@ def _document(net, training, writer):
         "layers": [_layer_doc(layer, net, writer) for layer in net.layers],
         "loss": writer.array(np.asarray(net.loss, np.float64)),
         "history": [{k: _plain(v, k) for k, v in record.items()} for record in net.history],
-        "epoch_progress": [int(net._epoch_progress[0]), float(net._epoch_progress[1]),
-                           int(net._epoch_progress[2])],
+        "epoch_progress": [int(net.epoch_progress[0]), float(net.epoch_progress[1]),
+                           int(net.epoch_progress[2])],
         "training": None if training is None else _training_doc(training, writer),
     }
     return doc
@@ -623,7 +623,7 @@ def _load_document(r, doc):
     net.history = [_history(r, record, f"history[{i}]")
                    for i, record in enumerate(r.list(doc["history"], "history"))]
     progress = r.list(doc["epoch_progress"], "epoch_progress", 3)
-    net._epoch_progress = (r.int(progress[0], "epoch_progress[0]"),
+    net.epoch_progress = (r.int(progress[0], "epoch_progress[0]"),
                            r.float(progress[1], "epoch_progress[1]"),
                            r.int(progress[2], "epoch_progress[2]"))
     training = None if doc["training"] is None else _training(r, doc["training"], net)

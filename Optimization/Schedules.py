@@ -97,6 +97,12 @@ class EarlyStopping:
             self._best_parameters = net.snapshot()
         return self.epoch - self.best_epoch >= self.patience
 
+    def report(self):
+        """One sentence: when training stopped and why."""
+        return (f"early stopping after epoch {self.epoch}: the validation loss has not improved "
+                f"on {self.best:.4f} (epoch {self.best_epoch}) for {self.patience} epochs; "
+                f"the weights of epoch {self.best_epoch} are back")
+
     def restore(self, net):
         """Put the parameters of the best epoch back (if any epoch was recorded)."""
         if self._best_parameters is not None:

@@ -1,4 +1,4 @@
-"""Optimizers, regularizers (Constraints), the loss and learning-rate schedules."""
-from . import Constraints, Loss, Optimizers, Schedules
+"""Optimizers, regularizers (Constraints), the loss, learning-rate schedules, the epoch trainer."""
+from . import Constraints, Loss, Optimizers, Schedules, Trainer
 
-__all__ = ["Optimizers", "Constraints", "Loss", "Schedules"]
+__all__ = ["Optimizers", "Constraints", "Loss", "Schedules", "Trainer"]

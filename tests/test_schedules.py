@@ -94,7 +94,7 @@ def test_train_with_validation_and_early_stopping():
 
 def test_validation_needs_epochs():
     net = iris_net()
-    with pytest.raises(ValueError, match="validation and early_stopping need epochs="):
+    with pytest.raises(ValueError, match="validation, schedule and early_stopping need epochs="):
         net.train(10, validation=net.data_layer.get_test_set())
 
 
@@ -107,7 +107,7 @@ def test_a_stopping_callback_then_resume_equals_an_uninterrupted_run():
     straight.train(epochs=3)
     np.random.seed(1)
     interrupted.train(epochs=3, callback=lambda net, iteration, loss: iteration == 6)
-    assert len(interrupted.loss) == 6 and interrupted._epoch_progress[0] == 2   # 4 steps/epoch
+    assert len(interrupted.loss) == 6 and interrupted.epoch_progress[0] == 2   # 4 steps/epoch
     interrupted.train(epochs=2)          # finishes epoch 2, then runs epoch 3
     assert len(interrupted.history) == 3
     np.testing.assert_array_equal(interrupted.layers[0].weights, straight.layers[0].weights)

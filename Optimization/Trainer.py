@@ -1,0 +1,119 @@
+"""The epoch trainer: passes over a data layer, validation, history, schedules, early stopping.
+
+``NeuralNetwork.train(epochs=...)`` delegates to ``train_epochs``. The trainer
+receives the network and never imports it; it uses
+
+* ``net.step()``: one training step, returning ``(loss of the batch, batch size)``
+  with the loss layer's value (summed over the batch, no regularization);
+* ``net.evaluate(input, label)``: ``(loss per sample, accuracy)`` in the testing phase;
+* ``net.snapshot()``/``restore()`` through ``Schedules.EarlyStopping``;
+* ``net.history`` (one dict per finished epoch) and ``net.epoch_progress``
+  (``(steps, loss sum, samples)`` of an epoch a callback interrupted), which it
+  keeps up to date so that an interrupted run can be resumed exactly.
+
+Every loss it reports is per sample (the loss layer's sum divided by the batch
+size), the unit of ``evaluate``: the return value, the progress bars and
+``history``. ``net.loss`` keeps the classic per-iteration values (the batch's sum
+plus the regularization loss).
+"""
+import math
+import sys
+
+from tqdm.auto import tqdm
+
+
+def interactive():
+    """True in a Jupyter kernel or when stderr is a terminal: where a person watches."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def steps_per_epoch(data_layer, batch_size=None):
+    """``ceil(len(data_layer) / batch_size)``; sets ``data_layer.batch_size`` if given."""
+    if batch_size is not None:
+        data_layer.batch_size = batch_size
+    try:
+        return math.ceil(len(data_layer) / data_layer.batch_size)
+    except (TypeError, AttributeError):
+        raise TypeError("NeuralNetwork.train: epochs= needs a data layer with len() (training "
+                        f"samples) and batch_size, got {type(data_layer).__name__}") from None
+
+
+def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
+                 early_stopping=None, progress=None, callback=None):
+    """Run ``epochs`` passes over ``net.data_layer``; return the mean loss per sample.
+
+    Args:
+        net: the network (``NeuralNetwork.train`` passes itself).
+        epochs: number of epochs; an epoch a callback interrupted is finished
+            first and counts as the first of them.
+        batch_size: set on the data layer before training, if given.
+        validation: ``(input, label)`` evaluated after every epoch; its loss per
+            sample and accuracy go to ``net.history`` and the progress bar.
+        schedule: e.g. ``Schedules.ExponentialDecay(0.9)``, stepped after every epoch.
+        early_stopping: ``Schedules.EarlyStopping`` watching the validation loss.
+            A run it stops, or that ends, is left with the best parameters it saw;
+            a run a callback interrupts keeps its current ones (for an exact resume).
+        progress: show a progress bar per epoch (tqdm: widgets in a notebook, text
+            in a terminal); None (default) shows them only where a person watches
+            (a notebook or a terminal).
+        callback: ``callback(net, iteration, loss)`` after every step; a true result
+            stops training after that step.
+    """
+    if early_stopping is not None and validation is None:
+        raise ValueError("NeuralNetwork.train: early_stopping needs validation=(input, label)")
+    per_epoch = steps_per_epoch(net.data_layer, batch_size)
+    show = interactive() if progress is None else bool(progress)
+    total_loss, total_samples = 0.0, 0
+    interrupted = stopped = False
+    for _ in range(epochs):
+        epoch = len(net.history) + 1
+        done, loss_sum, samples = net.epoch_progress
+        bar = tqdm(range(done, per_epoch), initial=done, total=per_epoch, desc=f"epoch {epoch}",
+                   disable=not show, leave=True, dynamic_ncols=True)
+        for step in bar:
+            loss, batch = net.step()
+            loss_sum, samples = loss_sum + loss, samples + batch
+            total_loss, total_samples = total_loss + loss, total_samples + batch
+            net.epoch_progress = (step + 1, loss_sum, samples)
+            if show and ((step + 1) % 10 == 0 or step + 1 == per_epoch):
+                bar.set_postfix(loss=f"{loss_sum / samples:.4f}", refresh=False)
+            if callback is not None and callback(net, len(net.loss), loss):
+                interrupted = True
+                break
+        if interrupted:
+            bar.close()
+            break
+        net.epoch_progress = (0, 0.0, 0)
+        record = _end_of_epoch(net, epoch, loss_sum / max(samples, 1), validation, schedule)
+        if show:
+            bar.set_postfix({k: f"{record[k]:.4f}" for k in
+                             ("train_loss", "validation_loss", "validation_accuracy")
+                             if k in record}, refresh=True)
+        bar.close()
+        if early_stopping is not None and early_stopping.update(net, record["validation_loss"]):
+            stopped = True
+            break
+    if early_stopping is not None and not interrupted:
+        early_stopping.restore(net)
+        if stopped and show:
+            tqdm.write(early_stopping.report())
+    return total_loss / total_samples if total_samples else float("nan")
+
+
+def _end_of_epoch(net, epoch, train_loss, validation, schedule):
+    """Validate, record the epoch in ``net.history`` and step the schedule."""
+    record = {"epoch": epoch, "train_loss": float(train_loss),
+              "learning_rate": getattr(net.optimizer, "learning_rate", None)}
+    if validation is not None:
+        record["validation_loss"], record["validation_accuracy"] = net.evaluate(*validation)
+        net.phase = False
+    net.history.append(record)
+    if schedule is not None:
+        schedule.step(net.optimizer, epoch)
+    return record
+
