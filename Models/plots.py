@@ -1,79 +1,116 @@
-"""Figures of a trained classifier: curves, confusion matrix, mistakes, first-layer filters.
+"""Figures of a trained classifier: learning curves, confusion matrix, mistakes, filters.
 
-Each function draws one matplotlib figure and saves it as a PNG; none of them
-opens a window (TrainLeNet.py selects the Agg backend unless --show is given).
+Each function returns a matplotlib ``Figure`` (a notebook shows it inline) and
+saves it as a PNG only when given ``path``. None of them opens a window. Losses
+are per sample, the unit of ``NeuralNetwork.evaluate`` and ``history``.
 """
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
 
-def curves(history, loss_steps, path):
-    """Training loss per step and per-epoch validation loss/accuracy."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(np.arange(1, len(loss_steps) + 1), loss_steps, lw=0.5, alpha=0.6,
-              label="training loss per batch")
-    left.set_xlabel("iteration")
-    left.set_ylabel("loss (sum over the batch)")
-    left.set_yscale("log")
-    left.legend()
+def curves(history, path=None, title="Learning curves"):
+    """Loss per sample by epoch (training, validation) and the validation accuracy.
+
+    The epoch with the lowest validation loss is marked: early stopping ends on its
+    weights. Args: ``history`` as kept by ``NeuralNetwork.train(epochs=...)``.
+    """
     epochs = [h["epoch"] for h in history]
-    right.plot(epochs, [h["train_loss"] for h in history], "o-", label="training loss / sample")
-    if history and "validation_loss" in history[0]:
-        right.plot(epochs, [h["validation_loss"] for h in history], "o-",
-                   label="validation loss / sample")
-        accuracy = right.twinx()
-        accuracy.plot(epochs, [100 * h["validation_accuracy"] for h in history], "s--",
-                      color="tab:green", label="validation accuracy")
-        accuracy.set_ylabel("validation accuracy (%)")
-        accuracy.legend(loc="center right")
-    right.set_xlabel("epoch")
-    right.set_ylabel("loss per sample")
-    right.legend(loc="upper right")
-    return _save(fig, path)
+    validated = bool(history) and "validation_loss" in history[0]
+    fig, axes = plt.subplots(1, 2 if validated else 1, figsize=(10 if validated else 5.5, 3.8),
+                             squeeze=False)
+    loss = axes[0, 0]
+    loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    loss.set(title="Loss per sample", xlabel="epoch", ylabel="cross-entropy per sample")
+    if validated:
+        loss.plot(epochs, [h["validation_loss"] for h in history], "s-", label="validation")
+        best = min(history, key=lambda h: h["validation_loss"])
+        accuracy = axes[0, 1]
+        accuracy.plot(epochs, [100 * h["validation_accuracy"] for h in history], "s-",
+                      color="tab:green", label="validation")
+        accuracy.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+        for ax in axes[0]:
+            ax.axvline(best["epoch"], color="gray", ls=":",
+                       label=f"best validation loss (epoch {best['epoch']})")
+        accuracy.legend(loc="lower right")
+    loss.set_yscale("log")
+    # A loss curve spans about one decade: label 2, 3 and 5 times the powers of ten too.
+    loss.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
+    loss.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+    loss.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+    loss.legend(loc="upper right")
+    for ax in axes[0]:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title)
+    return _finish(fig, path)
 
 
-def confusion(labels, predicted, path):
-    """Confusion matrix of the test set (scikit-learn's display)."""
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    ConfusionMatrixDisplay.from_predictions(labels, predicted, ax=ax, colorbar=False)
-    ax.set_title(f"test set: {np.mean(labels == predicted):.2%} correct")
-    return _save(fig, path)
+def confusion(labels, predicted, path=None):
+    """Confusion matrix of integer ``labels`` against ``predicted`` (scikit-learn's display).
+
+    The colours are on a log scale, so that a handful of mistakes shows next to a
+    diagonal of a thousand; empty cells stay white.
+    """
+    fig, ax = plt.subplots(figsize=(6.2, 5.5))
+    ConfusionMatrixDisplay.from_predictions(labels, predicted, ax=ax, colorbar=True,
+                                            cmap="Blues", im_kw={"norm": LogNorm(vmin=1)})
+    ax.set_title(f"Confusion matrix: {np.mean(labels == predicted):.2%} of "
+                 f"{len(labels)} test images correct")
+    return _finish(fig, path)
 
 
-def mistakes(images, labels, predicted, path, count=32):
-    """A grid of misclassified test images, titled 'true -> predicted'."""
-    wrong = np.flatnonzero(labels != predicted)[:count]
-    columns = 8
-    rows = max(1, int(np.ceil(len(wrong) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.4), squeeze=False)
+def mistakes(images, labels, predicted, path=None, count=32):
+    """A grid of misclassified images, each titled 'true -> predicted'.
+
+    Args:
+        images: ``(n, 1, y, x)`` or ``(n, y, x)``, any image size.
+    """
+    images = np.asarray(images)
+    images = images[:, 0] if images.ndim == 4 else images
+    wrong = np.flatnonzero(labels != predicted)
+    shown = wrong[:count]
+    columns = min(8, max(1, len(shown)))
+    rows = max(1, int(np.ceil(len(shown) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.5),
+                             squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, index in zip(axes.ravel(), wrong):
-        ax.imshow(images[index].reshape(28, 28), cmap="gray")
+    for ax, index in zip(axes.ravel(), shown):
+        ax.imshow(images[index], cmap="gray_r")
         ax.set_title(f"{labels[index]} -> {predicted[index]}", fontsize=8)
-    fig.suptitle(f"{len(wrong)} of {int(np.sum(labels != predicted))} misclassified test digits")
-    return _save(fig, path)
+    fig.suptitle(f"Misclassified: {len(shown)} of {len(wrong)} shown (true -> predicted)"
+                 if len(wrong) else "No misclassified images")
+    return _finish(fig, path)
 
 
-def filters(weights, path):
-    """The first convolution layer's kernels, ``(kernels, 1, m, n)``."""
+def filters(weights, path=None):
+    """Convolution kernels ``(kernels, channels, m, n)``, first channel, on one colour scale."""
+    weights = np.asarray(weights)
     count = len(weights)
-    fig, axes = plt.subplots(1, count, figsize=(1.4 * count, 1.8), squeeze=False)
-    limit = np.abs(weights).max()
-    for k, ax in enumerate(axes[0]):
-        ax.imshow(weights[k, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"kernel {k}", fontsize=8)
+    columns = min(count, 8)
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns + 1.0, 1.5 * rows + 0.6),
+                             squeeze=False)
+    limit = float(np.abs(weights[:, 0]).max()) or 1.0
+    for ax in axes.ravel():
         ax.axis("off")
-    return _save(fig, path)
+    for k, ax in enumerate(axes.ravel()[:count]):
+        image = ax.imshow(weights[k, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"kernel {k}", fontsize=8)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    channels = "" if weights.shape[1] == 1 else f" (channel 0 of {weights.shape[1]})"
+    fig.suptitle(f"First-layer kernels{channels}: red positive, blue negative")
+    return fig if path is None else _finish(fig, path, tight=False)
 
 
-def _save(fig, path):
-    path = Path(path)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    if plt.get_backend().lower() == "agg":
-        plt.close(fig)
-    return path
+def _finish(fig, path, tight=True):
+    """Lay out ``fig``; save it to ``path`` if one is given. Returns the figure."""
+    if tight:
+        fig.tight_layout()
+    if path is not None:
+        fig.savefig(Path(path), dpi=110, bbox_inches="tight")
+    return fig
