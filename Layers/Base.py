@@ -89,7 +89,7 @@ class BaseLayer:
 
     # -- boundary checks shared by all layers ---------------------------------
 
-    def _input(self, input_tensor, ndims, expected, dtype=None):
+    def _input(self, input_tensor, ndims, expected, dtype=None, hint=""):
         """Return ``input_tensor`` as a float array of ``ndims`` dimensions.
 
         Args:
@@ -97,6 +97,8 @@ class BaseLayer:
             ndims: the allowed numbers of dimensions, e.g. ``(2,)`` or ``(3, 4)``.
             expected: the expected shape in words, for the error message.
             dtype: the dtype to cast to; ``None`` keeps a float input's dtype.
+            hint: appended to the message about the number of dimensions, e.g.
+                what layer is probably missing before this one.
         """
         name = f"{type(self).__name__}.forward"
         try:
@@ -109,7 +111,7 @@ class BaseLayer:
                     else type(input_tensor).__name__)
             raise TypeError(f"{name}: expected a numeric array of shape {expected}, got {came}")
         if x.ndim not in ndims:
-            raise ValueError(f"{name}: expected input of shape {expected}, got {x.shape}")
+            raise ValueError(f"{name}: expected input of shape {expected}, got {x.shape}{hint}")
         if x.shape[0] == 0:
             raise ValueError(f"{name}: expected a non-empty batch of shape {expected}, "
                              f"got {x.shape}")

@@ -50,7 +50,8 @@ class FullyConnected(TrainableLayer):
     def forward(self, input_tensor):
         """``(batch, input_size) -> (batch, output_size)``."""
         self._check_parameters()
-        x = self._input(input_tensor, (2,), f"(batch, {self.input_size})", self.dtype)
+        x = self._input(input_tensor, (2,), f"(batch, {self.input_size})", self.dtype,
+                        hint="; an image batch? put a Flatten layer before this one")
         if x.shape[1] != self.input_size:
             raise ValueError(f"FullyConnected.forward: expected input of shape "
                              f"(batch, {self.input_size}), got {x.shape}")

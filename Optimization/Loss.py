@@ -32,6 +32,12 @@ class CrossEntropyLoss:
                              f"same shape (batch, classes), got {p.shape} and {y.shape}")
         if p.dtype.kind != "f":
             p = p.astype(np.float64)
+        # Scores of a layer without SoftMax are negative or above 1 somewhere; the margin
+        # lets a gradient checker nudge a probability by 1e-5.
+        if p.size and (p.min() < -1e-3 or p.max() > 1 + 1e-3):
+            raise ValueError(f"CrossEntropyLoss.forward: expected probabilities in [0, 1] "
+                             f"(the output of a SoftMax), got values from {p.min():.3g} to "
+                             f"{p.max():.3g}; is the SoftMax layer missing?")
         self._prediction = p
         eps = p.dtype.type(np.finfo(float).eps)
         return float(-np.sum(np.log(p[y == 1] + eps)))

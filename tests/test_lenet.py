@@ -107,3 +107,21 @@ def test_learns_a_little():
     net.train(30)
     assert net.train(1) < 0.5 * first                     # it can fit 16 images
 
+
+
+def test_errors_that_teach():
+    import pytest
+    from Layers import Flatten, SoftMax
+    from Optimization import Loss
+    fc = FullyConnected.FullyConnected(16 * 7 * 7, 10)
+    with pytest.raises(ValueError, match=r"FullyConnected.forward: expected input of shape "
+                                         r"\(batch, 784\), got \(2, 16, 7, 7\); an image batch\? "
+                                         r"put a Flatten layer before this one"):
+        fc.forward(np.zeros((2, 16, 7, 7)))
+    scores = fc.forward(Flatten.Flatten().forward(np.random.rand(2, 16, 7, 7)))
+    labels = np.eye(10)[[1, 2]]
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss.forward: expected probabilities in "
+                                         r"\[0, 1\] \(the output of a SoftMax\), got values from "
+                                         r".*; is the SoftMax layer missing\?"):
+        Loss.CrossEntropyLoss().forward(scores, labels)
+    assert Loss.CrossEntropyLoss().forward(SoftMax.SoftMax().forward(scores), labels) > 0
