@@ -547,7 +547,9 @@ def read(filename):
         if size > MAX_FILE_BYTES:
             raise CheckpointError(f"{filename}: {size} bytes, more than a checkpoint may have "
                                   f"({MAX_FILE_BYTES})")
-        data = f.read(MAX_FILE_BYTES + 1)
+        # Exactly the bytes fstat counted: read(n) reserves n bytes up front, and a file
+        # that changes meanwhile fails the seal. (Not a regular file: size 0, refused.)
+        data = f.read(size)
     rng = np.random.get_state()            # constructors draw initial weights: put it back
     try:
         zf, doc = _open(filename, data)
