@@ -500,6 +500,10 @@ def _open(filename, data):
     if hashlib.sha256(data[:-64]).hexdigest().encode() != data[-64:]:
         raise CheckpointError(f"{filename}: checksum mismatch: the file was changed or damaged "
                               f"after it was saved")
+    # zipfile builds an object for every central directory entry (each starts with PK\1\2)
+    # before the count below is checked: a file of tiny entries could exhaust the memory.
+    if data.count(b"PK\x01\x02") > MAX_MEMBERS:
+        raise CheckpointError(f"{filename}: expected at most {MAX_MEMBERS} members")
     zf = zipfile.ZipFile(io.BytesIO(data))
     infos = zf.infolist()
     names = [i.filename for i in infos]
