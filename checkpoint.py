@@ -35,6 +35,7 @@ import math
 import numbers
 import os
 import re
+import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -372,8 +373,9 @@ class _Reader:
     def float(self, value, where, none=False):
         if none and value is None:
             return None
+        # abs(value) <= max is false for NaN, inf and integers too large for a float.
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+                or not abs(value) <= sys.float_info.max:
             self.fail(where, f"expected a finite number, got {_short(value)}")
         return float(value)
 
@@ -389,13 +391,16 @@ class _Reader:
 
     def argument(self, value, where):
         """A constructor argument: a number, None, or a short list of integers."""
-        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            return value if value is None or isinstance(value, int) else self.float(value, where)
-        if isinstance(value, list) and len(value) <= 8 and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value):
+        def integer(v):                   # no larger: a constructor would overflow converting it
+            return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
+        if value is None or integer(value):
+            return value
+        if isinstance(value, float):
+            return self.float(value, where)
+        if isinstance(value, list) and len(value) <= 8 and all(integer(v) for v in value):
             return tuple(value)
-        self.fail(where, f"expected a number, null or a list of at most 8 integers, "
-                         f"got {_short(value)}")
+        self.fail(where, f"expected a number, null or a list of at most 8 integers "
+                         f"(integers within +-2**63), got {_short(value)}")
 
     def build(self, registry, doc, where, extra=()):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``; the constructor validates later."""
