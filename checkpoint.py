@@ -348,7 +348,7 @@ class _Reader:
         unknown = [k for k in value if k not in keys and k not in optional]
         if missing or unknown:
             self.fail(where, f"expected the keys {sorted(keys)}, "
-                             f"{'missing ' + str(missing) if missing else 'unknown ' + str(unknown)}")
+                             f"{'missing ' + str(missing) if missing else 'unknown ' + _short(unknown)}")
         return value
 
     def mapping(self, value, where):
@@ -438,20 +438,21 @@ class _Reader:
                 version = np.lib.format.read_magic(f)
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read_header is None:
-                    self.fail(where, f"{reference}: unsupported .npy version {version}")
-                found_shape, fortran, found = read_header(f)
+                header = None if read_header is None else read_header(f)
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
                 self.fail(where, f"{reference}: not a valid .npy header ({_short(str(err))})")
+            if header is None:
+                self.fail(where, f"{reference}: unsupported .npy version {version}")
+            found_shape, fortran, found = header
             if found != expected or found.hasobject:
-                self.fail(where, f"{reference}: expected dtype {expected}, got {found}")
+                self.fail(where, f"{reference}: expected dtype {expected}, got {str(found)[:60]}")
             if fortran:
                 self.fail(where, f"{reference}: expected C order")
             if (shape is not None and tuple(found_shape) != tuple(shape)) or \
                     (ndim is not None and len(found_shape) != ndim):
                 self.fail(where, f"{reference}: expected shape "
                                  f"{tuple(shape) if shape is not None else f'of {ndim} dimensions'}, "
-                                 f"got {found_shape}")
+                                 f"got {_short(found_shape)}")
             nbytes = math.prod(found_shape) * expected.itemsize
             if info.file_size - f.tell() != nbytes:
                 self.fail(where, f"{reference}: shape {found_shape} needs {nbytes} bytes of data, "
