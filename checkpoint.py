@@ -421,7 +421,7 @@ class _Reader:
 
     # arrays -------------------------------------------------------------------------------
 
-    def array(self, reference, where, dtype, shape=None, ndim=None):
+    def array(self, reference, where, dtype, shape=None, ndim=None, non_negative=False):
         """The array member ``reference``, checked before its data is read."""
         if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference):
             self.fail(where, f"expected an array reference 'arrays/<n>.npy', got {_short(reference)}")
@@ -461,6 +461,8 @@ class _Reader:
         values = np.frombuffer(data, expected).reshape(found_shape).copy()
         if expected.kind == "f" and not np.isfinite(values).all():
             self.fail(where, f"{reference}: expected finite values, got NaN or inf")
+        if non_negative and (values < 0).any():
+            self.fail(where, f"{reference}: expected values >= 0 (a variance), got negative ones")
         return values
 
 
@@ -609,6 +611,8 @@ PARAMETER_SHAPES = {
     "LSTM": _recurrent_shapes(4),
 }
 HISTORY_KEYS = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+# Layer state that is a variance: negative values would give NaN (a square root).
+NON_NEGATIVE_STATE = ("running_var",)
 
 
 def _load_document(r, doc):
@@ -703,7 +707,7 @@ def _set_layer(r, doc, where, layer):
             arrays[name] = r.bool(state[name], f"{where}.state.{name}")
         else:
             arrays[name] = r.array(state[name], f"{where}.state.{name}", value.dtype,
-                                   shape=value.shape)
+                                   shape=value.shape, non_negative=name in NON_NEGATIVE_STATE)
     for name, value in arrays.items():
         setattr(layer, name, value)
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
@@ -731,7 +735,10 @@ def _set_optimizer(r, layer, doc, where, shared):
                 optimizer.k = r.int(state[field], here)
             elif state[field] is not None:
                 setattr(optimizer, field, r.array(state[field], here, parameters[name].dtype,
-                                                  shape=parameters[name].shape))
+                                                  shape=parameters[name].shape,
+                                                  non_negative=field == "r"))
+        if "r" in fields and (state["v"] is None) != (state["r"] is None):
+            r.fail(f"{where}.state.{name}", "expected both moments v and r, or neither")
 
 
 def _history(r, record, where):
@@ -748,7 +755,8 @@ def _state_entries(r, entries, net, where):
         r.obj(entry, f"{where}[{i}]", tuple(current))
         snapshot.append({name: r.bool(entry[name], f"{where}[{i}].{name}")
                          if isinstance(value, bool) else
-                         r.array(entry[name], f"{where}[{i}].{name}", value.dtype, shape=value.shape)
+                         r.array(entry[name], f"{where}[{i}].{name}", value.dtype, shape=value.shape,
+                                 non_negative=name in NON_NEGATIVE_STATE)
                          for name, value in current.items()})
     return snapshot
 
@@ -781,6 +789,9 @@ def _training(r, doc, net):
         schedule = r.construct(*r.build(SCHEDULES, {"class": entry["class"], "args": entry["args"]},
                                         "training.schedule"), "training.schedule")
         schedule.initial = r.float(entry["initial"], "training.schedule.initial", none=True)
+        if schedule.initial is not None and schedule.initial <= 0:
+            r.fail("training.schedule.initial", f"expected a learning rate > 0 or null, "
+                                                f"got {schedule.initial}")
     stopper = None
     if doc["early_stopping"] is not None:
         entry = r.obj(doc["early_stopping"], "training.early_stopping",

@@ -605,7 +605,11 @@ def test_inconsistent_optimizer_state_is_refused(saved, load):
 def test_negative_running_variance_is_refused(saved, load):
     data = saved["plain"]
     where = ("layers", 1, "state", "running_var")
-    refused(load(with_array(data, lambda d: get(d, where), npy(-np.ones(3)))), "running_var")
+    refused(load(with_array(data, lambda d: get(d, where), npy(-np.ones(3)))),
+            "layers[1].state.running_var", "expected values >= 0")
+    best = ("training", "early_stopping", "best_state", 1, "running_var")    # restored at the end
+    refused(load(with_array(saved["run"], lambda d: get(d, best), npy(-np.ones(3)))),
+            "training.early_stopping.best_state[1].running_var", "expected values >= 0")
 
 
 def test_a_schedule_that_would_set_a_negative_learning_rate_is_refused(saved, load):
