@@ -36,6 +36,7 @@ import numbers
 import os
 import re
 import sys
+import tokenize
 import uuid
 import zipfile
 from pathlib import Path
@@ -439,7 +440,9 @@ class _Reader:
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
                 header = None if read_header is None else read_header(f)
-            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
+            # TokenError: NumPy tokenizes a header that does not parse (an unclosed bracket).
+            except (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError,
+                    MemoryError) as err:
                 self.fail(where, f"{reference}: not a valid .npy header ({_short(str(err))})")
             if header is None:
                 self.fail(where, f"{reference}: unsupported .npy version {version}")

@@ -653,6 +653,7 @@ def test_array_headers(saved, load):
     case(npy_raw(header("<f8", (-3, -2, 3, 3)), body), "expected shape")
     case(npy_raw(header("<f8", "(1" + "0" * 5000 + ",)"), body), "not a valid .npy header")
     case(npy_raw(header("<f8", "(" * 3000 + ")" * 3000), body), "not a valid .npy header")
+    case(npy_raw(header("<f8", shape).replace(", }", ", {"), body), "EOF in multi-line")
     case(npy_raw(header("<f8", shape) + " " * 70_000, body, version=2), "not a valid .npy header")
     case(npy_raw(header("<f8", "[3, 2, 3, 3]"), body), "not a valid .npy header")
     case(npy_raw("__import__('os').system('touch ran')", body), "not a valid .npy header")
