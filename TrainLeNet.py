@@ -260,7 +260,7 @@ def resume(parser, args):
         value = saved.get(name)
         try:
             ok = value is None and name in ("subset", "data_dir") or parse(str(value)) == value
-        except argparse.ArgumentTypeError:
+        except (argparse.ArgumentTypeError, ValueError):   # ValueError: int("²"), a NUL in a path
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
