@@ -524,7 +524,7 @@ def _open(filename, data):
     for info in infos:
         if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size \
                 or info.header_offset + info.compress_size > len(data) or info.flag_bits & 1:
-            raise CheckpointError(f"{filename}: member {info.filename!r} is compressed, "
+            raise CheckpointError(f"{filename}: member {_short(info.filename)} is compressed, "
                                   f"encrypted or larger than the file")
     if sum(i.file_size for i in infos) > len(data):
         raise CheckpointError(f"{filename}: the members claim more bytes than the file has")
@@ -572,7 +572,7 @@ def read(filename):
         result = _load_document(reader, doc)
         unused = set(zf.namelist()) - reader.used - {DOCUMENT}
         if unused:
-            reader.fail("archive", f"unexpected members {sorted(unused)[:5]}")
+            reader.fail("archive", f"unexpected members {_short(sorted(unused))}")
         return result
     except CheckpointError:
         raise
@@ -702,7 +702,8 @@ def _set_layer(r, doc, where, layer):
         r.fail(where, f"expected {layer!r} here, got {cls.__name__}({_short(doc['args'])})")
     current = network_module.layer_state(layer)
     if set(state) != set(current):
-        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, got {sorted(state)}")
+        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
+                                 f"got {_short(sorted(state))}")
     for name, value in current.items():
         if name in arrays:
             continue

@@ -569,12 +569,22 @@ def test_huge_integers_are_refused_where_they_are(saved, load):
         assert len(message) < 300 + len(where)
 
 
-def test_unknown_keys_with_long_names_give_a_short_message(saved, load):
+def test_long_names_from_the_file_give_a_short_message(saved, load):
     data = saved["plain"]
     message = refused(load(edited(data, lambda d: d["layers"][2].__setitem__("k" * 1_000_000, 1))),
                       "unknown")
     assert len(message) < 400
     refused(load(edited(data, lambda d: d.__setitem__("extra", 1))), "unknown ['extra']")
+    many = {str(i): "arrays/0.npy" for i in range(1000)}
+    assert len(refused(load(edited(data, lambda d: d["layers"][2].__setitem__("state", many))),
+                       "layers[2].state: expected the entries []")) < 400
+    entries = members(data)
+    long_name = "arrays/" + "x\n" * 20_000 + ".npy"
+    message = refused(load(archive(entries + [(long_name, b"")])), "unexpected members")
+    assert len(message) < 400 and "\n" not in message
+    message = refused(load(archive(entries + [(long_name, b"")], compress={long_name})),
+                      "compressed")
+    assert len(message) < 400 and "\n" not in message
     refused(load(edited(data, lambda d: d["optimizer"]["args"].__setitem__("eval", 1))), "unknown")
 
 
