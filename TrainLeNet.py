@@ -190,6 +190,8 @@ def read_checkpoint(parser, path):
         parser.error(f"cannot load {path}: {err}")
     if not isinstance(net, LeNet.LeNet):
         parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a LeNet")
+    if net.loss_layer is None:              # a checkpoint may hold none; evaluate needs one
+        parser.error(f"cannot load {path}: its LeNet has no loss layer")
     return net, training
 
 

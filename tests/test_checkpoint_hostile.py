@@ -987,6 +987,7 @@ def bad_checkpoints(saved, folder):
         "nested too deep": with_document(lenet, b"[" * 100_000 + b"]" * 100_000),
         "flipped byte": lenet[:1000] + bytes([lenet[1000] ^ 4]) + lenet[1001:],
         "huge shape": with_array(lenet, conv_weights, npy_raw(header("<f4", (2**40,)))),
+        "no loss layer": edited(lenet, lambda d: d.__setitem__("loss_layer", None)),
     }
     paths = {}
     for name, content in files.items():
