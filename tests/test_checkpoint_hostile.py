@@ -19,6 +19,7 @@ import os
 import pickle
 import random
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -405,6 +406,12 @@ def test_files_that_are_not_checkpoints(saved, load, markers):
     assert os.listdir(markers) == []
 
 
+def test_the_exploit_would_leave_a_marker(tmp_path):
+    """The control: unpickling the exploit does run its command."""
+    pickle.loads(pickle.dumps(Exploit(tmp_path)))
+    assert (tmp_path / "ran").exists()
+
+
 def test_a_zip_of_a_directory_and_missing_files(tmp_path, saved, load):
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -412,6 +419,8 @@ def test_a_zip_of_a_directory_and_missing_files(tmp_path, saved, load):
     zipped = archive([("folder/", b""), ("folder/" + checkpoint.DOCUMENT,
                                          (folder / checkpoint.DOCUMENT).read_bytes())])
     refused(load(zipped), f"no {checkpoint.DOCUMENT}")
+    unsealed = shutil.make_archive(str(tmp_path / "folder"), "zip", folder)
+    refused(load(Path(unsealed).read_bytes()), "not sealed")
     with pytest.raises(IsADirectoryError):
         checkpoint.read(folder)
     with pytest.raises(FileNotFoundError):
