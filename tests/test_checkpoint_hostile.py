@@ -1048,6 +1048,9 @@ def test_command_line_refuses_every_bad_checkpoint_in_one_line(saved, tmp_path, 
     cases = [(mode, name, path) for name, path in paths.items()
              for mode in ("--evaluate", "--resume")]
     cases.append(("--resume", "model.save", plain))
+    # A new run reads what it would replace: a bad file there is refused the same way.
+    cases += [("--no-plot", name, paths[name]) for name in ("truncated", "exploit pickle",
+                                                            "nested too deep")]
     commands = [[sys.executable, str(ROOT / "TrainLeNet.py"), mode, "--checkpoint", str(path),
                  "--data-dir", str(tiny_mnist)] for mode, _, path in cases]
     for (mode, name, path), result in zip(cases, run_all(commands)):
@@ -1064,15 +1067,16 @@ def test_resume_refuses_hostile_settings_in_one_line(saved, tmp_path, tiny_mnist
     """Settings are data of the file too: digits int() refuses, a NUL in a path, ..."""
     lenet = saved["lenet_run"]
     hostile = {"epochs": "²", "seed": "³", "batch_size": "٣", "data_dir": "a\x00b", "lr": "nan",
-               "dataset": "x\ny", "subset": 10**300, "augment": [1], "validation": -1}
+               "dataset": "x\ny", "validation": -1, "augment": 9, "subset": 0}
     cases = []
     for name, value in hostile.items():
         path = tmp_path / f"{name}.ckpt"
         path.write_bytes(edited(lenet, lambda d: put(d, ("training", "settings", name), value)))
         cases.append((name, path))
-    commands = [[sys.executable, str(ROOT / "TrainLeNet.py"), "--resume", "--checkpoint", str(path),
-                 "--data-dir", str(tiny_mnist)] for _, path in cases]
+    commands = [[sys.executable, str(ROOT / "TrainLeNet.py"), "--resume", "--checkpoint", str(path)]
+                for _, path in cases]
     for (name, _), result in zip(cases, run_all(commands)):
         what = f"{name}: status {result.returncode}, stderr {result.stderr!r}"
         assert result.returncode == 2 and "Traceback" not in result.stderr, what
         assert len(result.stderr.splitlines()) == 1, what
+        assert f"its setting {name}=" in result.stderr, what
