@@ -436,6 +436,16 @@ def test_a_device_is_refused_without_reading_it():
         assert traced_peak(lambda: checkpoint.read("/dev/zero")) < 1_000_000
 
 
+def test_a_file_larger_than_a_checkpoint_may_be_is_not_read(tmp_path):
+    path = tmp_path / "sparse.ckpt"
+    with open(path, "wb") as f:
+        f.truncate(checkpoint.MAX_FILE_BYTES + 1)           # sparse: no disk space used
+    with hang_detector():
+        assert traced_peak(lambda: checkpoint.read(path)) < 1_000_000
+        with pytest.raises(checkpoint.CheckpointError, match="more than a checkpoint may have"):
+            checkpoint.read(path)
+
+
 # -- the archive ----------------------------------------------------------------------------
 
 def test_checksum_catches_a_flipped_byte(saved, load):
