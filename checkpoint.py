@@ -18,7 +18,8 @@ framework's own modules. Before anything is built it checks the checksum, the
 archive's members, every value of network.json (types, ranges, unknown keys)
 and every array's header: dtype (float32/float64 for parameters and moments,
 integers only where the format says so), shape (against the layer the array
-belongs to) and size (against the bytes actually in the file). A bad file
+belongs to) and size (against the bytes actually in the file); then the values
+(finite; variances and Adam's second moments not negative). A bad file
 raises ``CheckpointError`` naming the file and what is wrong, and leaves the
 process as it was (NumPy's global random state included).
 
