@@ -558,7 +558,9 @@ def read(filename):
         OSError: the file cannot be read (missing, a directory, no permission).
     """
     filename = str(filename)
-    with open(filename, "rb") as f:
+    # O_NONBLOCK: opening a named pipe (which a tar archive can hold) does not wait for a
+    # writer; like a device, it has size 0 and is refused below.
+    with open(os.open(filename, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > MAX_FILE_BYTES:
             raise CheckpointError(f"{filename}: {size} bytes, more than a checkpoint may have "

@@ -436,6 +436,14 @@ def test_a_device_is_refused_without_reading_it():
         assert traced_peak(lambda: checkpoint.read("/dev/zero")) < 1_000_000
 
 
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    path = tmp_path / "pipe.ckpt"
+    os.mkfifo(path)
+    with hang_detector(5):
+        with pytest.raises(checkpoint.CheckpointError, match="not a checkpoint"):
+            checkpoint.read(path)
+
+
 def test_a_file_larger_than_a_checkpoint_may_be_is_not_read(tmp_path):
     path = tmp_path / "sparse.ckpt"
     with open(path, "wb") as f:
