@@ -193,6 +193,8 @@ def read_checkpoint(parser, path):
         parser.error(f"cannot load {path}: {err}")
     if not isinstance(net, LeNet.LeNet):
         parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a LeNet")
+    if net.loss_layer is None:              # a checkpoint may hold none; evaluate needs one
+        parser.error(f"cannot load {path}: its LeNet has no loss layer")
     return net, training
 
 
@@ -264,7 +266,7 @@ def resume(parser, args):
         value = saved.get(name)
         try:
             ok = value is None and name in ("subset", "data_dir") or parse(str(value)) == value
-        except argparse.ArgumentTypeError:
+        except (argparse.ArgumentTypeError, ValueError):   # ValueError: int("²"), a NUL in a path
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")

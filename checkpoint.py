@@ -18,7 +18,8 @@ framework's own modules. Before anything is built it checks the checksum, the
 archive's members, every value of network.json (types, ranges, unknown keys)
 and every array's header: dtype (float32/float64 for parameters and moments,
 integers only where the format says so), shape (against the layer the array
-belongs to) and size (against the bytes actually in the file). A bad file
+belongs to) and size (against the bytes actually in the file); then the values
+(finite; variances and Adam's second moments not negative). A bad file
 raises ``CheckpointError`` naming the file and what is wrong, and leaves the
 process as it was (NumPy's global random state included).
 
@@ -35,6 +36,8 @@ import math
 import numbers
 import os
 import re
+import sys
+import tokenize
 import uuid
 import zipfile
 from pathlib import Path
@@ -343,7 +346,7 @@ class _Reader:
         unknown = [k for k in value if k not in keys and k not in optional]
         if missing or unknown:
             self.fail(where, f"expected the keys {sorted(keys)}, "
-                             f"{'missing ' + str(missing) if missing else 'unknown ' + str(unknown)}")
+                             f"{'missing ' + str(missing) if missing else 'unknown ' + _short(unknown)}")
         return value
 
     def mapping(self, value, where):
@@ -368,8 +371,9 @@ class _Reader:
     def float(self, value, where, none=False):
         if none and value is None:
             return None
+        # abs(value) <= max is false for NaN, inf and integers too large for a float.
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+                or not abs(value) <= sys.float_info.max:
             self.fail(where, f"expected a finite number, got {_short(value)}")
         return float(value)
 
@@ -385,13 +389,16 @@ class _Reader:
 
     def argument(self, value, where):
         """A constructor argument: a number, None, or a short list of integers."""
-        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            return value if value is None or isinstance(value, int) else self.float(value, where)
-        if isinstance(value, list) and len(value) <= 8 and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value):
+        def integer(v):                   # no larger: a constructor would overflow converting it
+            return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
+        if value is None or integer(value):
+            return value
+        if isinstance(value, float):
+            return self.float(value, where)
+        if isinstance(value, list) and len(value) <= 8 and all(integer(v) for v in value):
             return tuple(value)
-        self.fail(where, f"expected a number, null or a list of at most 8 integers, "
-                         f"got {_short(value)}")
+        self.fail(where, f"expected a number, null or a list of at most 8 integers "
+                         f"(integers within +-2**63), got {_short(value)}")
 
     def build(self, registry, doc, where, extra=()):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``; the constructor validates later."""
@@ -412,7 +419,7 @@ class _Reader:
 
     # arrays -------------------------------------------------------------------------------
 
-    def array(self, reference, where, dtype, shape=None, ndim=None):
+    def array(self, reference, where, dtype, shape=None, ndim=None, non_negative=False):
         """The array member ``reference``, checked before its data is read."""
         if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference):
             self.fail(where, f"expected an array reference 'arrays/<n>.npy', got {_short(reference)}")
@@ -429,20 +436,23 @@ class _Reader:
                 version = np.lib.format.read_magic(f)
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read_header is None:
-                    self.fail(where, f"{reference}: unsupported .npy version {version}")
-                found_shape, fortran, found = read_header(f)
-            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
+                header = None if read_header is None else read_header(f)
+            # TokenError: NumPy tokenizes a header that does not parse (an unclosed bracket).
+            except (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError,
+                    MemoryError) as err:
                 self.fail(where, f"{reference}: not a valid .npy header ({_short(str(err))})")
+            if header is None:
+                self.fail(where, f"{reference}: unsupported .npy version {version}")
+            found_shape, fortran, found = header
             if found != expected or found.hasobject:
-                self.fail(where, f"{reference}: expected dtype {expected}, got {found}")
+                self.fail(where, f"{reference}: expected dtype {expected}, got {str(found)[:60]}")
             if fortran:
                 self.fail(where, f"{reference}: expected C order")
             if (shape is not None and tuple(found_shape) != tuple(shape)) or \
                     (ndim is not None and len(found_shape) != ndim):
                 self.fail(where, f"{reference}: expected shape "
                                  f"{tuple(shape) if shape is not None else f'of {ndim} dimensions'}, "
-                                 f"got {found_shape}")
+                                 f"got {_short(found_shape)}")
             nbytes = math.prod(found_shape) * expected.itemsize
             if info.file_size - f.tell() != nbytes:
                 self.fail(where, f"{reference}: shape {found_shape} needs {nbytes} bytes of data, "
@@ -451,6 +461,8 @@ class _Reader:
         values = np.frombuffer(data, expected).reshape(found_shape).copy()
         if expected.kind == "f" and not np.isfinite(values).all():
             self.fail(where, f"{reference}: expected finite values, got NaN or inf")
+        if non_negative and (values < 0).any():
+            self.fail(where, f"{reference}: expected values >= 0 (a variance), got negative ones")
         return values
 
 
@@ -496,6 +508,10 @@ def _open(filename, data):
     if hashlib.sha256(data[:-64]).hexdigest().encode() != data[-64:]:
         raise CheckpointError(f"{filename}: checksum mismatch: the file was changed or damaged "
                               f"after it was saved")
+    # zipfile builds an object for every central directory entry (each starts with PK\1\2)
+    # before the count below is checked: a file of tiny entries could exhaust the memory.
+    if data.count(b"PK\x01\x02") > MAX_MEMBERS:
+        raise CheckpointError(f"{filename}: expected at most {MAX_MEMBERS} members")
     zf = zipfile.ZipFile(io.BytesIO(data))
     infos = zf.infolist()
     names = [i.filename for i in infos]
@@ -505,7 +521,7 @@ def _open(filename, data):
     for info in infos:
         if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size \
                 or info.header_offset + info.compress_size > len(data) or info.flag_bits & 1:
-            raise CheckpointError(f"{filename}: member {info.filename!r} is compressed, "
+            raise CheckpointError(f"{filename}: member {_short(info.filename)} is compressed, "
                                   f"encrypted or larger than the file")
     if sum(i.file_size for i in infos) > len(data):
         raise CheckpointError(f"{filename}: the members claim more bytes than the file has")
@@ -538,12 +554,16 @@ def read(filename):
         OSError: the file cannot be read (missing, a directory, no permission).
     """
     filename = str(filename)
-    with open(filename, "rb") as f:
+    # O_NONBLOCK: opening a named pipe (which a tar archive can hold) does not wait for a
+    # writer; like a device, it has size 0 and is refused below.
+    with open(os.open(filename, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > MAX_FILE_BYTES:
             raise CheckpointError(f"{filename}: {size} bytes, more than a checkpoint may have "
                                   f"({MAX_FILE_BYTES})")
-        data = f.read(MAX_FILE_BYTES + 1)
+        # Exactly the bytes fstat counted: read(n) reserves n bytes up front, and a file
+        # that changes meanwhile fails the seal. (Not a regular file: size 0, refused.)
+        data = f.read(size)
     rng = np.random.get_state()            # constructors draw initial weights: put it back
     try:
         zf, doc = _open(filename, data)
@@ -551,7 +571,7 @@ def read(filename):
         result = _load_document(reader, doc)
         unused = set(zf.namelist()) - reader.used - {DOCUMENT}
         if unused:
-            reader.fail("archive", f"unexpected members {sorted(unused)[:5]}")
+            reader.fail("archive", f"unexpected members {_short(sorted(unused))}")
         return result
     except CheckpointError:
         raise
@@ -572,6 +592,8 @@ def load(filename, data_layer=None):
 
 
 HISTORY_KEYS = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+# Layer state that is a variance: negative values would give NaN (a square root).
+NON_NEGATIVE_STATE = ("running_var",)
 
 
 def _parameter_shapes(cls, kwargs):
@@ -668,7 +690,8 @@ def _set_layer(r, doc, where, layer):
         r.fail(where, f"expected {layer!r} here, got {cls.__name__}({_short(doc['args'])})")
     current = network_module.layer_state(layer)
     if set(state) != set(current):
-        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, got {sorted(state)}")
+        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
+                                 f"got {_short(sorted(state))}")
     for name, value in current.items():
         if name in arrays:
             continue
@@ -676,7 +699,7 @@ def _set_layer(r, doc, where, layer):
             arrays[name] = r.bool(state[name], f"{where}.state.{name}")
         else:
             arrays[name] = r.array(state[name], f"{where}.state.{name}", value.dtype,
-                                   shape=value.shape)
+                                   shape=value.shape, non_negative=name in NON_NEGATIVE_STATE)
     for name, value in arrays.items():
         setattr(layer, name, value)
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
@@ -704,7 +727,10 @@ def _set_optimizer(r, layer, doc, where, shared):
                 optimizer.k = r.int(state[field], here)
             elif state[field] is not None:
                 setattr(optimizer, field, r.array(state[field], here, parameters[name].dtype,
-                                                  shape=parameters[name].shape))
+                                                  shape=parameters[name].shape,
+                                                  non_negative=field == "r"))
+        if "r" in fields and (state["v"] is None) != (state["r"] is None):
+            r.fail(f"{where}.state.{name}", "expected both moments v and r, or neither")
 
 
 def _history(r, record, where):
@@ -721,7 +747,8 @@ def _state_entries(r, entries, net, where):
         r.obj(entry, f"{where}[{i}]", tuple(current))
         snapshot.append({name: r.bool(entry[name], f"{where}[{i}].{name}")
                          if isinstance(value, bool) else
-                         r.array(entry[name], f"{where}[{i}].{name}", value.dtype, shape=value.shape)
+                         r.array(entry[name], f"{where}[{i}].{name}", value.dtype, shape=value.shape,
+                                 non_negative=name in NON_NEGATIVE_STATE)
                          for name, value in current.items()})
     return snapshot
 
@@ -754,6 +781,9 @@ def _training(r, doc, net):
         schedule = r.construct(*r.build(SCHEDULES, {"class": entry["class"], "args": entry["args"]},
                                         "training.schedule"), "training.schedule")
         schedule.initial = r.float(entry["initial"], "training.schedule.initial", none=True)
+        if schedule.initial is not None and schedule.initial <= 0:
+            r.fail("training.schedule.initial", f"expected a learning rate > 0 or null, "
+                                                f"got {schedule.initial}")
     stopper = None
     if doc["early_stopping"] is not None:
         entry = r.obj(doc["early_stopping"], "training.early_stopping",
