@@ -189,8 +189,10 @@ def read_checkpoint(parser, path):
     from Models import LeNet
     try:
         net, training = checkpoint.read(path)
-    except (checkpoint.CheckpointError, OSError) as err:
-        parser.error(f"cannot load {path}: {err}")
+    except checkpoint.CheckpointError as err:
+        parser.error(f"cannot load {err}")                  # the message names the file
+    except OSError as err:
+        parser.error(f"cannot load {path}: {err.strerror or err}")
     if not isinstance(net, LeNet.LeNet):
         parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a LeNet")
     if net.loss_layer is None:              # a checkpoint may hold none; evaluate needs one

@@ -53,7 +53,7 @@ FORMAT = "numpy-dl-checkpoint"
 VERSION = 1
 DOCUMENT = "network.json"
 MAX_FILE_BYTES = 4 << 30        # a checkpoint is read into memory whole
-MAX_DOCUMENT_BYTES = 16 << 20
+MAX_DOCUMENT_BYTES = 4 << 20      # LeNet's is 6 KB; parsing costs ~25x the size
 MAX_MEMBERS = 100_000
 MAX_ITEMS = 100_000             # layers, history records, ... in one list
 SEAL = b"sha256:"
@@ -770,8 +770,10 @@ def _training(r, doc, net):
         r.fail("training.data.order", "expected a permutation of 0 ... n-1")
     position = r.int(data["position"], "training.data.position", 0, len(order))
     rng = r.obj(doc["rng"], "training.rng", ("keys", "pos", "has_gauss", "cached_gaussian"))
-    rng_state = ("MT19937", r.array(rng["keys"], "training.rng.keys", np.uint32, shape=(624,)),
-                 r.int(rng["pos"], "training.rng.pos", 0, 624),
+    keys = r.array(rng["keys"], "training.rng.keys", np.uint32, shape=(624,))
+    if not keys.any():
+        r.fail("training.rng.keys", "an all-zero state would make the generator return 0 forever")
+    rng_state = ("MT19937", keys, r.int(rng["pos"], "training.rng.pos", 0, 624),
                  r.int(rng["has_gauss"], "training.rng.has_gauss", 0, 1),
                  r.float(rng["cached_gaussian"], "training.rng.cached_gaussian"))
     schedule = None

@@ -77,8 +77,13 @@ class LeNet(NeuralNetwork.NeuralNetwork):
 
     @staticmethod
     def load(filename, data_layer=None):
-        """Read a checkpoint written by ``save`` (``NeuralNetwork.load``)."""
-        return NeuralNetwork.load(filename, data_layer)
+        """Read a LeNet checkpoint written by ``save`` (see ``NeuralNetwork.load``)."""
+        import checkpoint
+        net = NeuralNetwork.load(filename, data_layer)
+        if not isinstance(net, LeNet):
+            raise checkpoint.CheckpointError(f"{filename}: holds a {type(net).__name__}, "
+                                             f"not a LeNet (use NeuralNetwork.load)")
+        return net
 
 
 def build(dtype=np.float32):

@@ -318,3 +318,12 @@ def test_data_does_not_import_the_network():
     code = "import sys; import Data.MNIST, Data.Datasets, Data.Sequences; print('NeuralNetwork' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_lenet_load_refuses_another_network(tmp_path):
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
+    net.append_layer(FullyConnected.FullyConnected(2, 2))
+    net.save(tmp_path / "small.ckpt")
+    with pytest.raises(checkpoint.CheckpointError, match="small.ckpt: holds a NeuralNetwork, "
+                                                         "not a LeNet"):
+        LeNet.LeNet.load(tmp_path / "small.ckpt")

@@ -217,7 +217,7 @@ def _frozen(value):
 
 def process_state():
     registries = ("LAYERS", "OPTIMIZERS", "REGULARIZERS", "INITIALIZERS", "LOSSES", "SCHEDULES",
-                  "FLOAT_DTYPES", "PARAMETER_SHAPES", "HISTORY_KEYS", "MAX_FILE_BYTES",
+                  "FLOAT_DTYPES", "HISTORY_KEYS", "MAX_FILE_BYTES",
                   "MAX_DOCUMENT_BYTES", "MAX_MEMBERS", "MAX_ITEMS")
     return {
         "classes": {cls: {k: _frozen(v) for k, v in vars(cls).items()}
@@ -318,7 +318,7 @@ def check_loaded(net, training):
         if not layer.trainable:
             continue
         args = {a: getattr(layer, a) for a in checkpoint._constructor_args(cls)}
-        shapes = checkpoint.PARAMETER_SHAPES[cls.__name__](args)
+        shapes = checkpoint._parameter_shapes(cls, args)
         parameters = layer.parameters()
         assert set(parameters) == set(shapes)
         for name, value in parameters.items():
@@ -1098,3 +1098,9 @@ def test_resume_refuses_hostile_settings_in_one_line(saved, tmp_path, tiny_mnist
         assert result.returncode == 2 and "Traceback" not in result.stderr, what
         assert len(result.stderr.splitlines()) == 1, what
         assert f"its setting {name}=" in result.stderr, what
+
+
+def test_an_all_zero_random_state_is_refused(saved, load):
+    data = with_array(saved["run"], lambda doc: doc["training"]["rng"]["keys"],
+                      npy(np.zeros(624, np.uint32)))
+    refused(load(data), "training.rng.keys", "all-zero state")
