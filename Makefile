@@ -22,8 +22,9 @@ $(VENV)/.notebook: requirements-notebook.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-notebook.txt
 	touch $@
 
+# (In a container you may be root, which JupyterLab refuses unless told otherwise.)
 notebook: $(VENV)/.notebook
-	$(VENV)/bin/jupyter lab --notebook-dir=examples
+	$(VENV)/bin/jupyter lab --notebook-dir=examples $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Re-run every notebook in place, so that the committed notebooks carry their outputs.
 notebook-outputs: $(VENV)/.installed
