@@ -299,17 +299,23 @@ def test_sigterm_at_random_moments_then_bare_resume_equals_a_straight_run(tmp_pa
         path = tmp_path / f"cut{attempt}.ckpt"
         process = subprocess.Popen([sys.executable, str(ROOT / "TrainLeNet.py"), *map(str, common),
                                     "--checkpoint", str(path)], cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         seen, deadline = b"", time.time() + 60
         while b"epoch 1" not in seen and process.poll() is None and time.time() < deadline:
             if select.select([process.stderr], [], [], 1.0)[0]:
                 seen += os.read(process.stderr.fileno(), 4096)
-        time.sleep(rng.uniform(0.0, 0.8))                # somewhere in the two epochs, or after
+        delay = rng.uniform(0.0, 0.8)                    # somewhere in the two epochs, or after
+        time.sleep(delay)
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-        assert process.returncode in (0, 130), err.decode()
-        assert main("--resume", "--checkpoint", path) == 0
-        same_run(straight, LeNet.LeNet.load(path))
+        out, err = process.communicate(timeout=60)
+        story = (f"SIGTERM {delay:.2f} s after the first bar; exit {process.returncode}\n"
+                 f"{out.decode()[-1500:]}\n{(seen + err).decode()[-1500:]}")
+        assert process.returncode in (0, 130), story
+        assert main("--resume", "--checkpoint", path) == 0, story
+        try:
+            same_run(straight, LeNet.LeNet.load(path))
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n{story}") from None
 
 
 def test_divergence_stops_names_the_iteration_and_saves(tmp_path, small_mnist, monkeypatch,
