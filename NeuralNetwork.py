@@ -19,7 +19,8 @@ import numpy as np
 from tabulate import tabulate
 from tqdm.auto import tqdm
 
-from Layers.Base import linked_copy
+import _checks
+from Layers.Base import learned_state, linked_copy
 from Optimization import Trainer
 
 
@@ -66,12 +67,9 @@ class NeuralNetwork:
         self.input_shape = None     # shape of one sample, checked on entry when set
 
     def __repr__(self):
-        lines = [f"{type(self).__name__}(optimizer={self._optimizer!r}, "
-                 f"loss_layer={self.loss_layer!r})"]
-        lines += [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
-        return "\n".join(lines)
-
-    # -- optimizer and phase ---------------------------------------------------
+        return "\n".join([f"{type(self).__name__}(optimizer={self._optimizer!r}, loss_layer="
+                          f"{self.loss_layer!r})"] + [f"  ({i}) {layer!r}" for i, layer in
+                                                        enumerate(self.layers)])
 
     @property
     def optimizer(self):
@@ -86,11 +84,8 @@ class NeuralNetwork:
 
     @property
     def phase(self):
-        """True in the testing phase, False while training (mirrors ``testing_phase``).
-
-        Setting it accepts a bool or one of 'train'/'training'/'test'/'testing'
-        and sets ``testing_phase`` on every layer.
-        """
+        """True in the testing phase, False while training; set it with a bool or
+        'train'/'training'/'test'/'testing' to set every layer's ``testing_phase``."""
         return bool(self.layers) and all(layer.testing_phase for layer in self.layers)
 
     @phase.setter
@@ -98,8 +93,7 @@ class NeuralNetwork:
         if isinstance(value, str):
             names = {"train": False, "training": False, "test": True, "testing": True}
             if value.lower() not in names:
-                raise ValueError(f"NeuralNetwork.phase: expected 'train' or 'test' (or a bool), "
-                                 f"got {value!r}")
+                _checks.fail("NeuralNetwork.phase", "'train' or 'test' (or a bool)", value)
             value = names[value.lower()]
         for layer in self.layers:
             layer.testing_phase = bool(value)
@@ -110,15 +104,13 @@ class NeuralNetwork:
     def append_layer(self, layer):
         """Append ``layer``; a trainable one gets its optimizer copy and is initialized."""
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
-            raise TypeError(f"NeuralNetwork.append_layer: expected a layer with forward and "
-                            f"backward, got {type(layer).__name__}")
+            _checks.fail("NeuralNetwork.append_layer", "a layer with forward and backward",
+                         _checks.Described(type(layer).__name__), TypeError)
         if getattr(layer, "trainable", False):
             layer.optimizer = linked_copy(self._optimizer)
             if self.weights_initializer is not None and self.bias_initializer is not None:
                 layer.initialize(self.weights_initializer, self.bias_initializer)
         self.layers.append(layer)
-
-    # -- one step ----------------------------------------------------------------
 
     def regularization_loss(self):
         """Sum of ``regularizer.norm(weights)`` over the trainable layers."""
@@ -126,15 +118,12 @@ class NeuralNetwork:
                    if hasattr(layer, "calculate_regularization_loss"))
 
     def forward(self):
-        """Draw a batch from the data layer, run every layer and return the loss.
-
-        The loss is the loss layer's value plus the regularization loss.
-        """
+        """Draw a batch, run every layer; return the loss layer's value plus the regularization loss."""
         if self.data_layer is None or self.loss_layer is None:
             raise RuntimeError("NeuralNetwork.forward: set data_layer and loss_layer first")
         x, self._label = self.data_layer.next()
-        _check_finite("NeuralNetwork.forward", x)
-        _check_finite("NeuralNetwork.forward", self._label, what="label batch")
+        _checks.finite("NeuralNetwork.forward", x)
+        _checks.finite("NeuralNetwork.forward", self._label, what="label batch")
         self._check_input_shape("forward", x)
         for layer in self.layers:
             x = layer.forward(x)
@@ -143,10 +132,7 @@ class NeuralNetwork:
 
     def backward(self):
         """Propagate the error from the loss layer down; layers update themselves.
-
-        The first layer's input error has no consumer: a layer that can skip it
-        (``skips_input_gradient``) is asked to.
-        """
+        The first layer's input error has no consumer: one that can skip it is asked to."""
         error = self.loss_layer.backward(self._label)
         for layer in reversed(self.layers[1:]):
             error = layer.backward(error)
@@ -161,39 +147,31 @@ class NeuralNetwork:
               schedule=None, early_stopping=None, progress=None, callback=None):
         """Run training steps; return the mean loss per sample of this call.
 
-        ``train(iterations)`` runs that many forward/backward steps (quietly,
-        unless ``progress=True``). ``train(epochs=E, batch_size=B)`` sets the data
-        layer's batch size to ``B`` (if given) and runs ``E`` passes over its
-        ``len(data_layer)`` training samples with ``Optimization.Trainer``, which
-        also takes ``validation``, ``schedule``, ``early_stopping``, ``progress``
-        (default: bars where a person watches) and ``callback`` (see
-        ``Trainer.train_epochs``). Each step's classic loss goes to ``self.loss``.
-
-        The returned loss is the loss layer's value divided by the batch size,
-        averaged over the call, without the regularization term: the unit of
-        ``evaluate`` and ``history``.
-
-        If the loss becomes NaN or infinite, training stops with
-        ``TrainingDiverged`` naming the iteration, and the layer state that gave
-        the last finite loss (parameters and BatchNormalization's running
-        statistics) is put back.
+        ``train(iterations)`` runs that many steps (quietly unless ``progress=True``).
+        ``train(epochs=E, batch_size=B)`` hands over to ``Trainer.train_epochs``:
+        ``E`` passes over the data layer's ``len()`` samples, with ``validation``,
+        ``schedule``, ``early_stopping``, ``progress`` and ``callback`` (see there).
+        The loss per sample is the loss layer's value over the batch size, without
+        the regularization term: the unit of ``evaluate`` and ``history``. A NaN
+        or infinite loss raises ``TrainingDiverged`` naming the iteration, after
+        putting back the layer state that gave the last finite loss.
         """
-        if iterations is not None and epochs is not None:
-            raise ValueError("NeuralNetwork.train: give iterations or epochs, not both")
+        where = "NeuralNetwork.train"
+        if (iterations is None) == (epochs is None):
+            _checks.fail(where, "iterations or epochs=, one of them",
+                         _checks.Described(f"iterations={iterations}, epochs={epochs}"))
         self.phase = False
         self._call_steps = 0
         if epochs is not None:
-            return Trainer.train_epochs(self, _count("epochs", epochs),
-                                        None if batch_size is None else
-                                        _count("batch_size", batch_size, minimum=1),
-                                        validation, schedule, early_stopping, progress, callback)
-        if iterations is None:
-            raise ValueError("NeuralNetwork.train: expected iterations or epochs=")
+            batch_size = None if batch_size is None else _checks.size(where, "batch_size", batch_size)
+            return Trainer.train_epochs(self, _checks.size(where, "epochs", epochs, minimum=0),
+                                        batch_size, validation, schedule, early_stopping,
+                                        progress, callback)
         if validation is not None or early_stopping is not None or schedule is not None:
-            raise ValueError("NeuralNetwork.train: validation, schedule and early_stopping "
-                             "need epochs=")
+            _checks.fail(where, "epochs= with validation, schedule and early_stopping",
+                         _checks.Described(f"iterations={iterations}"))
         loss_sum, samples = 0.0, 0
-        for _ in tqdm(range(_count("iterations", iterations)), desc="train",
+        for _ in tqdm(range(_checks.size(where, "iterations", iterations, minimum=0)), desc="train",
                       disable=not progress, dynamic_ncols=True):
             loss, batch = self.step()
             loss_sum, samples = loss_sum + loss, samples + batch
@@ -202,23 +180,18 @@ class NeuralNetwork:
         return loss_sum / samples if samples else float("nan")
 
     def step(self):
-        """One forward/backward step with the divergence guard.
+        """One forward/backward step with the divergence guard; appends the classic loss.
 
-        Returns:
-            ``(loss, batch size)``: the loss layer's value for the batch (without
-            regularization) and the number of samples in it. ``self.loss`` gets
-            the classic value (with regularization).
+        Returns ``(loss, batch size)``: the loss layer's value for the batch
+        (without regularization) and the number of samples in it.
         """
         self._call_steps += 1
         loss = self.forward()
         if not math.isfinite(loss):
             if self._last_good is not None:
                 self.restore(self._last_good)
-            hint = ""
-            if isinstance(self._batch_loss, float) and not math.isfinite(self._batch_loss):
-                hint = (f" ({type(self.loss_layer).__name__} gave {self._batch_loss}: is the "
-                        f"last layer a SoftMax for a cross-entropy loss, and the learning rate "
-                        f"small enough?)")
+            hint = "" if math.isfinite(self._batch_loss) else \
+                " (is the learning rate too large, or a SoftMax missing before the loss?)"
             raise TrainingDiverged(
                 f"NeuralNetwork.train: the loss became {loss} at iteration {self._call_steps} "
                 f"of this call (iteration {len(self.loss) + 1} overall); the parameters that "
@@ -236,8 +209,8 @@ class NeuralNetwork:
         return float(loss), float(accuracy)
 
     def snapshot(self):
-        """A copy of every layer's ``layer_state`` (for ``restore``), one dict per layer."""
-        return [{name: _copy(value) for name, value in layer_state(layer).items()}
+        """A copy of every layer's ``learned_state`` (for ``restore``), one dict per layer."""
+        return [{name: _copy(value) for name, value in learned_state(layer).items()}
                 for layer in self.layers]
 
     def restore(self, snapshot):
@@ -251,20 +224,13 @@ class NeuralNetwork:
         save(filename, self)
 
     def _check_input_shape(self, where, x):
-        shape = np.shape(x)[1:]
-        if self.input_shape is not None and tuple(shape) != tuple(self.input_shape):
-            raise ValueError(f"{type(self).__name__}.{where}: expected input of shape "
-                             f"(batch, {', '.join(map(str, self.input_shape))}), "
-                             f"got {np.shape(x)}")
+        if self.input_shape is not None and tuple(np.shape(x)[1:]) != tuple(self.input_shape):
+            _checks.fail(f"{type(self).__name__}.{where}", "input of shape (batch, "
+                         f"{', '.join(map(str, self.input_shape))})", np.shape(x))
 
     def summary(self, input_shape):
-        """A table of the layers: output shape for one sample of ``input_shape``, parameters.
-
-        Args:
-            input_shape: shape of one sample, without the batch axis, e.g. ``(1, 28, 28)``.
-        Returns:
-            the table as a string (tabulate), ending with the total parameter count.
-        """
+        """A tabulate table of the layers, the output shape of one sample of
+        ``input_shape`` (no batch axis, e.g. ``(1, 28, 28)``) and the parameter counts."""
         testing = [layer.testing_phase for layer in self.layers]
         self.phase = True       # no running statistics are touched, no dropout drawn
         x = np.zeros((1, *input_shape))
@@ -286,13 +252,11 @@ class NeuralNetwork:
     def test(self, input_tensor, batch_size=None):
         """Run ``input_tensor`` through every layer in the testing phase; return the output.
 
-        With ``batch_size`` the input goes through in chunks of that many samples,
-        which bounds the memory of evaluating a whole test set; in the testing
-        phase samples are computed independently, so the result is the same. (Not
-        for a classic 2-D RNN input, whose first axis is time.)
+        With ``batch_size``, in chunks of that many samples (bounded memory, the same
+        result; not for a classic 2-D RNN input, whose first axis is time).
         """
         self.phase = True
-        _check_finite("NeuralNetwork.test", input_tensor)
+        _checks.finite("NeuralNetwork.test", input_tensor)
         self._check_input_shape("test", input_tensor)
         outputs = []
         step = batch_size or max(len(input_tensor), 1)
@@ -304,52 +268,19 @@ class NeuralNetwork:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 
-def layer_state(layer):
-    """What a layer has learned: its parameters and the attributes it lists in ``_state_fields``.
-
-    For example BatchNormalization's running mean and variance. A dict name -> array
-    (or bool); these are what ``snapshot``/``restore`` and checkpoints keep.
-    """
-    state = dict(layer.parameters()) if callable(getattr(layer, "parameters", None)) else {}
-    for name in getattr(layer, "_state_fields", ()):
-        state[name] = getattr(layer, name)
-    return state
-
-
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _check_finite(where, batch, what="input batch"):
-    """Refuse a batch with NaN or inf: layers would pass it on silently (IEEE arithmetic)."""
-    x = np.asarray(batch)
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise ValueError(f"{where}: expected a finite {what}, got {np.isnan(x).sum()} NaN "
-                         f"and {np.isinf(x).sum()} infinite entries in shape {x.shape}")
-
-
-def _count(name, value, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"NeuralNetwork.train: expected {name} to be an integer >= {minimum}, "
-                         f"got {value!r}")
-    return int(value)
-
-
 def save(filename, net):
-    """Write ``net`` to ``filename`` as a data-only checkpoint (``checkpoint.save``).
-
-    The data layer is not saved. The file is written next to its destination and
-    renamed into place, so an interrupted save leaves the previous file intact.
-    """
+    """Write ``net`` (not its data layer) to ``filename`` as a data-only checkpoint,
+    atomically (see ``checkpoint.save``)."""
     import checkpoint
     checkpoint.save(filename, net)
 
 
 def load(filename, data_layer=None):
-    """Read a network saved by ``save`` and attach ``data_layer`` to it.
-
-    Loading runs no code from the file; a bad file raises
-    ``checkpoint.CheckpointError`` (a ``ValueError``) naming the file and the problem.
-    """
+    """Read a network saved by ``save`` and attach ``data_layer``. Nothing in the file is
+    run; a bad file raises ``checkpoint.CheckpointError`` naming the file and the problem."""
     import checkpoint
     return checkpoint.load(filename, data_layer)

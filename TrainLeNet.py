@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _checks
+
 ROOT = Path(__file__).resolve().parent
 SHIPPED = ROOT / "trained" / "lenet_mnist.ckpt"
 RUNS = ROOT / "trained" / "runs"
@@ -32,30 +34,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def integer(low, high=None):
+def checked(check, convert, *bounds, **open_ends):
+    """An argparse type: ``convert`` the text, then ``_checks.check`` it (one message template)."""
     def parse(text):
-        value = int(text) if str(text).lstrip("-").isdigit() else None
-        if value is None or value < low or (high is not None and value > high):
-            bound = ("a positive integer" if low == 1 else f"an integer >= {low}") \
-                if high is None else f"an integer in [{low}, {high}]"
-            raise argparse.ArgumentTypeError(f"expected {bound}, got {text!r}")
-        return value
+        try:
+            try:
+                value = convert(text)
+            except ValueError:
+                value = text
+            return check(None, "value", value, *bounds, **open_ends)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
     return parse
+
+
+def integer(low, high=None):
+    return checked(_checks.size, int, low, high)
 
 
 def number(low, high, low_open=True):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and (value > low if low_open else value >= low)
-                and value <= high):
-            bound = "(" if low_open else "["
-            raise argparse.ArgumentTypeError(f"expected a number in {bound}{low}, {high}], "
-                                             f"got {text!r}")
-        return value
-    return parse
+    return checked(_checks.number, float, low, high, low_open=low_open)
 
 
 def choice(*names):

@@ -46,7 +46,7 @@ import numpy as np
 
 import Layers
 import NeuralNetwork as network_module
-from Layers.Base import BaseLayer
+from Layers.Base import BaseLayer, learned_state
 from Optimization import Constraints, Loss, Optimizers, Schedules
 
 FORMAT = "numpy-dl-checkpoint"
@@ -166,7 +166,7 @@ def _optimizer_state(optimizer, writer):
 def _layer_doc(layer, net, writer):
     doc = _object(LAYERS, layer, "a layer")
     doc["testing_phase"] = bool(layer.testing_phase)
-    doc["state"] = _snapshot_entry(network_module.layer_state(layer), writer)
+    doc["state"] = _snapshot_entry(learned_state(layer), writer)
     if getattr(layer, "trainable", False):
         optimizers = getattr(layer, "_optimizers", None)
         if optimizers is None:
@@ -688,7 +688,7 @@ def _set_layer(r, doc, where, layer):
     elif type(layer) is not cls or _json(_object(LAYERS, layer, where)["args"]) != \
             _json(doc["args"]):
         r.fail(where, f"expected {layer!r} here, got {cls.__name__}({_short(doc['args'])})")
-    current = network_module.layer_state(layer)
+    current = learned_state(layer)
     if set(state) != set(current):
         r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
                                  f"got {_short(sorted(state))}")
@@ -743,7 +743,7 @@ def _state_entries(r, entries, net, where):
     entries = r.list(entries, where, len(net.layers))
     snapshot = []
     for i, (layer, entry) in enumerate(zip(net.layers, entries)):
-        current = network_module.layer_state(layer)
+        current = learned_state(layer)
         r.obj(entry, f"{where}[{i}]", tuple(current))
         snapshot.append({name: r.bool(entry[name], f"{where}[{i}].{name}")
                          if isinstance(value, bool) else

@@ -5,7 +5,7 @@ Both real datasets ship with scikit-learn, so nothing is downloaded.
 import numpy as np
 from sklearn.datasets import load_digits, load_iris
 
-from Layers.Base import check_shape, check_size
+import _checks
 from .base import ArrayData, one_hot
 
 
@@ -19,9 +19,9 @@ class RandomData:
     """
 
     def __init__(self, input_size, batch_size, categories):
-        self.input_size = check_shape("RandomData", "input_size", input_size, range(1, 8))
-        self.batch_size = check_size("RandomData", "batch_size", batch_size)
-        self.categories = check_size("RandomData", "categories", categories)
+        self.input_size = _checks.shape("RandomData", "input_size", input_size, range(1, 8))
+        self.batch_size = _checks.size("RandomData", "batch_size", batch_size)
+        self.categories = _checks.size("RandomData", "categories", categories)
 
     def next(self):
         x = np.random.random((self.batch_size, *self.input_size))

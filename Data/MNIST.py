@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from Layers.Base import check_size
+import _checks
 from .base import ArrayData, one_hot
 from .idx import IDXError, read_idx
 
@@ -185,10 +185,8 @@ class MNISTData(ArrayData):
     def __init__(self, batch_size, validation=0, subset=None, data_dir=None, dataset="mnist",
                  dtype=np.float64, shift=0):
         super().__init__(batch_size)
-        self.shift = check_size("MNISTData", "shift", shift, minimum=0)
-        if self.shift > MAX_SHIFT:
-            raise ValueError(f"MNISTData: expected shift <= {MAX_SHIFT} pixels, got {self.shift}")
-        validation = check_size("MNISTData", "validation", validation, minimum=0)
+        self.shift = _checks.size("MNISTData", "shift", shift, minimum=0, maximum=MAX_SHIFT)
+        validation = _checks.size("MNISTData", "validation", validation, minimum=0)
         (x, y, test_x, test_y), self.source = load_mnist(data_dir, dataset)
         if validation >= len(x):
             raise ValueError(f"MNISTData: expected validation < {len(x)} training images, "
@@ -198,7 +196,7 @@ class MNISTData(ArrayData):
         self._validation = (x[split:], y[split:])
         x, y = x[:split], y[:split]
         if subset is not None:
-            subset = check_size("MNISTData", "subset", subset)
+            subset = _checks.size("MNISTData", "subset", subset)
             x, y = x[:subset], y[:subset]
         self._train = (x, y)
         self._test = self._batch(test_x, test_y)

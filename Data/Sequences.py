@@ -7,7 +7,7 @@ seeds a Generator for the call, so ``np.random.seed`` reproduces it) unless a
 """
 import numpy as np
 
-from Layers.Base import check_size
+import _checks
 
 
 def _generator(rng):
@@ -27,7 +27,7 @@ def adding_problem(n, length, rng=None):
         ``x`` of shape ``(n, length, 2)`` and ``y`` of shape ``(n, 1)``.
     """
     rng = _generator(rng)
-    length = check_size("adding_problem", "length", length, minimum=2)
+    length = _checks.size("adding_problem", "length", length, minimum=2)
     half = length // 2
     values = rng.uniform(0.0, 1.0, (n, length))
     first, second = rng.integers(0, half, n), rng.integers(half, length, n)
@@ -58,8 +58,8 @@ class AddingData:
     """Data layer of fresh adding-problem batches; a fixed test set from ``seed``."""
 
     def __init__(self, batch_size, length, test_size=1000, seed=0):
-        self.batch_size = check_size("AddingData", "batch_size", batch_size)
-        self.length = check_size("AddingData", "length", length, minimum=2)
+        self.batch_size = _checks.size("AddingData", "batch_size", batch_size)
+        self.length = _checks.size("AddingData", "length", length, minimum=2)
         self._test = adding_problem(test_size, length, np.random.default_rng(seed))
 
     def next(self):
@@ -90,7 +90,7 @@ class SequenceWindows:
         if self.inputs.ndim != 2 or len(self.inputs) != len(self.targets):
             raise ValueError(f"SequenceWindows: expected inputs (time, features) and targets of "
                              f"the same length, got {self.inputs.shape} and {self.targets.shape}")
-        self.window = check_size("SequenceWindows", "window", window)
+        self.window = _checks.size("SequenceWindows", "window", window)
         if self.window > len(self.inputs):
             raise ValueError(f"SequenceWindows: expected window <= {len(self.inputs)} steps, "
                              f"got {self.window}")

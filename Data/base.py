@@ -1,7 +1,7 @@
 """Shared machinery of the in-memory data layers."""
 import numpy as np
 
-from Layers.Base import check_size
+import _checks
 
 
 def one_hot(labels, categories):
@@ -23,7 +23,7 @@ class ArrayData:
     """
 
     def __init__(self, batch_size):
-        self.batch_size = check_size(type(self).__name__, "batch_size", batch_size)
+        self.batch_size = _checks.size(type(self).__name__, "batch_size", batch_size)
         self._order = np.empty(0, dtype=int)
         self._position = 0
 

@@ -55,10 +55,11 @@ Bad input is refused at the boundary with a ``ValueError`` or ``TypeError``
 whose message names the layer, what was expected and what came.
 """
 import copy
-import numbers
 import warnings
 
 import numpy as np
+
+import _checks
 
 
 class BaseLayer:
@@ -267,6 +268,18 @@ def stack_bias(weights, bias):
     return weights
 
 
+def learned_state(layer):
+    """What ``layer`` has learned: its ``parameters()`` and the attributes in ``_state_fields``.
+
+    A dict name -> array (or bool); ``NeuralNetwork.snapshot``/``restore`` and
+    checkpoints keep exactly this. Works on any layer (a dict of nothing for ReLU).
+    """
+    state = dict(layer.parameters()) if callable(getattr(layer, "parameters", None)) else {}
+    for name in getattr(layer, "_state_fields", ()):
+        state[name] = getattr(layer, name)
+    return state
+
+
 def linked_copy(optimizer):
     """A copy of ``optimizer`` with its own state and linked hyperparameters.
 
@@ -276,43 +289,6 @@ def linked_copy(optimizer):
     return fork() if callable(fork) else copy.deepcopy(optimizer)
 
 
-def check_dtype(layer, dtype):
-    """Return a ``dtype`` keyword as a NumPy float type (np.float32, ...)."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.kind != "f":
-        raise TypeError(f"{layer}: expected a floating dtype such as np.float32 or "
-                        f"np.float64, got {dtype!r}")
-    return dt.type
-
-
-def check_size(layer, name, value, minimum=1):
-    """Return ``value`` as an int; sizes may be Python or NumPy integers."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        # a float that is a whole number (e.g. 64.0 from a computation) is accepted
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) \
-                and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{layer}: expected an integer {name}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{layer}: expected {name} >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_shape(layer, name, value, lengths, minimum=1):
-    """Return ``value`` (int, tuple or list of ints) as a tuple of ints.
-
-    Args:
-        lengths: the allowed tuple lengths, e.g. ``(1, 2)``.
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,)
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (tuple, list)) or len(value) not in lengths:
-        want = " or ".join(str(n) for n in lengths)
-        raise ValueError(f"{layer}: expected {name} as a tuple of {want} integers, got {value!r}")
-    return tuple(check_size(layer, name, v, minimum) for v in value)
+# The argument checks live in _checks.py (one message template for the framework);
+# these names are kept for the layers that import them from here.
+check_dtype, check_size, check_shape = _checks.float_dtype, _checks.size, _checks.shape

@@ -1,7 +1,8 @@
 """Batch normalization for vectors and images."""
 import numpy as np
 
-from .Base import TrainableLayer, check_dtype, check_size, linked_copy
+import _checks
+from .Base import TrainableLayer, linked_copy
 
 
 class BatchNormalization(TrainableLayer):
@@ -43,8 +44,8 @@ class BatchNormalization(TrainableLayer):
 
     def __init__(self, channels, dtype=np.float64):
         super().__init__()
-        dtype = check_dtype("BatchNormalization", dtype)
-        self.channels = check_size("BatchNormalization", "channels", channels)
+        dtype = _checks.float_dtype("BatchNormalization", dtype)
+        self.channels = _checks.size("BatchNormalization", "channels", channels)
         self.weights = np.ones(self.channels, dtype=dtype)
         self.bias = np.zeros(self.channels, dtype=dtype)
         self.running_mean = np.zeros(self.channels, dtype=dtype)

@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from .Base import TrainableLayer, check_dtype, check_shape, check_size
+import _checks
+from .Base import TrainableLayer
 from ._windows import col2im, im2col, same_padding
 
 
@@ -43,11 +44,11 @@ class Conv(TrainableLayer):
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):
         super().__init__()
-        dtype = check_dtype("Conv", dtype)
-        self.convolution_shape = check_shape("Conv", "convolution_shape", convolution_shape, (2, 3))
-        self.num_kernels = check_size("Conv", "num_kernels", num_kernels)
+        dtype = _checks.float_dtype("Conv", dtype)
+        self.convolution_shape = _checks.shape("Conv", "convolution_shape", convolution_shape, (2, 3))
+        self.num_kernels = _checks.size("Conv", "num_kernels", num_kernels)
         spatial = len(self.convolution_shape) - 1
-        stride = check_shape("Conv", "stride_shape", stride_shape, (1, spatial))
+        stride = _checks.shape("Conv", "stride_shape", stride_shape, (1, spatial))
         self.stride_shape = stride * spatial if len(stride) == 1 else stride
         self.weights = np.random.uniform(0.0, 1.0, (self.num_kernels, *self.convolution_shape)) \
             .astype(dtype)

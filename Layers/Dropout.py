@@ -1,8 +1,7 @@
 """Inverted dropout."""
-import numbers
-
 import numpy as np
 
+import _checks
 from .Base import BaseLayer
 
 
@@ -27,11 +26,8 @@ class Dropout(BaseLayer):
 
     def __init__(self, probability):
         super().__init__()
-        if isinstance(probability, bool) or not isinstance(probability, numbers.Real) \
-                or not 0 < probability <= 1:
-            raise ValueError(f"Dropout: expected a keep probability with 0 < probability <= 1, "
-                             f"got {probability!r}")
-        self.probability = float(probability)
+        self.probability = _checks.number("Dropout", "probability (the keep probability)",
+                                          probability, 0, 1, low_open=True)
         self._mask = None
 
     def __repr__(self):

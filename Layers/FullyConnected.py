@@ -1,7 +1,8 @@
 """Fully connected (dense) layer."""
 import numpy as np
 
-from .Base import TrainableLayer, check_dtype, check_size, stack_bias
+import _checks
+from .Base import TrainableLayer, stack_bias
 
 
 class FullyConnected(TrainableLayer):
@@ -24,9 +25,9 @@ class FullyConnected(TrainableLayer):
 
     def __init__(self, input_size, output_size, dtype=np.float64):
         super().__init__()
-        dtype = check_dtype("FullyConnected", dtype)
-        self.input_size = check_size("FullyConnected", "input_size", input_size)
-        self.output_size = check_size("FullyConnected", "output_size", output_size)
+        dtype = _checks.float_dtype("FullyConnected", dtype)
+        self.input_size = _checks.size("FullyConnected", "input_size", input_size)
+        self.output_size = _checks.size("FullyConnected", "output_size", output_size)
         # Non-zero random weights and a positive bias, so that a zero input
         # already gives a positive output before initialize is called.
         self.weights = np.random.uniform(0.0, 1.0, (self.input_size + 1, self.output_size)) \

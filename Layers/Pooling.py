@@ -1,7 +1,8 @@
 """2-D max pooling."""
 import numpy as np
 
-from .Base import BaseLayer, check_shape
+import _checks
+from .Base import BaseLayer
 from ._windows import offsets, pooled_size
 
 
@@ -25,8 +26,8 @@ class Pooling(BaseLayer):
 
     def __init__(self, stride_shape, pooling_shape):
         super().__init__()
-        stride = check_shape("Pooling", "stride_shape", stride_shape, (1, 2))
-        pool = check_shape("Pooling", "pooling_shape", pooling_shape, (1, 2))
+        stride = _checks.shape("Pooling", "stride_shape", stride_shape, (1, 2))
+        pool = _checks.shape("Pooling", "pooling_shape", pooling_shape, (1, 2))
         self.stride_shape = stride * 2 if len(stride) == 1 else stride
         self.pooling_shape = pool * 2 if len(pool) == 1 else pool
         self._argmax = None     # index of each output's maximum among its window offsets

@@ -4,18 +4,13 @@ Each has ``calculate_gradient(w)`` (the penalty's gradient, which the optimizers
 subtract scaled by the learning rate) and ``norm(w)`` (the penalty itself, which
 NeuralNetwork adds to the reported loss).
 """
-import numbers
-import math
-
 import numpy as np
+
+import _checks
 
 
 def _check_alpha(name, alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
-            or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"{name}: expected a finite regularization weight alpha >= 0, "
-                         f"got {alpha!r}")
-    return float(alpha)
+    return _checks.number(name, "the regularization weight alpha", alpha, 0)
 
 
 class L2_Regularizer:

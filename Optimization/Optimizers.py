@@ -29,10 +29,10 @@ schedules work between ``train`` calls).
 """
 import copy
 import math
-import numbers
 
 import numpy as np
 
+import _checks
 from . import Constraints
 
 
@@ -55,17 +55,11 @@ class _Hyperparameter:
 
 
 def _positive(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{owner}: expected {name} to be a positive finite number, "
-                         f"got {value!r}")
-    return float(value)
+    return _checks.number(owner, name, value, 0, low_open=True)
 
 
 def _decay(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{owner}: expected {name} in [0, 1), got {value!r}")
-    return float(value)
+    return _checks.number(owner, name, value, 0, 1, high_open=True)
 
 
 def _regularizer(owner, name, value):
@@ -75,13 +69,13 @@ def _regularizer(owner, name, value):
         kinds = {"L2": Constraints.L2_Regularizer, "L1": Constraints.L1_Regularizer}
         kind = value.get("type")
         if kind not in kinds:
-            raise ValueError(f"{owner}: expected regularizer type 'L2' or 'L1', got {kind!r}")
+            _checks.fail(owner, "regularizer type 'L2' or 'L1'", kind)
         if "lambda" not in value:
-            raise ValueError(f"{owner}: expected the regularizer dict to give 'lambda', "
-                             f"got keys {sorted(value)}")
+            _checks.fail(owner, "the regularizer dict to give 'lambda'",
+                         _checks.Described(f"keys {sorted(value)}"))
         return kinds[kind](value["lambda"])
-    raise TypeError(f"{owner}: expected a regularizer object or a dict "
-                    f"{{'type': 'L2'|'L1', 'lambda': float}}, got {type(value).__name__}")
+    _checks.fail(owner, "a regularizer object or a dict {'type': 'L2'|'L1', 'lambda': float}",
+                 _checks.Described(type(value).__name__), TypeError)
 
 
 def clip_gradients(gradient, threshold=5.0):

@@ -13,7 +13,8 @@ and work just as well in a hand-written loop::
     stopper.restore(net)                          # the best weights seen
 """
 import math
-import numbers
+
+import _checks
 
 
 class _Schedule:
@@ -31,9 +32,7 @@ class _Schedule:
 
 
 def _positive(name, value, maximum=math.inf):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= maximum:
-        raise ValueError(f"{name}: expected a number in (0, {maximum}], got {value!r}")
-    return float(value)
+    return _checks.number(name, "factor", value, 0, maximum, low_open=True)
 
 
 class ExponentialDecay(_Schedule):
@@ -55,9 +54,7 @@ class StepDecay(_Schedule):
 
     def __init__(self, every, factor=0.1):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ValueError(f"StepDecay: expected every >= 1 epochs, got {every!r}")
-        self.every = int(every)
+        self.every = _checks.size("StepDecay", "every", every)
         self.factor = _positive("StepDecay", factor, 1.0)
 
     def rate(self, epoch):
@@ -77,10 +74,8 @@ class EarlyStopping:
     """
 
     def __init__(self, patience=3, min_delta=0.0):
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-            raise ValueError(f"EarlyStopping: expected patience >= 1 epochs, got {patience!r}")
-        self.patience = int(patience)
-        self.min_delta = float(min_delta)
+        self.patience = _checks.size("EarlyStopping", "patience", patience)
+        self.min_delta = _checks.number("EarlyStopping", "min_delta", min_delta, 0)
         self.best = math.inf
         self.best_epoch = 0
         self.epoch = 0

@@ -18,7 +18,7 @@ import ConvertCheckpoint
 import NeuralNetwork
 import checkpoint
 from Data.idx import IDXError, read_idx, write_idx
-from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Initializers,
+from Layers import (Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Initializers,
                     LSTM, Pooling, ReLU, RNN, Sigmoid, SoftMax, TanH)
 from Models import LeNet
 from Optimization import Loss, Optimizers, Schedules
@@ -52,7 +52,7 @@ def every_layer_network(optimizer):
 def assert_same(a, b):
     assert [type(x) for x in a.layers] == [type(y) for y in b.layers]
     for x, y in zip(a.layers, b.layers):
-        sx, sy = NeuralNetwork.layer_state(x), NeuralNetwork.layer_state(y)
+        sx, sy = Base.learned_state(x), Base.learned_state(y)
         assert sx.keys() == sy.keys()
         for name in sx:
             np.testing.assert_array_equal(sx[name], sy[name])

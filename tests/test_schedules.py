@@ -39,7 +39,7 @@ def test_step_decay():
 
 
 def test_bad_schedule_arguments():
-    with pytest.raises(ValueError, match="ExponentialDecay: expected a number in"):
+    with pytest.raises(ValueError, match=r"ExponentialDecay: expected factor to be a number in \(0, 1.0\]"):
         Schedules.ExponentialDecay(1.5)
     with pytest.raises(ValueError, match="StepDecay: expected every >= 1"):
         Schedules.StepDecay(0)
@@ -94,7 +94,7 @@ def test_train_with_validation_and_early_stopping():
 
 def test_validation_needs_epochs():
     net = iris_net()
-    with pytest.raises(ValueError, match="validation, schedule and early_stopping need epochs="):
+    with pytest.raises(ValueError, match="NeuralNetwork.train: expected epochs= with validation, schedule and early_stopping"):
         net.train(10, validation=net.data_layer.get_test_set())
 
 

@@ -60,12 +60,14 @@ def test_quick_real_run_then_evaluate(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "argument --epochs: expected a positive integer, got '-1'"),
-    (["--batch-size", "0"], "argument --batch-size: expected a positive integer"),
-    (["--lr", "nan"], "argument --lr: expected a number in (0, 1]"),
-    (["--seed", str(2**32)], "argument --seed: expected an integer in [0, 4294967295]"),
-    (["--seed", "-3"], "argument --seed: expected an integer in [0, 4294967295]"),
-    (["--augment", "100000"], "argument --augment: expected an integer in [0, 8]"),
+    (["--epochs", "-1"], "argument --epochs: expected value >= 1, got -1"),
+    (["--epochs", "1.5"], "argument --epochs: expected an integer value, got '1.5'"),
+    (["--batch-size", "0"], "argument --batch-size: expected value >= 1, got 0"),
+    (["--lr", "nan"], "argument --lr: expected value to be a number in (0, 1], got nan"),
+    (["--lr", "fast"], "argument --lr: expected value to be a number in (0, 1], got 'fast'"),
+    (["--seed", str(2**32)], "argument --seed: expected value in [0, 4294967295], got 4294967296"),
+    (["--seed", "-3"], "argument --seed: expected value in [0, 4294967295], got -3"),
+    (["--augment", "100000"], "argument --augment: expected value in [0, 8], got 100000"),
     (["--resume"], "--resume needs --checkpoint PATH"),
     (["--resume", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
     (["--evaluate", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
