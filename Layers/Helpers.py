@@ -19,6 +19,8 @@ import random
 
 import numpy as np
 
+from Data.Datasets import DigitData, IrisData, RandomData    # the data layers live in Data/
+from Data.MNIST import MNISTData
 from .BatchNormalization import input_gradient
 from ._check_layer import LayerCheckFailed, check_layer
 
@@ -27,19 +29,6 @@ __all__ = ["gradient_check", "gradient_check_weights", "check_layer", "LayerChec
            "IrisData", "DigitData", "MNISTData"]
 
 EPSILON = 1e-5
-
-# The data layers live in Data/ and are re-exported here, imported on first use
-# (Data imports Layers, so importing them eagerly would be circular).
-_DATA_LAYERS = {"RandomData": "Data.Datasets", "IrisData": "Data.Datasets",
-                "DigitData": "Data.Datasets", "MNISTData": "Data.MNIST"}
-
-
-def __getattr__(name):
-    if name in _DATA_LAYERS:
-        import importlib
-        return getattr(importlib.import_module(_DATA_LAYERS[name]), name)
-    raise AttributeError(f"module 'Layers.Helpers' has no attribute {name!r}")
-
 
 def _loss(layers, input_tensor, label_tensor, seed):
     """Forward through every layer and the loss; re-seed first if ``seed`` is given."""

@@ -314,10 +314,13 @@ class TestIDXLimits:
             MNIST.load_mnist(tmp_path)
 
 
-def test_data_does_not_import_the_network():
-    code = "import sys; import Data.MNIST, Data.Datasets, Data.Sequences; print('NeuralNetwork' in sys.modules)"
+def test_data_imports_neither_the_network_nor_the_layers():
+    code = ("import sys; import Data.MNIST, Data.Datasets, Data.Sequences, Data.idx; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('NeuralNetwork', 'Layers')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.stdout.strip() == "False", result.stderr
+    assert result.stdout.strip() == "[]", result.stderr
+    helpers = (ROOT / "Layers" / "Helpers.py").read_text()
+    assert "importlib" not in helpers and "__getattr__" not in helpers   # a plain re-export
 
 
 def test_lenet_load_refuses_another_network(tmp_path):
