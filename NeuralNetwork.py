@@ -1,6 +1,4 @@
-"""NeuralNetwork: a stack of layers, a data layer, a loss layer and an optimizer.
-
-Usage::
+"""NeuralNetwork: a stack of layers, a data layer, a loss layer and an optimizer::
 
     net = NeuralNetwork(Optimizers.Adam(1e-3), Initializers.He(), Initializers.Constant(0.1))
     net.data_layer = Helpers.IrisData(50)       # anything with next() -> (input, label)
@@ -10,22 +8,21 @@ Usage::
     net.train(1000)                             # mean loss per sample of the call
     probabilities = net.test(inputs)
 
-Epoch-based training (validation, schedules, early stopping, resumable progress)
-lives in ``Optimization/Trainer.py``; ``train(epochs=...)`` hands over to it.
+Epoch-based training (validation, schedules, early stopping, resumable progress) is
+``Optimization/Trainer.py``; checkpoints are ``checkpoint.py``.
 """
 import math
 
 import numpy as np
 from tabulate import tabulate
-from tqdm.auto import tqdm
 
 import _checks
-from Layers.Base import learned_state, linked_copy
+from Layers.Base import linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
 
 class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the parameters of the last good step were restored."""
+    """The loss became NaN or infinite; the state of the last good step was put back."""
 
 
 class NeuralNetwork:
@@ -38,15 +35,13 @@ class NeuralNetwork:
             trainable layer appended.
 
     Members:
-        layers: the layers, input first.
-        loss: one value per training iteration, as the classic framework kept it:
-            the loss layer's value for the batch (a sum over its samples) plus the
-            regularization loss. Everything else reports the loss per sample.
-        data_layer: object with ``next() -> (input, label)``.
-        loss_layer: object with ``forward(prediction, label)`` and ``backward(label)``.
-        history: one dict per epoch of ``train(epochs=...)`` (per-sample losses).
-        epoch_progress: ``(steps, loss sum, samples)`` of an epoch a callback
-            interrupted; the next ``train(epochs=...)`` finishes it first.
+        layers: the layers, input first. data_layer: ``next() -> (input, label)``.
+        loss_layer: ``forward(prediction, label)`` and ``backward(label)``.
+        loss: one value per training iteration, as the classic framework kept it: the
+            loss layer's value (a sum over the batch) plus the regularization loss.
+            Everything else reports the loss per sample.
+        history: one dict per epoch of ``train(epochs=...)``. epoch_progress:
+            ``(steps, loss sum, samples)`` of an epoch a callback interrupted.
         input_shape: shape of one sample; when set, other inputs are refused.
     """
 
@@ -124,7 +119,7 @@ class NeuralNetwork:
         x, self._label = self.data_layer.next()
         _checks.finite("NeuralNetwork.forward", x)
         _checks.finite("NeuralNetwork.forward", self._label, what="label batch")
-        self._check_input_shape("forward", x)
+        _checks.sample_shape(f"{type(self).__name__}.forward", x, self.input_shape)
         for layer in self.layers:
             x = layer.forward(x)
         self._batch_loss = self.loss_layer.forward(x, self._label)
@@ -136,12 +131,10 @@ class NeuralNetwork:
         error = self.loss_layer.backward(self._label)
         for layer in reversed(self.layers[1:]):
             error = layer.backward(error)
-        if self.layers:
-            first = self.layers[0]
-            if getattr(first, "skips_input_gradient", False):
-                first.backward(error, input_gradient=False)
-            else:
-                first.backward(error)
+        if self.layers and getattr(self.layers[0], "skips_input_gradient", False):
+            self.layers[0].backward(error, input_gradient=False)
+        elif self.layers:
+            self.layers[0].backward(error)
 
     def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
               schedule=None, early_stopping=None, progress=None, callback=None):
@@ -156,28 +149,16 @@ class NeuralNetwork:
         or infinite loss raises ``TrainingDiverged`` naming the iteration, after
         putting back the layer state that gave the last finite loss.
         """
-        where = "NeuralNetwork.train"
         if (iterations is None) == (epochs is None):
-            _checks.fail(where, "iterations or epochs=, one of them",
+            _checks.fail("NeuralNetwork.train", "iterations or epochs=, one of them",
                          _checks.Described(f"iterations={iterations}, epochs={epochs}"))
         self.phase = False
         self._call_steps = 0
-        if epochs is not None:
-            batch_size = None if batch_size is None else _checks.size(where, "batch_size", batch_size)
-            return Trainer.train_epochs(self, _checks.size(where, "epochs", epochs, minimum=0),
-                                        batch_size, validation, schedule, early_stopping,
-                                        progress, callback)
-        if validation is not None or early_stopping is not None or schedule is not None:
-            _checks.fail(where, "epochs= with validation, schedule and early_stopping",
-                         _checks.Described(f"iterations={iterations}"))
-        loss_sum, samples = 0.0, 0
-        for _ in tqdm(range(_checks.size(where, "iterations", iterations, minimum=0)), desc="train",
-                      disable=not progress, dynamic_ncols=True):
-            loss, batch = self.step()
-            loss_sum, samples = loss_sum + loss, samples + batch
-            if callback is not None and callback(self, len(self.loss), loss):
-                break
-        return loss_sum / samples if samples else float("nan")
+        if epochs is None:
+            return Trainer.train_steps(self, iterations, validation, schedule, early_stopping,
+                                       progress, callback)
+        return Trainer.train_epochs(self, epochs, batch_size, validation, schedule,
+                                    early_stopping, progress, callback)
 
     def step(self):
         """One forward/backward step with the divergence guard; appends the classic loss.
@@ -190,12 +171,10 @@ class NeuralNetwork:
         if not math.isfinite(loss):
             if self._last_good is not None:
                 self.restore(self._last_good)
-            hint = "" if math.isfinite(self._batch_loss) else \
-                " (is the learning rate too large, or a SoftMax missing before the loss?)"
             raise TrainingDiverged(
                 f"NeuralNetwork.train: the loss became {loss} at iteration {self._call_steps} "
                 f"of this call (iteration {len(self.loss) + 1} overall); the parameters that "
-                f"gave the last finite loss were kept{hint}")
+                f"gave the last finite loss were kept (is the learning rate too large?)")
         self._last_good = self.snapshot()
         self.backward()
         self.loss.append(loss)
@@ -209,45 +188,33 @@ class NeuralNetwork:
         return float(loss), float(accuracy)
 
     def snapshot(self):
-        """A copy of every layer's ``learned_state`` (for ``restore``), one dict per layer."""
-        return [{name: _copy(value) for name, value in learned_state(layer).items()}
-                for layer in self.layers]
+        """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""
+        return snapshot_state(self.layers)
 
     def restore(self, snapshot):
         """Put back the layer state taken by ``snapshot``."""
-        for layer, state in zip(self.layers, snapshot):
-            for name, value in state.items():
-                setattr(layer, name, _copy(value))
+        restore_state(self.layers, snapshot)
 
     def save(self, filename):
         """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
 
-    def _check_input_shape(self, where, x):
-        if self.input_shape is not None and tuple(np.shape(x)[1:]) != tuple(self.input_shape):
-            _checks.fail(f"{type(self).__name__}.{where}", "input of shape (batch, "
-                         f"{', '.join(map(str, self.input_shape))})", np.shape(x))
-
     def summary(self, input_shape):
         """A tabulate table of the layers, the output shape of one sample of
         ``input_shape`` (no batch axis, e.g. ``(1, 28, 28)``) and the parameter counts."""
-        testing = [layer.testing_phase for layer in self.layers]
+        phases = [layer.testing_phase for layer in self.layers]
         self.phase = True       # no running statistics are touched, no dropout drawn
-        x = np.zeros((1, *input_shape))
-        rows, total = [], 0
+        x, rows = np.zeros((1, *input_shape)), []
         try:
             for layer in self.layers:
                 x = layer.forward(x)
-                count = sum(p.size for p in layer.parameters().values()) \
-                    if hasattr(layer, "parameters") else 0
-                total += count
-                rows.append([repr(layer), str(tuple(x.shape[1:])), f"{count:,}"])
+                count = sum(p.size for p in getattr(layer, "parameters", dict)().values())
+                rows.append([repr(layer), str(tuple(x.shape[1:])), count])
         finally:
-            for layer, phase in zip(self.layers, testing):
+            for layer, phase in zip(self.layers, phases):
                 layer.testing_phase = phase
-        rows.append(["total", "", f"{total:,}"])
-        return tabulate(rows, headers=["layer", "output shape", "parameters"],
-                        colalign=("left", "left", "right"))
+        rows.append(["total", "", sum(row[2] for row in rows)])
+        return tabulate(rows, headers=["layer", "output shape", "parameters"], intfmt=",")
 
     def test(self, input_tensor, batch_size=None):
         """Run ``input_tensor`` through every layer in the testing phase; return the output.
@@ -257,7 +224,7 @@ class NeuralNetwork:
         """
         self.phase = True
         _checks.finite("NeuralNetwork.test", input_tensor)
-        self._check_input_shape("test", input_tensor)
+        _checks.sample_shape(f"{type(self).__name__}.test", input_tensor, self.input_shape)
         outputs = []
         step = batch_size or max(len(input_tensor), 1)
         for start in range(0, max(len(input_tensor), 1), step):
@@ -266,10 +233,6 @@ class NeuralNetwork:
                 x = layer.forward(x)
             outputs.append(x)
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
-
-
-def _copy(value):
-    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def save(filename, net):

@@ -90,3 +90,9 @@ def finite(owner, batch, what="input batch"):
         fail(owner, f"a finite {what}", Described(f"{int(np.isnan(x).sum())} NaN and "
                                                    f"{int(np.isinf(x).sum())} infinite entries "
                                                    f"in shape {x.shape}"))
+
+
+def sample_shape(owner, batch, shape):
+    """Refuse a batch whose samples are not of ``shape`` (no check when ``shape`` is None)."""
+    if shape is not None and tuple(np.shape(batch)[1:]) != tuple(shape):
+        fail(owner, f"input of shape (batch, {', '.join(map(str, shape))})", np.shape(batch))

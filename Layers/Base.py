@@ -280,6 +280,23 @@ def learned_state(layer):
     return state
 
 
+def snapshot_state(layers):
+    """A copy of ``learned_state`` of every layer: a list of dicts, for ``restore_state``."""
+    return [{name: _copy(value) for name, value in learned_state(layer).items()}
+            for layer in layers]
+
+
+def restore_state(layers, snapshot):
+    """Put back what ``snapshot_state`` took (copies, so the snapshot can be reused)."""
+    for layer, state in zip(layers, snapshot):
+        for name, value in state.items():
+            setattr(layer, name, _copy(value))
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
 def linked_copy(optimizer):
     """A copy of ``optimizer`` with its own state and linked hyperparameters.
 

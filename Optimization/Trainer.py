@@ -1,6 +1,7 @@
 """The epoch trainer: passes over a data layer, validation, history, schedules, early stopping.
 
-``NeuralNetwork.train(epochs=...)`` delegates to ``train_epochs``. The trainer
+``NeuralNetwork.train(epochs=...)`` delegates to ``train_epochs`` (and the classic
+``train(iterations)`` to ``train_steps``). The trainer
 receives the network and never imports it; it uses
 
 * ``net.step()``: one training step, returning ``(loss of the batch, batch size)``
@@ -21,6 +22,10 @@ import sys
 
 from tqdm.auto import tqdm
 
+import _checks
+
+WHERE = "NeuralNetwork.train"
+
 
 def interactive():
     """True in a Jupyter kernel or when stderr is a terminal: where a person watches."""
@@ -39,8 +44,27 @@ def steps_per_epoch(data_layer, batch_size=None):
     try:
         return math.ceil(len(data_layer) / data_layer.batch_size)
     except (TypeError, AttributeError):
-        raise TypeError("NeuralNetwork.train: epochs= needs a data layer with len() (training "
-                        f"samples) and batch_size, got {type(data_layer).__name__}") from None
+        _checks.fail(WHERE, "a data layer with len() (training samples) and batch_size for "
+                     "epochs=", _checks.Described(type(data_layer).__name__), TypeError)
+
+
+def train_steps(net, iterations, validation=None, schedule=None, early_stopping=None,
+                progress=False, callback=None):
+    """The classic ``train(iterations)``: that many steps; the mean loss per sample.
+
+    Quiet unless ``progress`` is true; ``callback`` as for ``train_epochs``.
+    """
+    if validation is not None or early_stopping is not None or schedule is not None:
+        _checks.fail(WHERE, "epochs= with validation, schedule and early_stopping",
+                     _checks.Described(f"iterations={iterations}"))
+    loss_sum, samples = 0.0, 0
+    for _ in tqdm(range(_checks.size(WHERE, "iterations", iterations, minimum=0)),
+                  desc="train", disable=not progress, dynamic_ncols=True):
+        loss, batch = net.step()
+        loss_sum, samples = loss_sum + loss, samples + batch
+        if callback is not None and callback(net, len(net.loss), loss):
+            break
+    return loss_sum / samples if samples else float("nan")
 
 
 def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
@@ -64,9 +88,11 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
         callback: ``callback(net, iteration, loss)`` after every step; a true result
             stops training after that step.
     """
+    epochs = _checks.size(WHERE, "epochs", epochs, minimum=0)
     if early_stopping is not None and validation is None:
-        raise ValueError("NeuralNetwork.train: early_stopping needs validation=(input, label)")
-    per_epoch = steps_per_epoch(net.data_layer, batch_size)
+        _checks.fail(WHERE, "validation=(input, label) with early_stopping", None)
+    per_epoch = steps_per_epoch(net.data_layer, None if batch_size is None else
+                                _checks.size(WHERE, "batch_size", batch_size))
     show = interactive() if progress is None else bool(progress)
     total_loss, total_samples = 0.0, 0
     interrupted = stopped = False
