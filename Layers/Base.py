@@ -31,6 +31,15 @@ A *trainable* layer (``trainable = True``) also has
   wrong: it warns, and ``forward`` refuses such a parameter);
 * ``parameters()``, a dict name -> array of everything an optimizer updates.
 
+**Regularization is declared once**, in ``_regularized``: the parameters the
+optimizer's regularizer acts on in the update. The regularization loss that
+NeuralNetwork adds is ``regularizer.norm(weights)`` when ``weights`` is among
+them, else 0. These are the classic framework's numbers: FullyConnected's bias
+is the last row of ``weights`` (decays, counts); Conv's separate ``bias`` decays
+in the update but only the weights count in the loss; an RNN/LSTM's
+``output_weights`` likewise; BatchNormalization's gamma and beta are not
+regularized at all.
+
 A layer that learns state besides its parameters (BatchNormalization's running
 statistics) lists those attributes in ``_state_fields``; checkpoints and
 ``NeuralNetwork.snapshot``/``restore`` keep them with the parameters.
@@ -148,6 +157,8 @@ class TrainableLayer(BaseLayer):
     """
 
     _param_names = ("weights",)
+    # The parameters the optimizer's regularizer acts on (see the module docstring).
+    _regularized = ("weights",)
     skips_input_gradient = False
 
     def __init__(self):
@@ -186,9 +197,12 @@ class TrainableLayer(BaseLayer):
         return {name: getattr(self, name) for name in self._param_names}
 
     def calculate_regularization_loss(self):
-        """``regularizer.norm(weights)`` of the optimizer's regularizer, else 0."""
+        """``regularizer.norm(weights)`` of the optimizer's regularizer (0 without one, or
+        when ``weights`` is not among the ``_regularized`` parameters)."""
         regularizer = getattr(self.optimizer, "regularizer", None)
-        return 0.0 if regularizer is None else float(regularizer.norm(self.weights))
+        if regularizer is None or "weights" not in self._regularized:
+            return 0.0
+        return float(regularizer.norm(self.weights))
 
     def _parameter_shapes(self):
         """Dict name -> the shape ``forward`` needs, for every parameter."""
@@ -219,9 +233,14 @@ class TrainableLayer(BaseLayer):
         if self._optimizers is None:
             return
         for name, optimizer in self._optimizers.items():
-            value = getattr(self, name)
-            grad = getattr(self, "gradient_" + name)
-            setattr(self, name, np.asarray(optimizer.calculate_update(value, grad), dtype=self.dtype))
+            value, grad = getattr(self, name), getattr(self, "gradient_" + name)
+            # The keyword only where a regularizer must be left out: an optimizer with the
+            # classic calculate_update(weights, gradient) and no regularizer still works.
+            if name in self._regularized or getattr(optimizer, "regularizer", None) is None:
+                new = optimizer.calculate_update(value, grad)
+            else:
+                new = optimizer.calculate_update(value, grad, regularize=False)
+            setattr(self, name, np.asarray(new, dtype=self.dtype))
 
     def _initialized(self, initializer, shape, fan_in, fan_out, what, dtype=None):
         """``initializer.initialize(shape, fan_in, fan_out)`` as an array of the layer's dtype.

@@ -2,7 +2,7 @@
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer, linked_copy
+from .Base import TrainableLayer
 
 
 class BatchNormalization(TrainableLayer):
@@ -37,6 +37,7 @@ class BatchNormalization(TrainableLayer):
 
     _cache_fields = ("_x_hat", "_inv_std", "_trained")
     _param_names = ("weights", "bias")
+    _regularized = ()                   # gamma and beta: see Base
     # Learned besides the parameters: kept by checkpoints and NeuralNetwork.snapshot.
     _state_fields = ("running_mean", "running_var", "_has_running")
     epsilon = 1e-11
@@ -68,15 +69,6 @@ class BatchNormalization(TrainableLayer):
 
     def _parameter_shapes(self):
         return {"weights": (self.channels,), "bias": (self.channels,)}
-
-    @TrainableLayer.optimizer.setter
-    def optimizer(self, optimizer):
-        TrainableLayer.optimizer.fset(self, None if optimizer is None else linked_copy(optimizer))
-        for opt in (self._optimizers or {}).values():
-            opt.apply_regularizer = False
-
-    def calculate_regularization_loss(self):
-        return 0.0
 
     def reformat(self, tensor):
         """``(b, c, y, x) -> (b*y*x, c)``; a 2-D tensor goes back to the last image shape."""

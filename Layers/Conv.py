@@ -40,6 +40,7 @@ class Conv(TrainableLayer):
 
     _cache_fields = ("_x_pad", "_cols", "_x_shape")
     _param_names = ("weights", "bias")
+    _regularized = ("weights", "bias")  # the bias decays too, as in the classic framework
     skips_input_gradient = True
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64):

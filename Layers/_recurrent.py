@@ -56,6 +56,7 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _cache_fields = ("_columns", "_h_out", "_y", "_cache", "_buffers")
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
+    _regularized = ("weights", "output_weights")
     skips_input_gradient = True
 
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):

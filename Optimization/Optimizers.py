@@ -114,22 +114,24 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.regularizer = regularizer
         self.clip_norm = clip_norm
-        # Per copy, not shared: BatchNormalization turns it off for gamma/beta.
-        self.apply_regularizer = True
 
     def add_regularizer(self, regularizer):
         """Set the regularizer (object or ``{'type': ..., 'lambda': ...}`` dict)."""
         self.regularizer = regularizer
 
-    def calculate_update(self, weight_tensor, gradient_tensor):
-        """Return the updated weights; see the module docstring for the formula."""
+    def calculate_update(self, weight_tensor, gradient_tensor, regularize=True):
+        """Return the updated weights; see the module docstring for the formula.
+
+        ``regularize=False`` leaves the regularizer out: a layer passes it for the
+        parameters it does not regularize (see ``Layers/Base.py``).
+        """
         w = np.asarray(weight_tensor)
         dtype = w.dtype if w.dtype.kind == "f" else np.float64
         g = np.asarray(gradient_tensor, dtype=dtype)
         if self.clip_norm is not None:
             g = clip_gradients(g, self.clip_norm)
         new = self._step(w, g)
-        if self.regularizer is not None and self.apply_regularizer:
+        if self.regularizer is not None and regularize:
             new -= self.learning_rate * self.regularizer.calculate_gradient(w)
         return new.astype(dtype, copy=False)
 
