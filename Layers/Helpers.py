@@ -21,11 +21,10 @@ import numpy as np
 
 from Data.Datasets import DigitData, IrisData, RandomData    # the data layers live in Data/
 from Data.MNIST import MNISTData
-from .BatchNormalization import input_gradient
 from ._check_layer import LayerCheckFailed, check_layer
 
-__all__ = ["gradient_check", "gradient_check_weights", "check_layer", "LayerCheckFailed",
-           "compute_bn_gradients", "calculate_accuracy", "shuffle_data", "RandomData",
+__all__ = ["numerical_gradient", "gradient_check", "gradient_check_weights", "check_layer",
+           "LayerCheckFailed", "compute_bn_gradients", "calculate_accuracy", "shuffle_data", "RandomData",
            "IrisData", "DigitData", "MNISTData"]
 
 EPSILON = 1e-5
@@ -53,8 +52,11 @@ def _relative_difference(analytical, numerical):
     return 0.0 if scale < 1e-15 else abs(analytical - numerical) / scale
 
 
-def _central_differences(tensor, evaluate):
+def numerical_gradient(tensor, evaluate):
     """``d evaluate() / d tensor`` entry by entry: ``(f(t + eps) - f(t - eps)) / (2 eps)``.
+
+    The one numerical-gradient core: the gradient checkers, ``check_layer`` and the
+    test suite all use it.
 
     Args:
         tensor: the input or a parameter array, perturbed in place and restored.
@@ -80,7 +82,7 @@ def _central_differences(tensor, evaluate):
 
 def _check(layers, tensor, analytical, input_tensor, label_tensor, seed):
     """Relative difference of ``analytical`` and the central differences for ``tensor``."""
-    numerical = _central_differences(
+    numerical = numerical_gradient(
         tensor, lambda: _loss(layers, input_tensor, label_tensor, seed))
     difference = np.zeros(tensor.shape)
     for index in np.ndindex(*tensor.shape):
@@ -125,12 +127,24 @@ def compute_bn_gradients(error_tensor, input_tensor, weights, mean, var,
                          eps=np.finfo(float).eps):
     """dL/d(input) of training-mode batch normalization, ``(batch, channels)`` arrays.
 
-    Computed from the raw input and its batch statistics, independently of a
-    layer's cache, so tests can compare ``BatchNormalization.backward`` with it.
+    Backpropagation through the computation graph one node at a time, written
+    independently of ``BatchNormalization``'s compact formula so that a test can
+    hold one against the other (with N samples, mu = mean, v = var)::
+
+        x_hat = (x - mu) / sqrt(v + eps),   y = weights * x_hat + bias
+        dx_hat = dy * weights
+        dv     = sum(dx_hat * (x - mu)) * -1/2 (v + eps)^(-3/2)
+        dmu    = sum(-dx_hat) / sqrt(v + eps) + dv * sum(-2 (x - mu)) / N
+        dx     = dx_hat / sqrt(v + eps) + dv * 2 (x - mu) / N + dmu / N
     """
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = (input_tensor - mean) * inv_std
-    return input_gradient(error_tensor, x_hat, weights, inv_std)
+    x, dy = np.asarray(input_tensor), np.asarray(error_tensor)
+    n = x.shape[0]
+    centered = x - mean
+    std = np.sqrt(var + eps)
+    dx_hat = dy * weights
+    dvar = np.sum(dx_hat * centered, axis=0) * -0.5 * (var + eps) ** -1.5
+    dmean = np.sum(-dx_hat, axis=0) / std + dvar * np.sum(-2.0 * centered, axis=0) / n
+    return dx_hat / std + dvar * 2.0 * centered / n + dmean / n
 
 
 def calculate_accuracy(results, labels):

@@ -305,7 +305,7 @@ class _Checker:
         self.loss(layers, self.x)
         analytic = np.asarray(Helpers._backprop(layers, self.r), dtype=np.float64)
         x = self.x.copy()
-        numeric = Helpers._central_differences(x, lambda: self.loss(layers, x))
+        numeric = Helpers.numerical_gradient(x, lambda: self.loss(layers, x))
         detail, error = _worst(analytic, numeric)
         if error <= self.tolerance:
             return Check("gradient: input", "pass", detail)
@@ -339,7 +339,7 @@ class _Checker:
     def _jacobian_diagonal(self):
         """``dy_k / dx_k`` for every entry, by central differences (input and output alike)."""
         layer, x = self.copy(), self.x.copy()
-        jacobian = Helpers._central_differences(x, lambda: self.forward(layer, x))
+        jacobian = Helpers.numerical_gradient(x, lambda: self.forward(layer, x))
         return jacobian.reshape(x.size, x.size).diagonal().reshape(x.shape)
 
     def _common_hint(self, what, analytic, numeric):
@@ -371,7 +371,7 @@ class _Checker:
         def loss():
             setattr(layer, name, parameter)   # through the attribute, so properties work too
             return self.loss(layers, self.x)
-        numeric = Helpers._central_differences(parameter, loss)
+        numeric = Helpers.numerical_gradient(parameter, loss)
         gradient = np.asarray(gradient, dtype=np.float64)
         if gradient.shape != parameter.shape:
             self.misshapen = True

@@ -25,7 +25,7 @@ def test_norms_are_dl_dx_by_distance_and_change_nothing(cell):
 
     def mse():
         return model.loss.forward(model.predict(x), y) / len(x)
-    dx = Helpers._central_differences(x, mse)                # (batch, time, 2)
+    dx = Helpers.numerical_gradient(x, mse)                # (batch, time, 2)
     expected = np.linalg.norm(dx, axis=2).mean(axis=0)[::-1]  # distance 0 = the last step
     np.testing.assert_allclose(norms, expected, rtol=1e-6)
     np.testing.assert_array_equal(model.recurrent.weights, weights)
