@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import signal
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
@@ -35,6 +34,7 @@ from Layers import (LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
+from tests.reference import conv_reference
 
 ROOT = Path(__file__).resolve().parent
 
@@ -409,21 +409,6 @@ class TestFlatten:
         out = layer.forward(x)
         assert out.shape == (3, 40)
         np.testing.assert_array_equal(layer.backward(out), x)
-
-
-def conv_reference(x, weights, bias, stride):
-    """Explicit same-padded cross-correlation with scipy, then subsampling."""
-    b, c, *size = x.shape
-    k, _, *kernel = weights.shape
-    pads = [((m - 1) // 2, m - 1 - (m - 1) // 2) for m in kernel]
-    x_pad = np.pad(x, [(0, 0), (0, 0)] + pads)
-    out = np.zeros((b, k, *size))
-    for n in range(b):
-        for j in range(k):
-            out[n, j] = sum(signal.correlate(x_pad[n, ch], weights[j, ch], mode="valid")
-                            for ch in range(c)) + bias[j]
-    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
-    return out[index]
 
 
 class TestConv:

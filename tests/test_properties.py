@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from Layers import (Conv, FullyConnected, Initializers, Pooling, ReLU, Sigmoid, SoftMax,
                     TanH)
 from Optimization import Loss
-from NeuralNetworkTests import assert_gradients, conv_reference
+from NeuralNetworkTests import assert_gradients
+from tests.reference import conv_reference, pooling_reference
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,  # same examples in CI
                     suppress_health_check=[HealthCheck.too_slow])
@@ -71,17 +72,8 @@ def test_pooling_matches_explicit_windows(case, seed):
     assert out.shape == (batch, channels, out_y, out_x)
     e = rng.normal(size=out.shape)
     dx = layer.backward(e)
-    expected_dx = np.zeros_like(x)
-    for i in range(out_y):
-        for j in range(out_x):
-            window = x[:, :, i * stride[0]:i * stride[0] + pool[0],
-                       j * stride[1]:j * stride[1] + pool[1]]
-            np.testing.assert_array_equal(out[:, :, i, j], window.max(axis=(2, 3)))
-            first = window.reshape(batch, channels, -1).argmax(axis=2)   # first on ties
-            for n in range(batch):
-                for c in range(channels):
-                    r, q = divmod(first[n, c], pool[1])
-                    expected_dx[n, c, i * stride[0] + r, j * stride[1] + q] += e[n, c, i, j]
+    expected_out, expected_dx = pooling_reference(x, e, pool, stride)
+    np.testing.assert_array_equal(out, expected_out)
     np.testing.assert_allclose(dx, expected_dx)
 
 
