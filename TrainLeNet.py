@@ -456,13 +456,11 @@ def save_plots(net, test_x, test_y, checkpoint, show):
         plt.show()
 
 
-def _after_the_work(signum, frame):
-    """Ctrl-C or SIGTERM once main has saved everything: the process is ending anyway."""
-
-
 if __name__ == "__main__":
-    # StopRequest puts these handlers back when main ends, so a signal that arrives
-    # between then and the exit cannot kill the process and change its exit status.
-    signal.signal(signal.SIGINT, _after_the_work)
-    signal.signal(signal.SIGTERM, _after_the_work)
+    # Outside main's StopRequest a signal is ignored: before it there is no work to save,
+    # after it the work is saved and the process is ending. SIG_IGN, not a Python handler:
+    # the interpreter puts its own handlers back to the default while it shuts down, so
+    # a late SIGTERM would still kill the process and change its exit status.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(main())
