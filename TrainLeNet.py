@@ -297,8 +297,9 @@ def check_writable(parser, path):
     """Refuse a checkpoint path that cannot be written, before any data is read or trained."""
     import tempfile
     folder = path.parent
+    while not folder.exists():          # the save creates the missing directories
+        folder = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:

@@ -110,6 +110,13 @@ def test_an_unwritable_checkpoint_is_refused_before_any_work(tmp_path, small_mni
     assert "MNIST from" not in result.stdout                  # no data read, nothing trained
 
 
+def test_a_run_that_fails_before_training_leaves_no_empty_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(TrainLeNet, "RUNS", tmp_path / "runs")
+    with pytest.raises(SystemExit) as exit_info:
+        main("--data-dir", tmp_path, "--epochs", 1)               # no MNIST files there
+    assert exit_info.value.code == 2 and not (tmp_path / "runs").exists()
+
+
 def main(*args):
     return TrainLeNet.main([str(a) for a in args])
 
