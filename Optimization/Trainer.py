@@ -99,10 +99,13 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
     for _ in range(epochs):
         epoch = len(net.history) + 1
         done, loss_sum, samples = net.epoch_progress
-        bar = tqdm(range(done, per_epoch), initial=done, total=per_epoch, desc=f"epoch {epoch}",
-                   disable=not show, leave=True, dynamic_ncols=True)
-        for step in bar:
+        # Updated by hand, not iterated: tqdm closes an iterated bar when the loop ends,
+        # before the epoch's validation numbers could be added to it.
+        bar = tqdm(initial=done, total=per_epoch, desc=f"epoch {epoch}", disable=not show,
+                   leave=True, dynamic_ncols=True)
+        for step in range(done, per_epoch):
             loss, batch = net.step()
+            bar.update()
             loss_sum, samples = loss_sum + loss, samples + batch
             total_loss, total_samples = total_loss + loss, total_samples + batch
             net.epoch_progress = (step + 1, loss_sum, samples)
@@ -116,10 +119,9 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
             break
         net.epoch_progress = (0, 0.0, 0)
         record = _end_of_epoch(net, epoch, loss_sum / max(samples, 1), validation, schedule)
-        if show:
-            bar.set_postfix({k: f"{record[k]:.4f}" for k in
-                             ("train_loss", "validation_loss", "validation_accuracy")
-                             if k in record}, refresh=True)
+        names = {"train_loss": "loss", "validation_loss": "val_loss",
+                 "validation_accuracy": "val_acc"}
+        bar.set_postfix({short: f"{record[k]:.4f}" for k, short in names.items() if k in record})
         bar.close()
         if early_stopping is not None and early_stopping.update(net, record["validation_loss"]):
             stopped = True

@@ -123,3 +123,34 @@ def test_summary_table():
     text = iris_net().summary((4,))
     assert "FullyConnected(4, 8)" in text and "(8,)" in text
     assert text.strip().splitlines()[-1].split()[-1] == f"{5 * 8 + 9 * 3}"
+
+
+def test_each_epoch_bar_ends_with_its_validation_numbers(capsys):
+    from Layers import FullyConnected, SoftMax
+    from Optimization import Loss, Optimizers
+    import NeuralNetwork
+
+    class Data:
+        batch_size = 10
+
+        def __len__(self):
+            return 30
+
+        def next(self):
+            return np.random.rand(10, 4), np.eye(3)[np.random.randint(0, 3, 10)]
+
+    np.random.seed(0)
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-2))
+    net.append_layer(FullyConnected.FullyConnected(4, 3))
+    net.append_layer(SoftMax.SoftMax())
+    net.loss_layer, net.data_layer = Loss.CrossEntropyLoss(), Data()
+    x, y = np.random.rand(8, 4), np.eye(3)[np.random.randint(0, 3, 8)]
+    net.train(epochs=2, validation=(x, y), progress=True,
+              early_stopping=Schedules.EarlyStopping(patience=1, min_delta=10.0))
+    out, err = capsys.readouterr()
+    last_of_epoch_1 = [line for line in err.replace("\r", "\n").splitlines()
+                       if line.startswith("epoch 1")][-1]
+    record = net.history[0]
+    assert f"val_loss={record['validation_loss']:.4f}" in last_of_epoch_1
+    assert f"val_acc={record['validation_accuracy']:.4f}" in last_of_epoch_1
+    assert "early stopping after epoch 2: the validation loss has not improved" in out
