@@ -59,7 +59,10 @@ class IrisData(ArrayData):
 class DigitData(ArrayData):
     """scikit-learn's 1797 8x8 digits as images ``(batch, 1, 8, 8)`` in [0, 1], 10 classes.
 
-    Shuffled with the global generator and split 2/3 train / 1/3 test.
+    Args:
+        batch_size: samples per training batch.
+        random: shuffle with the global generator before the 2/3 train / 1/3 test
+            split (default); with False the split is the file order.
     """
 
     def __init__(self, batch_size, random=True):

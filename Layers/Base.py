@@ -4,8 +4,12 @@ A layer is an object with two methods:
 
 ``forward(input_tensor) -> output_tensor``
     Computes the layer's output from its input. The input is never modified in
-    place; the returned array is new. Whatever ``backward`` will need is kept in
-    the layer's one private cache (attributes named ``_x``, ``_y``, ...).
+    place (the output may share its memory: Flatten returns a reshaped view).
+    Whatever ``backward`` will need, forward keeps in attributes that the class
+    lists in ``_cache_fields``: one or several, e.g. FullyConnected's ``_x``,
+    Conv's ``_x_pad``, ``_cols`` and ``_x_shape``, TanH's classic ``activations``.
+    They belong to the last call only: copies and pickles of a layer leave them
+    out (they come back as None).
 
 ``backward(error_tensor) -> error_tensor``
     Receives dL/d(output), the error of the layer above, with the shape of the
@@ -20,9 +24,9 @@ Pooling -> Conv chain never transposes in between.
 
 A *trainable* layer (``trainable = True``) also has
 
-* ``weights`` (and ``bias`` where it is kept apart) and ``gradient_weights``
-  (``gradient_bias``), the gradients of the loss computed by the last
-  ``backward``, with the shapes of the parameters;
+* ``weights`` (and ``bias`` where it is kept apart, an RNN's ``output_weights``)
+  and ``gradient_weights`` (``gradient_bias``, ...), the gradients of the loss
+  computed by the last ``backward``, with the shapes of the parameters;
 * an ``optimizer`` property. When an optimizer is set, ``backward`` *updates the
   parameters itself*: it first computes the error for the previous layer with
   the weights used in ``forward`` and only then applies the update;
@@ -40,12 +44,14 @@ in the update but only the weights count in the loss; an RNN/LSTM's
 ``output_weights`` likewise; BatchNormalization's gamma and beta are not
 regularized at all.
 
-A layer that learns state besides its parameters (BatchNormalization's running
-statistics) lists those attributes in ``_state_fields``; checkpoints and
-``NeuralNetwork.snapshot``/``restore`` keep them with the parameters.
+State besides the parameters that must survive a checkpoint is listed in
+``_state_fields`` (BatchNormalization's running statistics, a recurrent layer's
+``memorize`` flag); checkpoints and ``NeuralNetwork.snapshot``/``restore`` keep
+it with the parameters.
 
 The first layer of a network has nobody to pass its input error to. Layers that
-set ``skips_input_gradient = True`` (Conv, FullyConnected, RNN, LSTM) accept
+set ``skips_input_gradient = True`` (Conv, FullyConnected, and every recurrent
+layer through ``_recurrent.RecurrentLayer``) accept
 ``backward(error_tensor, input_gradient=False)``: they compute their parameter
 gradients and update, but skip dL/d(input) and return None. NeuralNetwork
 does this for its first layer, which saves a large share of a CNN's step.
@@ -74,8 +80,9 @@ import _checks
 class BaseLayer:
     """Parent of every layer: holds the phase flag and the input checks."""
 
-    # The cache: attributes forward writes for backward. They are not pickled
-    # (a checkpoint holds parameters, not the last batch) and come back as None.
+    # The cache: attributes forward writes for backward. Copies and pickles leave them
+    # out (a copy needs no last batch) and they come back as None. Checkpoints never
+    # pickle: they hold learned_state only (checkpoint.py).
     _cache_fields = ()
     # Learned state besides the parameters (see the module docstring).
     _state_fields = ()
@@ -147,9 +154,9 @@ class TrainableLayer(BaseLayer):
     (e.g. ``("weights", "bias")``) and their shapes in ``_parameter_shapes()``,
     keep the matching gradients in ``gradient_<name>``, call
     ``self._check_parameters()`` first in ``forward`` and ``self._update()`` at
-    the end of ``backward``. Each parameter gets its own copy of the optimizer
-    (its own moments) whose hyperparameters stay linked to the optimizer that
-    was set.
+    the end of ``backward``. Each parameter has its own optimizer state:
+    ``weights`` uses the optimizer that was set, every other parameter a linked
+    copy of it (own moments, shared hyperparameters).
 
     The layer's dtype is read from ``weights``; other parameters and the arrays
     named in ``_state_fields`` (running statistics) are brought to it by

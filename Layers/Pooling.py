@@ -10,8 +10,8 @@ class Pooling(BaseLayer):
     """Max over each window, "valid" (no padding).
 
     Args:
-        stride_shape: one int or a tuple/list of 2 ints ``(s_y, s_x)``.
-        pooling_shape: one int or a tuple/list of 2 ints ``(p_y, p_x)``.
+        stride_shape: one int (or a 1-tuple) for both axes, or ``(s_y, s_x)``.
+        pooling_shape: one int (or a 1-tuple) for both axes, or ``(p_y, p_x)``.
 
     Shapes:
         forward: ``(batch, channels, y, x) -> (batch, channels, out_y, out_x)`` with

@@ -10,8 +10,12 @@ Architecture (``(channels, y, x)`` per sample)::
     Flatten                             (784,)
     FullyConnected 120, ReLU, 84, ReLU, 10, SoftMax
 
-Trained with Adam (learning rate 5e-4) and an L2 regularizer of weight 4e-4 on
-the cross-entropy loss, in float32 unless ``dtype`` says otherwise.
+The cross-entropy loss, float32 unless ``dtype`` says otherwise, and by default
+(``build()``, ``LeNet()``, ``default_optimizer()``) Adam with ``LEARNING_RATE``
+5e-4 and an L2 regularizer of weight ``L2_WEIGHT`` 4e-4. ``TrainLeNet.py``, which
+trained the shipped ``trained/lenet_mnist.ckpt``, has defaults of its own: Adam
+with learning rate 1e-3 (``--lr``) multiplied by 0.8 after every epoch
+(``--lr-decay``), and the same L2 weight (``--l2``).
 
 Reference: LeCun et al., "Gradient-based learning applied to document
 recognition", Proc. IEEE 1998.
@@ -41,7 +45,7 @@ def layers(dtype=np.float32):
 
 
 def default_optimizer(learning_rate=LEARNING_RATE, l2=L2_WEIGHT):
-    """Adam with an L2 regularizer (none if ``l2`` is 0)."""
+    """Adam (``mu`` 0.9, ``rho`` 0.999) with an L2 regularizer (none if ``l2`` is 0)."""
     regularizer = {"type": "L2", "lambda": l2} if l2 else None
     return Optimizers.Adam(learning_rate, 0.9, 0.999, regularizer=regularizer)
 

@@ -2,7 +2,9 @@
 
 Each has ``calculate_gradient(w)`` (the penalty's gradient, which the optimizers
 subtract scaled by the learning rate) and ``norm(w)`` (the penalty itself, which
-NeuralNetwork adds to the reported loss).
+``NeuralNetwork.forward`` adds to the loss it returns, the value ``net.loss``
+keeps; the per-sample losses of ``train`` and ``evaluate`` leave it out). Which parameters a
+layer regularizes is declared in the layer (``_regularized``, see ``Layers/Base.py``).
 """
 import numpy as np
 

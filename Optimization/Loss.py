@@ -12,9 +12,13 @@ class CrossEntropyLoss:
     ``prediction - label``, also when the right class is nearly impossible
     (probability 1e-44), which an eps in the denominator would wipe out.
 
-    A prediction of exactly 0 where the label is not (the class underflowed in
-    SoftMax) gets ``-label / eps``, the slope of the forward's ``-log(p + eps)``
-    at 0, so the error stays finite; where the label is 0 the error is 0.
+    A prediction of exactly 0 (the class underflowed in SoftMax) is divided by
+    eps instead: where the label is 1 it gets ``-1 / eps``, the slope of the
+    forward's ``-log(p + eps)`` at 0, so the error stays finite; where the label
+    is 0 the error is 0.
+
+    The forward refuses predictions outside [0, 1] by more than 1e-3 (a network
+    without its SoftMax).
     """
 
     def __init__(self):

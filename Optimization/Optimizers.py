@@ -3,8 +3,8 @@
 Contract: ``calculate_update(weight_tensor, gradient_tensor) -> new weights``.
 Scalars and arrays of any shape are accepted; the result has the weights' dtype
 (a float32 layer stays float32), and so has the state: weights that change
-dtype between calls (a layer converted to float32) take their moments along. An optimizer object keeps the state of ONE
-parameter array (momentum velocity, Adam moments and step count), which is why
+dtype between calls (a layer converted to float32) take their moments along.
+An optimizer object keeps the state of ONE parameter array (momentum velocity, Adam moments and step count), which is why
 every trainable layer holds its own copies.
 
 Regularization is decoupled from the gradient statistics and uses the weights
@@ -22,7 +22,8 @@ when set, each gradient is rescaled by ``clip_gradients`` to an L2 norm of at
 most ``clip_norm`` before the step (useful for recurrent layers).
 
 Linked copies: ``fork()`` returns a copy with fresh state whose hyperparameters
-(learning rate, momentum, mu, rho, regularizer) are shared with the original.
+(learning rate, momentum, mu, rho, regularizer, clip_norm) are shared with the
+original.
 NeuralNetwork gives each layer forks of its optimizer, so
 ``net.optimizer.learning_rate *= 0.9`` reaches every layer (learning-rate
 schedules work between ``train`` calls).
