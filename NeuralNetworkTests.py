@@ -139,7 +139,7 @@ def test_forward_and_backward_leave_their_arguments_alone(factory, input_shape, 
     x = np.random.normal(size=input_shape)
     x_copy = x.copy()
     out = layer.forward(x)
-    assert out is not x
+    assert out is not x and not np.shares_memory(out, x)       # a new array, never a view
     e = np.random.normal(size=out.shape)
     e_copy = e.copy()
     dx = layer.backward(e)
@@ -551,8 +551,9 @@ class TestPooling:
         np.testing.assert_array_equal(dx[0, 0], [[3, 0], [0, 0]])
 
     def test_window_larger_than_input(self):
-        with pytest.raises(ValueError, match=r"Pooling\.forward: the pooling window \(3, 3\) "
-                                             r"is larger than the input"):
+        with pytest.raises(ValueError, match=r"Pooling\.forward: expected input of at least "
+                                             r"the pooling window \(3, 3\) in \(y, x\), got "
+                                             r"\(1, 1, 2, 5\)"):
             Pooling.Pooling((1, 1), (3, 3)).forward(np.zeros((1, 1, 2, 5)))
 
     def test_wrong_ndim(self):
@@ -910,7 +911,8 @@ def _empty_like_valid(layer):
 
 def test_backward_before_forward_is_a_clear_error():
     for layer in (FullyConnected.FullyConnected(2, 2), ReLU.ReLU(), Conv.Conv(1, (1, 3, 3), 1),
-                  Pooling.Pooling(2, 2), BatchNormalization.BatchNormalization(2)):
+                  Pooling.Pooling(2, 2), BatchNormalization.BatchNormalization(2),
+                  Dropout.Dropout(0.5)):
         with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward: called before"):
             layer.backward(np.zeros((1, 2)))
 

@@ -63,6 +63,8 @@ def number(owner, name, value, low=-math.inf, high=math.inf, low_open=False, hig
     if not ok:
         if low == 0 and low_open and high == math.inf:
             what = f"{name} to be a positive finite number"
+        elif low == -math.inf and high == math.inf:
+            what = f"{name} to be a finite number"
         elif high == math.inf:
             what = f"{name} to be a finite number {'>' if low_open else '>='} {low}"
         else:

@@ -22,13 +22,14 @@ class Dropout(BaseLayer):
     Networks from Overfitting", JMLR 2014.
     """
 
-    _cache_fields = ("_mask",)
+    _cache_fields = ("_mask", "_shape")
 
     def __init__(self, probability):
         super().__init__()
         self.probability = _checks.number("Dropout", "probability (the keep probability)",
                                           probability, 0, 1, low_open=True)
         self._mask = None
+        self._shape = None      # of the last input; None: no forward yet
 
     def __repr__(self):
         return f"Dropout({self.probability})"
@@ -36,6 +37,7 @@ class Dropout(BaseLayer):
     def forward(self, input_tensor):
         """``(batch, ...) -> (batch, ...)``."""
         x = self._input(input_tensor, range(1, 33), "(batch, ...)")
+        self._shape = x.shape
         if self.testing_phase:
             self._mask = None
             return x.copy()
@@ -45,8 +47,8 @@ class Dropout(BaseLayer):
 
     def backward(self, error_tensor):
         """``dx = dy * mask / probability`` (the identity in the testing phase)."""
-        if self._mask is None:
-            return np.array(error_tensor, copy=True)
-        e = self._error(error_tensor, self._mask.shape)
+        e = self._error(error_tensor, self._shape)
+        if self._mask is None:                                     # testing phase
+            return e.copy()
         out = np.empty_like(e, dtype=np.result_type(e, self._mask))   # keeps e's memory layout
         return np.multiply(e, self._mask, out=out)

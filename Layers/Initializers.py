@@ -7,12 +7,14 @@ Random draws come from NumPy's global generator, so ``np.random.seed`` reproduce
 """
 import numpy as np
 
+import _checks
+
 
 class Constant:
     """Every entry equals ``value`` (default 0.1)."""
 
     def __init__(self, value=0.1):
-        self.value = float(value)
+        self.value = _checks.number("Constant", "value", value)
 
     def initialize(self, weights_shape, fan_in=None, fan_out=None):
         return np.full(weights_shape, self.value)

@@ -41,8 +41,8 @@ class Pooling(BaseLayer):
         x = self._input(input_tensor, (4,), "(batch, channels, y, x)")
         b, c, in_y, in_x = x.shape
         if self.pooling_shape[0] > in_y or self.pooling_shape[1] > in_x:
-            raise ValueError(f"Pooling.forward: the pooling window {self.pooling_shape} is larger "
-                             f"than the input's (y, x) = {(in_y, in_x)}; input shape {x.shape}")
+            _checks.fail("Pooling.forward", f"input of at least the pooling window "
+                         f"{self.pooling_shape} in (y, x)", x.shape)
         out_shape = self._out_shape(in_y, in_x)
         # A running maximum over the window offsets, each a strided view of the whole batch;
         # strict ">" keeps the first maximum (row-major) on ties. order="K" keeps the input's
