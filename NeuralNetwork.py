@@ -31,17 +31,15 @@ class NeuralNetwork:
     Args:
         optimizer: the optimizer every trainable layer gets a linked copy of
             (own state, shared hyperparameters, see ``Optimizers.Optimizer.fork``).
-        weights_initializer, bias_initializer: passed to ``initialize`` of every
-            trainable layer appended (when both are given; else a layer keeps the
-            parameters its constructor drew).
+        weights_initializer, bias_initializer: given to ``initialize`` of every trainable
+            layer appended (if both are given; else it keeps its constructor's draw).
 
     Members:
         layers: the layers, input first. data_layer: ``next() -> (input, label)``.
         loss_layer: ``forward(prediction, label)`` and ``backward(label)``.
-        loss: one value per training iteration, as the classic framework kept it: the
-            loss layer's value (a sum over the batch) plus the regularization loss,
-            which is also what ``forward`` returns. ``train``'s result, ``history``,
-            ``evaluate`` and the progress bars report the loss per sample.
+        loss: one value per training iteration, as the classic framework kept it (and
+            ``forward`` returns): the loss layer's sum over the batch plus the
+            regularization loss. Everything else reports the loss per sample.
         history: one dict per epoch of ``train(epochs=...)``. epoch_progress:
             ``(steps, loss sum, samples)`` of an epoch a callback interrupted.
         input_shape: shape of one sample; when set, other inputs are refused.
