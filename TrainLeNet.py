@@ -14,6 +14,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -361,15 +362,24 @@ def train(parser, args, run, data, stop):
     net, schedule, stopper = setup(parser, run, data)
 
     def save(finished):
-        """Save the run; never put unfinished work over a finished model. Returns the path."""
-        path = run.path
-        if not finished and run.replaces_finished:
-            path = sidecar(run.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint.save(path, net, {"settings": run.settings, "data": data.state(),
-                                    "rng": np.random.get_state(), "schedule": schedule,
-                                    "early_stopping": stopper, "finished": finished})
-        return path
+        """Save the run and return where; never put unfinished work over a finished model.
+
+        If the checkpoint's place cannot take it (a full disk, say), the run goes to
+        the system's temporary directory, often another file system, rather than be lost.
+        """
+        training = {"settings": run.settings, "data": data.state(), "rng": np.random.get_state(),
+                    "schedule": schedule, "early_stopping": stopper, "finished": finished}
+        path = sidecar(run.path) if not finished and run.replaces_finished else run.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.save(path, net, training)
+            return path
+        except OSError as err:
+            fallback = Path(tempfile.gettempdir()) / f"TrainLeNet-{os.getpid()}-{path.name}"
+            print(f"TrainLeNet.py: cannot save {path} ({err.strerror or err}); saving to "
+                  f"{fallback} instead", file=sys.stderr)
+            checkpoint.save(fallback, net, training)
+            return fallback
 
     remaining = run.settings["epochs"] - len(net.history)
     validation = data.get_validation_set() if run.settings["validation"] else None
@@ -390,8 +400,12 @@ def train(parser, args, run, data, stop):
     try:
         path = save(finished=True)
     except OSError as err:
-        print(f"TrainLeNet.py: cannot save {run.path}: {err}", file=sys.stderr)
+        print(f"TrainLeNet.py: the trained model could not be saved anywhere: {err}",
+              file=sys.stderr)
         return 1
+    if path != run.path:
+        report(args, net, data, path, time.perf_counter() - start)
+        return 1                                 # finished, but not where it was asked for
     return report(args, net, data, path, time.perf_counter() - start)
 
 
