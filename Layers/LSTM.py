@@ -3,6 +3,7 @@ import numpy as np
 from scipy.special import expit as sigmoid
 
 from ._recurrent import RecurrentLayer
+from ._recurrent_kernels import LSTMKernel
 
 
 class LSTM(RecurrentLayer):
@@ -38,6 +39,7 @@ class LSTM(RecurrentLayer):
 
     _gates = 4
     _states = 2
+    _kernel = LSTMKernel
 
     def step(self, x, state):
         """``x`` ``(batch, input_size)``, ``state`` ``(h_prev, c_prev)`` -> ``(h, c)`` and the cache."""

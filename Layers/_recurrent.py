@@ -90,7 +90,8 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _cache_fields = ("_cache",)
+    _kernel = None                       # or the cell's loops arranged for speed (see below)
+    _cache_fields = ("_cache", "_buffers")   # _buffers: arrays a kernel reuses between calls
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     skips_input_gradient = True
 
@@ -106,7 +107,7 @@ class RecurrentLayer(TrainableLayer):
         self.memorize = False
         self.state = None
         self.gradient_weights = None
-        self._cache = None
+        self._cache = self._buffers = None
         self._fc = self._sigmoid = None
         if self.output_size is not None:
             # FullyConnected draws weights of its own, which _draw replaces; putting NumPy's
@@ -193,17 +194,14 @@ class RecurrentLayer(TrainableLayer):
             x = x[np.newaxis]
         batch, steps, _ = x.shape
         state = self._initial_state(batch, input_tensor)
-        xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # (time, batch, input): x_t = xs[t]
-        hs, caches = [state[0]], []                       # h_0 ... h_T
-        for t in range(steps):
-            state, cache = self.step(xs[t], state)
-            hs.append(state[0])
-            caches.append(cache)
-        self.state = state
-        y = np.stack(hs[1:], axis=1).reshape(batch * steps, -1)   # rows (batch, time)
+        if self._kernel is None:
+            h, self.state, cache = self._forward_steps(x, state)
+        else:
+            h, self.state, cache = self._kernel.forward(self, x, state)
+        y = h.reshape(batch * steps, -1)                  # rows (batch, time)
         if self._fc is not None:
             y = self._sigmoid.forward(self._fc.forward(y))
-        self._cache = (xs, hs, caches, two_d)
+        self._cache = (cache, x.shape, two_d)
         y = y.reshape(batch, steps, -1)
         return y[0] if two_d else y
 
@@ -214,17 +212,40 @@ class RecurrentLayer(TrainableLayer):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
-        xs, hs, caches, two_d = self._cache
-        steps, batch, n_in = xs.shape
-        n = self.hidden_size
+        cache, (batch, steps, n_in), two_d = self._cache
         features = self.hidden_size if self._fc is None else self.output_size
         shape = (steps, features) if two_d else (batch, steps, features)
         e = self._error(error_tensor, shape, self.dtype).reshape(batch * steps, features)
         if self._fc is not None:
             e = self._fc.backward(self._sigmoid.backward(e))
-        dh = e.reshape(batch, steps, n)                   # dL/dh_t from the output at t
-        dstate = tuple(np.zeros((batch, n), self.dtype)
-                       for _ in range(self._states))
+        dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
+        if self._kernel is None:
+            self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient)
+        else:
+            self.gradient_weights, dx = self._kernel.backward(self, dh, cache, input_gradient)
+        if dx is not None:
+            dx = dx[0] if two_d else dx
+        self._update()
+        return dx
+
+    def _forward_steps(self, x, state):
+        """The cell's ``step`` at every t: ``(batch, time, input_size)`` -> h ``(batch, time,
+        hidden_size)``, the last state and the cache for ``_backward_steps``."""
+        xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # (time, batch, input): x_t = xs[t]
+        hs, caches = [state[0]], []                       # h_0 ... h_T
+        for x_t in xs:
+            state, cache = self.step(x_t, state)
+            hs.append(state[0])
+            caches.append(cache)
+        return np.stack(hs[1:], axis=1), state, (xs, hs, caches)
+
+    def _backward_steps(self, dh, cache, input_gradient):
+        """BPTT with the cell's ``step_backward``: dL/dh_t ``(batch, time, hidden_size)`` ->
+        dL/d(weights) and dL/dx ``(batch, time, input_size)`` (None without ``input_gradient``)."""
+        xs, hs, caches = cache
+        steps, batch, n_in = xs.shape
+        n = self.hidden_size
+        dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
         da_x, da_h = [None] * steps, [None] * steps
         for t in reversed(range(steps)):
             dstate = (dstate[0] + dh[:, t],) + dstate[1:]
@@ -240,14 +261,11 @@ class RecurrentLayer(TrainableLayer):
         np.sum(da_x, axis=0, out=grad[n_in + n])
         if self._bias_rows == 2:
             np.sum(da_h, axis=0, out=grad[n_in + n + 1])
-        self.gradient_weights = grad
-        dx = None
-        if input_gradient:
-            # The error for the previous layer uses the weights of forward, before the update.
-            dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in).transpose(1, 0, 2)
-            dx = np.ascontiguousarray(dx[0] if two_d else dx)
-        self._update()
-        return dx
+        if not input_gradient:
+            return grad, None
+        # The error for the previous layer uses the weights of forward, before the update.
+        dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
+        return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
 
     def _initial_state(self, batch, input_tensor):
         """Zeros, or with ``memorize`` the state the last forward ended in."""
