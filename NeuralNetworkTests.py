@@ -30,8 +30,8 @@ from scipy import signal
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected,
-                    Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
+                    FullyConnected, Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -100,6 +100,11 @@ CASES = [
     ("bn-image", lambda: bn_with_params(3), (4, 3, 3, 3), True),
     ("bn-vector-testing", lambda: bn_testing(4), (6, 4), True),
     ("bn-image-testing", lambda: bn_testing(3), (4, 3, 3, 3), True),
+    # (Recurrent layers with an output layer: their class's test_gradient, which compares
+    # values, since the sigmoid output makes some weight gradients too small for a relative check.)
+    ("rnn", lambda: RNN.RNN(4, 5), (3, 6, 4), True),
+    ("lstm", lambda: LSTM.LSTM(4, 5), (3, 6, 4), True),
+    ("gru", lambda: GRU.GRU(4, 5), (3, 6, 4), True),
 ]
 
 
@@ -255,7 +260,8 @@ class TestBase:
         namespace = {}
         exec("from Layers import *\nfrom Optimization import *", namespace)
         for name in ("FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax", "Flatten", "Conv",
-                     "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "Initializers", "Base",
+                     "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "GRU", "Initializers",
+                     "Base",
                      "Helpers", "Optimizers", "Constraints", "Loss"):
             assert name in namespace, name
 
@@ -705,7 +711,7 @@ class TestBatchNorm:
 
 
 class RecurrentChecks:
-    """What TestRNN and TestLSTM check on their cell (``cell_class``)."""
+    """What TestRNN, TestLSTM and TestGRU check on their cell (``cell_class``)."""
 
     cell_class = None
 
@@ -743,7 +749,7 @@ class RecurrentChecks:
 
     def test_classic_shapes(self):
         layer = self.cell_class(input_size=10, hidden_size=64)
-        assert layer.weights.shape == (10 + 64 + 1, layer._gates * 64)
+        assert layer.weights.shape == (10 + 64 + layer._bias_rows, layer._gates * 64)
         assert layer.forward(np.random.rand(7, 10)).shape == (7, 64)
         layer = self.cell_class(10, 64, np.int32(3))
         assert layer.forward(np.random.rand(2, 7, 10)).shape == (2, 7, 3)
@@ -791,10 +797,48 @@ class RecurrentChecks:
 
 class TestRNN(RecurrentChecks):
     cell_class = RNN.RNN
+    test_gradient_table = gradient_test("rnn")
 
 
 class TestLSTM(RecurrentChecks):
     cell_class = LSTM.LSTM
+    test_gradient_table = gradient_test("lstm")
+
+    def test_the_kernel_is_the_default_and_the_steps_give_its_numbers(self):
+        # tests/test_recurrent.py compares them in detail; here: the steps are not decoration.
+        layer = self.cell(2)
+        x = np.random.normal(size=(2, 5, 4))
+        y = layer.forward(x)
+        assert type(layer)._kernel is not None
+        layer._kernel = None
+        np.testing.assert_allclose(layer.forward(x), y, rtol=1e-12)
+
+
+class TestGRU(RecurrentChecks):
+    cell_class = GRU.GRU
+    test_gradient_table = gradient_test("gru")
+
+    def test_weights_layout(self):
+        layer = GRU.GRU(3, 4, 2)
+        assert layer.weights.shape == (3 + 4 + 2, 3 * 4)      # rows [x, h, b_x, b_h]
+        stub = RecordingInitializer(0.5)
+        layer.initialize(Initializers.Constant(1.0), stub)
+        assert stub.calls[0] == ((2, 12), 1, 4)                 # both bias rows at once
+        np.testing.assert_array_equal(layer.weights[-2:], 0.5)
+
+    def test_reset_gate_scales_only_the_recurrent_part(self):
+        # With the recurrent weights and bias of n zero and r = 0, h_t depends on
+        # h_{t-1} only through z; Cho et al.'s form would give the same, so also check
+        # that the input part of n is not scaled by r.
+        layer = GRU.GRU(1, 1)
+        w = np.zeros((1 + 1 + 2, 3))
+        w[0, 2] = 1.0                      # n = tanh(x) from the input part
+        w[2, 0] = -50.0                    # r = sigmoid(-50) ~ 0
+        w[2, 1] = -50.0                    # z ~ 0: h_t = n
+        w[1, 2] = 3.0                      # W_h,n: would matter if r were not ~0
+        layer.weights = w
+        h = layer.forward(np.array([[0.5], [0.25]]))
+        np.testing.assert_allclose(h[:, 0], np.tanh([0.5, 0.25]), rtol=1e-12)
 
 
 class TestInitializers:
@@ -835,11 +879,12 @@ STUBBED = [
     (lambda: Conv.Conv(1, (2, 3), 4), (4, 2, 3), (6, 12), (2, 2, 5)),
     (lambda: RNN.RNN(4, 5), (10, 5), (9, 5), (6, 4)),
     (lambda: LSTM.LSTM(4, 5, 2), (10, 20), (9, 5), (6, 4)),
+    (lambda: GRU.GRU(4, 5), (11, 15), (9, 5), (6, 4)),
 ]
 
 
 @pytest.mark.parametrize("factory, shape, fans, input_shape", STUBBED,
-                         ids=["fc", "conv2d", "conv1d", "rnn", "lstm"])
+                         ids=["fc", "conv2d", "conv1d", "rnn", "lstm", "gru"])
 def test_initialize_keeps_what_the_initializer_returns_and_forward_refuses_it(
         factory, shape, fans, input_shape):
     layer = factory()
@@ -1013,6 +1058,7 @@ TRAINABLE = [
     ("rnn", lambda dtype: RNN.RNN(4, 5, 2, dtype=dtype), (6, 4)),
     ("rnn-hidden", lambda dtype: RNN.RNN(4, 5, dtype=dtype), (3, 6, 4)),
     ("lstm", lambda dtype: LSTM.LSTM(4, 5, 2, dtype=dtype), (3, 6, 4)),
+    ("gru", lambda dtype: GRU.GRU(4, 5, 2, dtype=dtype), (3, 6, 4)),
 ]
 
 
