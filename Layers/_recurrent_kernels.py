@@ -76,38 +76,39 @@ class LSTMKernel:
         f, i, o, g = (gates[:, k * n:(k + 1) * n] for k in range(4))
         dh_out, dh = dh, _buffer(layer, "dh", (steps, n, batch))
         dh[...] = dh_out.transpose(1, 2, 0)
-        # For all steps at once, with s (1 - s) the slope of each sigmoid:
-        #   da_[f, i, g] = dc_t * [c_{t-1} f (1 - f), g i (1 - i), i (1 - g^2)]
+        # LSTM.step_backward with the factors that do not depend on the recurrence taken
+        # out of the loop, for all steps at once (s (1 - s) is each sigmoid's slope):
+        #   da_[f, i, g] = dc_t * per_dc = dc_t * [c_{t-1} f (1 - f), g i (1 - i), i (1 - g^2)]
         #   da_o = dh_t * tanh(c_t) o (1 - o)
-        #   dc_t = dc_{t+1} f_{t+1} + dh_t * o (1 - tanh(c_t)^2)
+        #   dc_t = dc_{t+1} f_{t+1} + dh_t * dc_per_dh,  dc_per_dh = o (1 - tanh(c_t)^2)
         slope = _buffer(layer, "slope", (steps, 3 * n, batch))
         np.subtract(1, gates[:, :3 * n], out=slope)
         slope *= gates[:, :3 * n]
-        by_dc = _buffer(layer, "by_dc", (steps, 4, n, batch))
-        np.multiply(c[:-1], slope[:, :n], out=by_dc[:, 0])
-        np.multiply(g, slope[:, n:2 * n], out=by_dc[:, 1])
-        np.multiply(tanh_c, slope[:, 2 * n:], out=by_dc[:, 2])   # (by dh_t, for da_o)
-        np.multiply(g, g, out=by_dc[:, 3])
-        np.subtract(1, by_dc[:, 3], out=by_dc[:, 3])
-        by_dc[:, 3] *= i
-        dc_by_dh = _buffer(layer, "dc_by_dh", (steps, n, batch))
-        np.multiply(tanh_c, tanh_c, out=dc_by_dh)
-        np.subtract(1, dc_by_dh, out=dc_by_dh)
-        dc_by_dh *= o
-        w_h = layer.weights[n_in:-1]                          # (n, 4n)
+        per_dc = _buffer(layer, "per_dc", (steps, 4, n, batch))
+        np.multiply(c[:-1], slope[:, :n], out=per_dc[:, 0])
+        np.multiply(g, slope[:, n:2 * n], out=per_dc[:, 1])
+        np.multiply(tanh_c, slope[:, 2 * n:], out=per_dc[:, 2])   # (per dh_t: da_o)
+        np.multiply(g, g, out=per_dc[:, 3])
+        np.subtract(1, per_dc[:, 3], out=per_dc[:, 3])
+        per_dc[:, 3] *= i
+        dc_per_dh = _buffer(layer, "dc_per_dh", (steps, n, batch))
+        np.multiply(tanh_c, tanh_c, out=dc_per_dh)
+        np.subtract(1, dc_per_dh, out=dc_per_dh)
+        dc_per_dh *= o
+        w_h = layer._blocks()[1]                              # (n, 4n)
         da = _buffer(layer, "da", (steps, 4 * n, batch))
         dh_next = np.zeros((n, batch), layer.dtype)          # dL/dh_t through step t + 1
         dh_t = np.empty((n, batch), layer.dtype)
         dc = np.zeros((n, batch), layer.dtype)                # dc_{t+1} f_{t+1}
         tmp = np.empty((n, batch), layer.dtype)
         for t in range(steps - 1, -1, -1):
-            a = da[t]
+            da_t = da[t]
             np.add(dh[t], dh_next, out=dh_t)
-            dc += np.multiply(dh_t, dc_by_dh[t], out=tmp)
-            np.multiply(dc, by_dc[t], out=a.reshape(4, n, batch))
-            np.multiply(dh_t, by_dc[t, 2], out=a[2 * n:3 * n])   # da_o: by dh_t, not dc
+            dc += np.multiply(dh_t, dc_per_dh[t], out=tmp)
+            np.multiply(dc, per_dc[t], out=da_t.reshape(4, n, batch))
+            np.multiply(dh_t, per_dc[t, 2], out=da_t[2 * n:3 * n])   # da_o: per dh_t, not dc
             dc *= f[t]                                        # dc_prev = dc f
-            np.matmul(w_h, a, out=dh_next)                    # dh_prev = W_h da
+            np.matmul(w_h, da_t, out=dh_next)                 # dh_prev = W_h da
         # Every weight gradient at once: sum over steps of [x_t; h_{t-1}; 1] da_t^T.
         rows = columns.shape[1]
         by_row = _buffer(layer, "by_row", (rows, steps, batch))
