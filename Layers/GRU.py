@@ -16,8 +16,9 @@ class GRU(RecurrentLayer):
         h_t = (1 - z) * n + z * h_{t-1}
         y_t = sigmoid([h_t, 1] @ output_weights)   (with output_size; else y_t = h_t)
 
-    These are PyTorch's ``torch.nn.GRU`` equations (the reset gate applied after
-    the recurrent product, as in cuDNN); Cho et al. apply it before, to h_{t-1}.
+    These are PyTorch's ``torch.nn.GRU`` equations: the reset gate scales the
+    recurrent product, as in the first arXiv version of Cho et al. and in cuDNN.
+    The paper's final version applies it before the product, to h_{t-1}.
 
     Args, input layouts, ``memorize``: as for ``RNN``. ``state`` is ``(h,)``.
 

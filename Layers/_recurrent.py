@@ -37,9 +37,17 @@ What a cell provides
     one step backward. ``dstate`` is dL/d(state at t) along every path (the
     layer's output at t and the step t + 1); returns dL/d(a_x), dL/d(a_h) and
     dL/d(state at t - 1). For RNN and LSTM ``da_x`` and ``da_h`` are the same array.
+``_kernel`` (optional, default None)
+    an object whose ``forward(layer, x, state) -> (h, state, cache)`` and
+    ``backward(layer, dh, cache, input_gradient) -> (gradient_weights, dx)``
+    replace the loops over ``step`` and ``step_backward`` (``_forward_steps``,
+    ``_backward_steps``, same arguments): the same math arranged for speed, which
+    must give the steps' numbers to round-off. The LSTM has one
+    (``_recurrent_kernels.py``); ``layer._kernel = None`` runs its steps instead.
 
-What the shell adds: none of the following feeds the recurrence, so each is ONE
-matrix product over all ``time * batch`` rows after the backward loop::
+What the shell adds, besides the loops, the state and the output layer: none of
+the following feeds the recurrence, so each is ONE matrix product over all ``time
+* batch`` rows after the backward loop::
 
     dL/dW_x = sum_t x_t^T da_x[t]          dL/db[0] = sum_t da_x[t]
     dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
@@ -141,6 +149,9 @@ class RecurrentLayer(TrainableLayer):
 
     @gradient_output_weights.setter
     def gradient_output_weights(self, value):
+        if self._fc is None:
+            raise AttributeError(f"{type(self).__name__}: expected output_size to set "
+                                 f"gradient_output_weights, got output_size=None")
         self._fc.gradient_weights = value
 
     def initialize(self, weights_initializer, bias_initializer):

@@ -332,3 +332,13 @@ def test_data_does_not_import_the_network():
     code = "import sys; import Data.MNIST, Data.Datasets, Data.Sequences; print('NeuralNetwork' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_recurrent_default_initializer_round_trips(tmp_path):
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-2), Initializers.UniformFanOut(),
+                                      Initializers.UniformFanOut())
+    net.append_layer(GRU.GRU(3, 4))
+    net.save(tmp_path / "gru.ckpt")
+    loaded = NeuralNetwork.load(tmp_path / "gru.ckpt")
+    assert isinstance(loaded.weights_initializer, Initializers.UniformFanOut)
+    assert_same(net, loaded)
