@@ -826,19 +826,17 @@ class TestGRU(RecurrentChecks):
         assert stub.calls[0] == ((2, 12), 1, 4)                 # both bias rows at once
         np.testing.assert_array_equal(layer.weights[-2:], 0.5)
 
-    def test_reset_gate_scales_only_the_recurrent_part(self):
-        # With the recurrent weights and bias of n zero and r = 0, h_t depends on
-        # h_{t-1} only through z; Cho et al.'s form would give the same, so also check
-        # that the input part of n is not scaled by r.
+    def test_reset_gate_scales_the_recurrent_part_and_its_bias(self):
+        # n = tanh(a_x,n + r * (h_prev W_h,n + b_h,n)), by hand: r = sigmoid(0) = 1/2, z ~ 0.
         layer = GRU.GRU(1, 1)
-        w = np.zeros((1 + 1 + 2, 3))
-        w[0, 2] = 1.0                      # n = tanh(x) from the input part
-        w[2, 0] = -50.0                    # r = sigmoid(-50) ~ 0
-        w[2, 1] = -50.0                    # z ~ 0: h_t = n
-        w[1, 2] = 3.0                      # W_h,n: would matter if r were not ~0
-        layer.weights = w
-        h = layer.forward(np.array([[0.5], [0.25]]))
-        np.testing.assert_allclose(h[:, 0], np.tanh([0.5, 0.25]), rtol=1e-12)
+        layer.weights = np.array([[0.0, 0.0, 1.0],       # W_x: x feeds n only
+                                  [0.0, 0.0, 3.0],       # W_h: h_prev feeds n only
+                                  [0.0, -50.0, 0.0],     # b_x: z = sigmoid(-50), h_t = n
+                                  [0.0, 0.0, 2.0]])      # b_h: the recurrent bias of n
+        h1 = np.tanh(0.5 + 0.5 * (3 * 0.0 + 2))
+        h2 = np.tanh(0.25 + 0.5 * (3 * h1 + 2))
+        np.testing.assert_allclose(layer.forward(np.array([[0.5], [0.25]]))[:, 0], [h1, h2],
+                                   rtol=1e-12)
 
 
 class TestInitializers:

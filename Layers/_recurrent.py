@@ -98,7 +98,7 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _kernel = None                       # or the cell's loops arranged for speed (see below)
+    _kernel = None                       # or the loops arranged for speed (module docstring)
     _cache_fields = ("_cache", "_buffers")   # _buffers: arrays a kernel reuses between calls
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     skips_input_gradient = True
