@@ -29,8 +29,8 @@ import pytest
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected,
-                    Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
+                    FullyConnected, Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -100,6 +100,11 @@ CASES = [
     ("bn-image", lambda: bn_with_params(3), (4, 3, 3, 3), True),
     ("bn-vector-testing", lambda: bn_testing(4), (6, 4), True),
     ("bn-image-testing", lambda: bn_testing(3), (4, 3, 3, 3), True),
+    # (Recurrent layers with an output layer: their class's test_gradient, which compares
+    # values, since the sigmoid output makes some weight gradients too small for a relative check.)
+    ("rnn", lambda: RNN.RNN(4, 5), (3, 6, 4), True),
+    ("lstm", lambda: LSTM.LSTM(4, 5), (3, 6, 4), True),
+    ("gru", lambda: GRU.GRU(4, 5), (3, 6, 4), True),
 ]
 
 
@@ -245,7 +250,8 @@ class TestBase:
         namespace = {}
         exec("from Layers import *\nfrom Optimization import *", namespace)
         for name in ("FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax", "Flatten", "Conv",
-                     "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "Initializers", "Base",
+                     "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "GRU", "Initializers",
+                     "Base",
                      "Helpers", "Optimizers", "Constraints", "Loss"):
             assert name in namespace, name
 
@@ -695,7 +701,7 @@ class TestBatchNorm:
 
 
 class RecurrentChecks:
-    """What TestRNN and TestLSTM check on their cell (``cell_class``)."""
+    """What TestRNN, TestLSTM and TestGRU check on their cell (``cell_class``)."""
 
     cell_class = None
 
@@ -733,7 +739,7 @@ class RecurrentChecks:
 
     def test_classic_shapes(self):
         layer = self.cell_class(input_size=10, hidden_size=64)
-        assert layer.weights.shape == (10 + 64 + 1, layer._gates * 64)
+        assert layer.weights.shape == (10 + 64 + layer._bias_rows, layer._gates * 64)
         assert layer.forward(np.random.rand(7, 10)).shape == (7, 64)
         layer = self.cell_class(10, 64, np.int32(3))
         assert layer.forward(np.random.rand(2, 7, 10)).shape == (2, 7, 3)
@@ -781,10 +787,46 @@ class RecurrentChecks:
 
 class TestRNN(RecurrentChecks):
     cell_class = RNN.RNN
+    test_gradient_table = gradient_test("rnn")
 
 
 class TestLSTM(RecurrentChecks):
     cell_class = LSTM.LSTM
+    test_gradient_table = gradient_test("lstm")
+
+    def test_the_kernel_is_the_default_and_the_steps_give_its_numbers(self):
+        # tests/test_recurrent.py compares them in detail; here: the steps are not decoration.
+        layer = self.cell(2)
+        x = np.random.normal(size=(2, 5, 4))
+        y = layer.forward(x)
+        assert type(layer)._kernel is not None
+        layer._kernel = None
+        np.testing.assert_allclose(layer.forward(x), y, rtol=1e-12)
+
+
+class TestGRU(RecurrentChecks):
+    cell_class = GRU.GRU
+    test_gradient_table = gradient_test("gru")
+
+    def test_weights_layout(self):
+        layer = GRU.GRU(3, 4, 2)
+        assert layer.weights.shape == (3 + 4 + 2, 3 * 4)      # rows [x, h, b_x, b_h]
+        stub = RecordingInitializer(0.5)
+        layer.initialize(Initializers.Constant(1.0), stub)
+        assert stub.calls[0] == ((2, 12), 1, 4)                 # both bias rows at once
+        np.testing.assert_array_equal(layer.weights[-2:], 0.5)
+
+    def test_reset_gate_scales_the_recurrent_part_and_its_bias(self):
+        # n = tanh(a_x,n + r * (h_prev W_h,n + b_h,n)), by hand: r = sigmoid(0) = 1/2, z ~ 0.
+        layer = GRU.GRU(1, 1)
+        layer.weights = np.array([[0.0, 0.0, 1.0],       # W_x: x feeds n only
+                                  [0.0, 0.0, 3.0],       # W_h: h_prev feeds n only
+                                  [0.0, -50.0, 0.0],     # b_x: z = sigmoid(-50), h_t = n
+                                  [0.0, 0.0, 2.0]])      # b_h: the recurrent bias of n
+        h1 = np.tanh(0.5 + 0.5 * (3 * 0.0 + 2))
+        h2 = np.tanh(0.25 + 0.5 * (3 * h1 + 2))
+        np.testing.assert_allclose(layer.forward(np.array([[0.5], [0.25]]))[:, 0], [h1, h2],
+                                   rtol=1e-12)
 
 
 class TestInitializers:
@@ -825,11 +867,12 @@ STUBBED = [
     (lambda: Conv.Conv(1, (2, 3), 4), (4, 2, 3), (6, 12), (2, 2, 5)),
     (lambda: RNN.RNN(4, 5), (10, 5), (9, 5), (6, 4)),
     (lambda: LSTM.LSTM(4, 5, 2), (10, 20), (9, 5), (6, 4)),
+    (lambda: GRU.GRU(4, 5), (11, 15), (9, 5), (6, 4)),
 ]
 
 
 @pytest.mark.parametrize("factory, shape, fans, input_shape", STUBBED,
-                         ids=["fc", "conv2d", "conv1d", "rnn", "lstm"])
+                         ids=["fc", "conv2d", "conv1d", "rnn", "lstm", "gru"])
 def test_initialize_keeps_what_the_initializer_returns_and_forward_refuses_it(
         factory, shape, fans, input_shape):
     layer = factory()
@@ -1004,6 +1047,7 @@ TRAINABLE = [
     ("rnn", lambda dtype: RNN.RNN(4, 5, 2, dtype=dtype), (6, 4)),
     ("rnn-hidden", lambda dtype: RNN.RNN(4, 5, dtype=dtype), (3, 6, 4)),
     ("lstm", lambda dtype: LSTM.LSTM(4, 5, 2, dtype=dtype), (3, 6, 4)),
+    ("gru", lambda dtype: GRU.GRU(4, 5, 2, dtype=dtype), (3, 6, 4)),
 ]
 
 

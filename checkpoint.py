@@ -83,7 +83,8 @@ REGULARIZERS = {cls.__name__: cls for cls in
                 (Constraints.L2_Regularizer, Constraints.L1_Regularizer)}
 INITIALIZERS = {cls.__name__: cls for cls in (Layers.Initializers.Constant,
                                               Layers.Initializers.UniformRandom,
-                                              Layers.Initializers.Xavier, Layers.Initializers.He)}
+                                              Layers.Initializers.Xavier, Layers.Initializers.He,
+                                              Layers.Initializers.UniformFanOut)}
 LOSSES = {cls.__name__: cls for cls in (Loss.CrossEntropyLoss, Loss.L2Loss)}
 SCHEDULES = {cls.__name__: cls for cls in (Schedules.ExponentialDecay, Schedules.StepDecay)}
 FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}

@@ -74,7 +74,6 @@ import warnings
 
 import numpy as np
 
-import _checks
 
 
 class BaseLayer:
@@ -332,6 +331,3 @@ def linked_copy(optimizer):
     return fork() if callable(fork) else copy.deepcopy(optimizer)
 
 
-# The argument checks live in _checks.py (one message template for the framework);
-# these names are kept for the layers that import them from here.
-check_dtype, check_size, check_shape = _checks.float_dtype, _checks.size, _checks.shape

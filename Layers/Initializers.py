@@ -33,6 +33,21 @@ class UniformRandom:
         return "UniformRandom()"
 
 
+class UniformFanOut:
+    """Uniform on ``[-1/sqrt(fan_out), 1/sqrt(fan_out)]``.
+
+    The recurrent layers' default: their cell's fan_out is ``hidden_size``, which
+    makes this the usual RNN/LSTM/GRU initialisation (PyTorch's, for one).
+    """
+
+    def initialize(self, weights_shape, fan_in, fan_out):
+        limit = 1.0 / np.sqrt(fan_out)
+        return np.random.uniform(-limit, limit, weights_shape)
+
+    def __repr__(self):
+        return "UniformFanOut()"
+
+
 class Xavier:
     """Normal with std ``sqrt(2 / (fan_in + fan_out))``.
 

@@ -1,60 +1,106 @@
-"""What RNN and LSTM share (private helper module): input layouts, state, output layer.
+"""The recurrent shell: runs a cell over time and back (private helper module).
 
-Both layers compute on batches of sequences ``(batch, time, features)``. A classic
-2-D input ``(time, input_size)`` is one sequence and runs as a batch of one.
+RNN, LSTM and GRU are *cells*: each file writes one time step forward and one
+step backward, in the equations' names. This module runs a cell over a sequence
+and backpropagates through time (BPTT); it owns the input layouts, the state
+kept between calls (``memorize``), the optional output layer, and the gradients
+that do not feed the recurrence.
+
+Input ``(batch, time, input_size)``; a classic 2-D input ``(time, input_size)`` is
+one sequence and runs as a batch of one. A *state* is a tuple of ``(batch,
+hidden_size)`` arrays, the hidden state h first: ``(h,)`` for RNN and GRU, ``(h,
+c)`` for the LSTM.
+
+What a cell provides
+--------------------
+``_gates``
+    blocks of ``hidden_size`` columns in ``weights``: 1 (RNN), 4 (LSTM), 3 (GRU).
+``_bias_rows``
+    bias rows at the bottom of ``weights``: 1, or 2 for a cell whose recurrent
+    part has a bias of its own (GRU). ``weights`` is ``(input_size + hidden_size +
+    _bias_rows, _gates * hidden_size)`` with rows [x, h, biases];
+    ``self._blocks()`` returns its views ``W_x, W_h, b``.
+``_states``
+    arrays in the state: 1 for ``(h,)``, 2 for ``(h, c)``.
+``step(x, state) -> (state, cache)``
+    one step forward. ``x`` ``(batch, input_size)`` is the input at step t and
+    ``state`` the state at t - 1; returns the state at t and what
+    ``step_backward`` needs. A cell starts from two affine maps, each
+    ``(batch, _gates * hidden_size)``::
+
+        a_x = x @ W_x + b[0]          the input's part
+        a_h = h_prev @ W_h (+ b[1])   the recurrent part
+
+    RNN and LSTM add them, ``a = a_x + a_h = [x, h_prev, 1] @ weights``; the GRU's
+    reset gate scales part of ``a_h`` before it meets ``a_x``.
+``step_backward(dstate, cache) -> (da_x, da_h, dstate_prev)``
+    one step backward. ``dstate`` is dL/d(state at t) along every path (the
+    layer's output at t and the step t + 1); returns dL/d(a_x), dL/d(a_h) and
+    dL/d(state at t - 1). For RNN and LSTM ``da_x`` and ``da_h`` are the same array.
+``_kernel`` (optional, default None)
+    an object whose ``forward(layer, x, state) -> (h, state, cache)`` and
+    ``backward(layer, dh, cache, input_gradient) -> (gradient_weights, dx)``
+    replace the loops over ``step`` and ``step_backward`` (``_forward_steps``,
+    ``_backward_steps``, same arguments): the same math arranged for speed, which
+    must give the steps' numbers to round-off. The LSTM has one
+    (``_recurrent_kernels.py``); ``layer._kernel = None`` runs its steps instead.
+
+What the shell adds, besides the loops, the state and the output layer: none of
+the following feeds the recurrence, so each is ONE matrix product over all ``time
+* batch`` rows after the backward loop::
+
+    dL/dW_x = sum_t x_t^T da_x[t]          dL/db[0] = sum_t da_x[t]
+    dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
+    dL/dx_t = da_x[t] @ W_x^T
+
+The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
+applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 """
 import numpy as np
-from scipy.special import expit
 
-from .Base import TrainableLayer, check_dtype, check_size, stack_bias
-
-
-# The time loops call this once per step. On a batched step it is written with np.exp,
-# which NumPy 1.26 vectorizes on AVX2 machines where np.tanh is not (1.5-1.8x faster here
-# on 4 096 float32 numbers). On the hundred-odd numbers of a classic one-sequence step the
-# cost is the number of calls, and one call of np.tanh is 3-5x faster. Both agree to 2e-7
-# (float32) and 4e-16 (float64).
-FEW = 1024
-
-
-def tanh(x, out):
-    """``out = tanh(x)``: one ``np.tanh`` call on at most ``FEW`` numbers, else
-    ``1 - 2 / (1 + exp(2x))`` (exp overflows to inf for large x, giving 1)."""
-    if x.size <= FEW:
-        return np.tanh(x, out=out)
-    np.multiply(x, 2, out=out)
-    np.exp(out, out=out)
-    out += 1
-    np.divide(-2, out, out=out)
-    out += 1
-    return out
+import _checks
+from .Base import TrainableLayer, stack_bias
+from .FullyConnected import FullyConnected
+from .Initializers import UniformFanOut
+from .Sigmoid import Sigmoid
 
 
 class RecurrentLayer(TrainableLayer):
-    """Base of RNN and LSTM: sizes, the optional sigmoid output layer, the hidden state.
+    """A cell unrolled over time (see the module docstring for the cell's contract).
 
-    Subclasses define ``_gates`` (columns of ``weights`` per hidden unit: 1 for
-    the Elman cell, 4 for LSTM), ``_run(columns, state)``, the forward time loop,
-    and ``_backprop(dh)``, the backward time loop from dL/dh_t ``(time, hidden,
-    batch)`` to dL/d(pre-activations) ``(time, gates * hidden, batch)``.
+    Args:
+        input_size, hidden_size: features of x_t and h_t.
+        output_size: features of y_t; ``None`` outputs h_t itself (for stacking).
+        dtype: float dtype of parameters and computation (default float64);
+            afterwards the dtype of ``weights`` (see ``Base``).
 
-    ``columns`` ``(time + 1, input + hidden + 1, batch)`` holds ``[x_t; h_{t-1}; 1]``
-    for every step: forward fills in x and the ones, ``_run`` writes each h_t into
-    the next step's column. Then a step is ONE product ``weights.T @ columns[t]``
-    (input, recurrence, bias and all gates at once), and backward gets every
-    weight gradient from ONE product over all ``time * batch`` columns. Inside the
-    loops a step is ``(units, batch)``, the transpose of the layer's ``(batch,
-    units)``, so that each gate is a contiguous block.
+    Attributes:
+        memorize: False (default): every ``forward`` starts from a zero state. True:
+            it starts from the state the last ``forward`` ended in (truncated BPTT
+            over consecutive windows of long sequences); the input's batch must then
+            match the state's, else ``forward`` raises ``ValueError`` (set ``state =
+            None`` to start new sequences).
+        state: the state at the last step of the last ``forward``, a tuple of
+            ``(batch, hidden_size)`` arrays, h first; ``None`` before any forward.
+            Assign ``None`` to start from zeros.
 
     Parameters:
-        weights: ``(input_size + hidden_size + 1, gates * hidden_size)``, rows
-            ordered [input, previous hidden state, bias].
-        output_weights: ``(hidden_size + 1, output_size)`` (last row = bias),
-            only with ``output_size``: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
+        weights: ``(input_size + hidden_size + bias rows, gates * hidden_size)``,
+            rows [x, h, bias(es)] (the cell's docstring gives its blocks);
+        output_weights: ``(hidden_size + 1, output_size)``, last row the bias (the
+            output FullyConnected's ``weights``), only with ``output_size``;
+        gradient_weights, gradient_output_weights likewise. Each matrix has its
+            own optimizer state.
+
+    Initial weights: uniform on ``±1/sqrt(hidden_size)`` (``Initializers.UniformFanOut``),
+    the output layer's on ``±1/sqrt(output_size)``, until ``initialize`` draws others.
     """
 
     _gates = 1
-    _cache_fields = ("_columns", "_h_out", "_y", "_cache", "_buffers")
+    _bias_rows = 1
+    _states = 1
+    _kernel = None                       # or the loops arranged for speed (module docstring)
+    _cache_fields = ("_cache", "_buffers")   # _buffers: arrays a kernel reuses between calls
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -62,26 +108,56 @@ class RecurrentLayer(TrainableLayer):
     def __init__(self, input_size, hidden_size, output_size=None, dtype=np.float64):
         super().__init__()
         name = type(self).__name__
-        dtype = check_dtype(name, dtype)
-        self.input_size = check_size(name, "input_size", input_size)
-        self.hidden_size = check_size(name, "hidden_size", hidden_size)
+        dtype = _checks.float_dtype(name, dtype)
+        self.input_size = _checks.size(name, "input_size", input_size)
+        self.hidden_size = _checks.size(name, "hidden_size", hidden_size)
         self.output_size = None if output_size is None \
-            else check_size(name, "output_size", output_size)
+            else _checks.size(name, "output_size", output_size)
         self._param_names = ("weights",) if output_size is None else ("weights", "output_weights")
         self.memorize = False
-        self.state = None           # last (hidden, batch) h (and c) of a forward, see memorize
+        self.state = None
         self.gradient_weights = None
-        self.gradient_output_weights = None
-        self._columns = self._h_out = self._y = self._cache = self._buffers = None
-        self._two_d = False
-        self._draw(_Uniform(), _Uniform(), dtype)
+        self._cache = self._buffers = None
+        self._fc = self._sigmoid = None
+        if self.output_size is not None:
+            # FullyConnected draws weights of its own, which _draw replaces; putting NumPy's
+            # generator back keeps the seeded default draws as they were.
+            rng = np.random.get_state()
+            self._fc = FullyConnected(self.hidden_size, self.output_size, dtype=dtype)
+            np.random.set_state(rng)
+            self._sigmoid = Sigmoid()
+        self._draw(UniformFanOut(), UniformFanOut(), dtype)
 
     def __repr__(self):
         out = "" if self.output_size is None else f", {self.output_size}"
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{out})"
 
+    @property
+    def output_weights(self):
+        """The output layer's ``weights`` ``(hidden_size + 1, output_size)``; None without one."""
+        return None if self._fc is None else self._fc.weights
+
+    @output_weights.setter
+    def output_weights(self, value):
+        if self._fc is None:
+            raise AttributeError(f"{type(self).__name__}: expected output_size to set "
+                                 f"output_weights, got output_size=None")
+        self._fc.weights = value
+
+    @property
+    def gradient_output_weights(self):
+        """dL/d(output_weights) of the last ``backward``; None without an output layer."""
+        return None if self._fc is None else self._fc.gradient_weights
+
+    @gradient_output_weights.setter
+    def gradient_output_weights(self, value):
+        if self._fc is None:
+            raise AttributeError(f"{type(self).__name__}: expected output_size to set "
+                                 f"gradient_output_weights, got output_size=None")
+        self._fc.gradient_weights = value
+
     def initialize(self, weights_initializer, bias_initializer):
-        """Weight rows from ``weights_initializer``, the bias row from ``bias_initializer``.
+        """Weight rows from ``weights_initializer``, the bias rows from ``bias_initializer``.
 
         fan_in / fan_out: ``input_size + hidden_size`` / ``hidden_size`` for the
         cell, ``hidden_size`` / ``output_size`` for the output layer.
@@ -89,115 +165,135 @@ class RecurrentLayer(TrainableLayer):
         self._draw(weights_initializer, bias_initializer, self.dtype)
 
     def _draw(self, weights_initializer, bias_initializer, dtype):
-        n_in, h, cols = self.input_size, self.hidden_size, self._gates * self.hidden_size
-        w = self._initialized(weights_initializer, (n_in + h, cols), n_in + h, h, "weights", dtype)
-        b = self._initialized(bias_initializer, (1, cols), 1, h, "bias", dtype)
+        n_in, n, cols = self.input_size, self.hidden_size, self._gates * self.hidden_size
+        w = self._initialized(weights_initializer, (n_in + n, cols), n_in + n, n, "weights", dtype)
+        b = self._initialized(bias_initializer, (self._bias_rows, cols), 1, n, "bias", dtype)
         self.weights = stack_bias(w, b)
         if self.output_size is not None:
-            w = self._initialized(weights_initializer, (h, self.output_size), h,
+            w = self._initialized(weights_initializer, (n, self.output_size), n,
                                   self.output_size, "output weights", dtype)
             b = self._initialized(bias_initializer, (1, self.output_size), 1,
                                   self.output_size, "output bias", dtype)
             self.output_weights = stack_bias(w, b)
 
     def _parameter_shapes(self):
-        shapes = {"weights": (self.input_size + self.hidden_size + 1,
+        shapes = {"weights": (self.input_size + self.hidden_size + self._bias_rows,
                               self._gates * self.hidden_size)}
         if self.output_size is not None:
             shapes["output_weights"] = (self.hidden_size + 1, self.output_size)
         return shapes
 
+    def _blocks(self):
+        """Views of ``weights``: ``W_x`` (input_size, G n), ``W_h`` (hidden_size, G n),
+        ``b`` (bias rows, G n), for G gates of n hidden units."""
+        n_in, n = self.input_size, self.hidden_size
+        return self.weights[:n_in], self.weights[n_in:n_in + n], self.weights[n_in + n:]
+
+    # -- the time loops ------------------------------------------------------------------
+
     def forward(self, input_tensor):
-        """``(time, input_size)`` or ``(batch, time, input_size)`` -> same layout, last
-        axis ``output_size`` (or ``hidden_size`` without an output layer)."""
+        """``(time, input_size)`` or ``(batch, time, input_size)`` -> the same layout with
+        ``output_size`` features (``hidden_size`` without an output layer)."""
         self._check_parameters()
         name = type(self).__name__
         expected = f"(time, {self.input_size}) or (batch, time, {self.input_size})"
         x = self._input(input_tensor, (2, 3), expected, self.dtype)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{name}.forward: expected input of shape {expected}, got {x.shape}")
-        self._two_d = x.ndim == 2
-        if self._two_d:
-            x = x[np.newaxis]
-        if 0 in x.shape[1:]:
+        if x.shape[-2] == 0:
             raise ValueError(f"{name}.forward: expected at least one time step, got {x.shape}")
-        state = self.state if self.memorize and self._state_fits(x.shape[0]) else None
-        b, steps, n_in = x.shape
-        n = self.hidden_size
-        columns = self._buffer("columns", (steps + 1, n_in + n + 1, b))
-        columns[:steps, :n_in] = x.transpose(1, 2, 0)
-        columns[steps, :n_in] = 0                             # no x after the last step
-        columns[0, n_in:-1] = 0 if state is None else state[0]
-        columns[:, -1] = 1
-        with np.errstate(over="ignore"):                      # exp(large) = inf is intended
-            self._run(columns, state)
-        self._columns = columns
-        h_out = columns[1:, n_in:-1].transpose(2, 0, 1).copy().reshape(b * steps, n)
-        y = h_out                                             # rows ordered (batch, time)
-        if self.output_size is not None:
-            y = expit(h_out @ self.output_weights[:-1] + self.output_weights[-1])
-        self._h_out, self._y = h_out, y
-        y = y.reshape(b, steps, -1)
-        return y[0] if self._two_d else y
+        two_d = x.ndim == 2
+        if two_d:
+            x = x[np.newaxis]
+        batch, steps, _ = x.shape
+        state = self._initial_state(batch, input_tensor)
+        if self._kernel is None:
+            h, self.state, cache = self._forward_steps(x, state)
+        else:
+            h, self.state, cache = self._kernel.forward(self, x, state)
+        y = h.reshape(batch * steps, -1)                  # rows (batch, time)
+        if self._fc is not None:
+            y = self._sigmoid.forward(self._fc.forward(y))
+        self._cache = (cache, x.shape, two_d)
+        y = y.reshape(batch, steps, -1)
+        return y[0] if two_d else y
 
     def backward(self, error_tensor, input_gradient=True):
         """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix.
 
         With ``input_gradient=False`` dL/d(input) is not computed and None is returned.
         """
-        if self._columns is None:
+        if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
-        steps, rows, b = self._columns.shape
-        steps -= 1
-        shape = (steps, self._y.shape[-1]) if self._two_d else (b, steps, self._y.shape[-1])
-        e = self._error(error_tensor, shape, self.dtype).reshape(b * steps, -1)
-        if self.output_size is not None:
-            dz = e * self._y * (1 - self._y)                  # through the output sigmoid
-            grad = np.empty_like(self.output_weights)
-            np.matmul(self._h_out.T, dz, out=grad[:-1])
-            np.sum(dz, axis=0, out=grad[-1])
-            self.gradient_output_weights = grad
-            e = dz @ self.output_weights[:-1].T
-        dh = self._buffer("dh", (steps, self.hidden_size, b))
-        dh[...] = e.reshape(b, steps, -1).transpose(1, 2, 0)
-        da_steps = self._backprop(dh)                         # (time, G*n, batch)
-        da = self._buffer("da_columns", (da_steps.shape[1], steps, b))
-        da[...] = da_steps.transpose(1, 0, 2)
-        da = da.reshape(-1, steps * b)                        # (G*n, time * batch)
-        # Every weight gradient at once: sum over steps of [x_t; h_{t-1}; 1] da_t^T.
-        columns = self._buffer("columns_by_row", (rows, steps, b))
-        columns[...] = self._columns[:steps].transpose(1, 0, 2)
-        grad = np.empty_like(self.weights)
-        np.matmul(columns.reshape(rows, steps * b), da.T, out=grad)
-        self.gradient_weights = grad
-        dx = None
-        if input_gradient:
-            # The error for the previous layer uses the weights of forward, before the update.
-            dx = (self.weights[:self.input_size] @ da).reshape(-1, steps, b).transpose(2, 1, 0)
-            dx = np.ascontiguousarray(dx[0] if self._two_d else dx)
+        cache, (batch, steps, n_in), two_d = self._cache
+        features = self.hidden_size if self._fc is None else self.output_size
+        shape = (steps, features) if two_d else (batch, steps, features)
+        e = self._error(error_tensor, shape, self.dtype).reshape(batch * steps, features)
+        if self._fc is not None:
+            e = self._fc.backward(self._sigmoid.backward(e))
+        dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
+        if self._kernel is None:
+            self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient)
+        else:
+            self.gradient_weights, dx = self._kernel.backward(self, dh, cache, input_gradient)
+        if dx is not None:
+            dx = dx[0] if two_d else dx
         self._update()
         return dx
 
-    def _buffer(self, name, shape):
-        """An uninitialized array kept between calls and reused while ``shape`` stays.
+    def _forward_steps(self, x, state):
+        """The cell's ``step`` at every t: ``(batch, time, input_size)`` -> h ``(batch, time,
+        hidden_size)``, the last state and the cache for ``_backward_steps``."""
+        xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # (time, batch, input): x_t = xs[t]
+        hs, caches = [state[0]], []                       # h_0 ... h_T
+        for x_t in xs:
+            state, cache = self.step(x_t, state)
+            hs.append(state[0])
+            caches.append(cache)
+        return np.stack(hs[1:], axis=1), state, (xs, hs, caches)
 
-        A new large array each call costs page faults (the memory comes fresh from the
-        OS) that take longer than the arithmetic; reusing them avoids that.
-        """
-        if self._buffers is None:
-            self._buffers = {}
-        array = self._buffers.get(name)
-        if array is None or array.shape != shape or array.dtype != self.dtype:
-            array = self._buffers[name] = np.empty(shape, self.dtype)
-        return array
+    def _backward_steps(self, dh, cache, input_gradient):
+        """BPTT with the cell's ``step_backward``: dL/dh_t ``(batch, time, hidden_size)`` ->
+        dL/d(weights) and dL/dx ``(batch, time, input_size)`` (None without ``input_gradient``)."""
+        xs, hs, caches = cache
+        steps, batch, n_in = xs.shape
+        n = self.hidden_size
+        dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
+        da_x, da_h = [None] * steps, [None] * steps
+        for t in reversed(range(steps)):
+            dstate = (dstate[0] + dh[:, t],) + dstate[1:]
+            da_x[t], da_h[t], dstate = self.step_backward(dstate, caches[t])
+        # (dstate is now dL/d(initial state): truncated BPTT stops there.)
+        same = all(a is b for a, b in zip(da_x, da_h))    # RNN, LSTM: one array for both
+        da_x = np.stack(da_x).reshape(steps * batch, -1)   # rows (time, batch)
+        da_h = da_x if same else np.stack(da_h).reshape(steps * batch, -1)
+        h_prev = np.stack(hs[:-1]).reshape(steps * batch, n)
+        grad = np.empty_like(self.weights)
+        np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=grad[:n_in])
+        np.matmul(h_prev.T, da_h, out=grad[n_in:n_in + n])
+        np.sum(da_x, axis=0, out=grad[n_in + n])
+        if self._bias_rows == 2:
+            np.sum(da_h, axis=0, out=grad[n_in + n + 1])
+        if not input_gradient:
+            return grad, None
+        # The error for the previous layer uses the weights of forward, before the update.
+        dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
+        return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
 
-    def _state_fits(self, batch):
-        return self.state is not None and self.state[0].shape[-1] == batch
-
-
-class _Uniform:
-    """The constructor's default draw: uniform on [-1/sqrt(hidden), 1/sqrt(hidden)]."""
-
-    def initialize(self, shape, fan_in, fan_out):
-        limit = 1.0 / np.sqrt(fan_out)
-        return np.random.uniform(-limit, limit, shape)
+    def _initial_state(self, batch, input_tensor):
+        """Zeros, or with ``memorize`` the state the last forward ended in."""
+        name, n = type(self).__name__, self.hidden_size
+        if not self.memorize or self.state is None:
+            return tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
+        state = tuple(np.asarray(s, dtype=self.dtype) for s in self.state)
+        shapes = [s.shape for s in state]
+        if len(state) != self._states or any(s != (shapes[0][0], n) for s in shapes):
+            raise ValueError(f"{name}.forward: expected state as {self._states} array(s) of "
+                             f"shape (batch, {n}), got shapes {shapes}")
+        if shapes[0][0] != batch:
+            raise ValueError(f"{name}.forward: memorize is on and the state holds "
+                             f"{shapes[0][0]} sequences: expected input of shape "
+                             f"({shapes[0][0]}, time, {self.input_size}), got "
+                             f"{np.shape(input_tensor)}; set layer.state = None to start "
+                             f"new sequences")
+        return state

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from Layers import (LSTM, RNN, BatchNormalization, Conv, Dropout, Flatten, FullyConnected,
+from Layers import (GRU, LSTM, RNN, BatchNormalization, Conv, Dropout, Flatten, FullyConnected,
                     Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Layers.Base import BaseLayer
 from Optimization import Optimizers
@@ -390,6 +390,9 @@ CORRECT = [
     ("lstm-output-3d", lambda: recurrent(LSTM.LSTM, 3), (3, 6, 4), SEQ,
      ["weights", "output_weights"]),
     ("lstm-3d-as-batch", lambda: recurrent(LSTM.LSTM), (3, 6, 4), {}, ["weights"]),
+    ("gru-2d", lambda: recurrent(GRU.GRU), (6, 4), SEQ, ["weights"]),
+    ("gru-output-3d", lambda: recurrent(GRU.GRU, 3), (3, 6, 4), SEQ,
+     ["weights", "output_weights"]),
     ("student-dense", lambda: Dense(4, 3), (5, 4), {}, ["weights", "bias"]),
     ("student-rnn", lambda: ElmanRNN(3, 4), (6, 3), SEQ, ["weights"]),
 ]

@@ -18,8 +18,8 @@ import ConvertCheckpoint
 import NeuralNetwork
 import checkpoint
 from Data.idx import IDXError, read_idx, write_idx
-from Layers import (Base, BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Initializers,
-                    LSTM, Pooling, ReLU, RNN, Sigmoid, SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
+                    FullyConnected, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Models import LeNet
 from Optimization import Loss, Optimizers, Schedules
 
@@ -99,11 +99,25 @@ def test_recurrent_and_lenet_round_trip(tmp_path, dtype):
     net = NeuralNetwork.NeuralNetwork(Optimizers.Adam(1e-2))
     net.append_layer(LSTM.LSTM(3, 4, 5, dtype=dtype))
     net.append_layer(RNN.RNN(5, 2, dtype=dtype))
+    net.append_layer(GRU.GRU(2, 3, 2, dtype=dtype))
     net.layers[1].memorize = True
+    net.layers[2].memorize = True
+    x = np.random.rand(2, 4, 3).astype(dtype)
+    for layer in net.layers:                           # optimizer moments to save too
+        x = layer.forward(x)
+    for layer in reversed(net.layers):
+        x = layer.backward(np.ones_like(x))
     net.save(tmp_path / "rnn.ckpt")
     loaded = NeuralNetwork.load(tmp_path / "rnn.ckpt")
     assert_same(net, loaded)
     assert loaded.layers[1].memorize and loaded.layers[0].weights.dtype == dtype
+    assert loaded.layers[2].memorize and loaded.layers[2].output_weights.dtype == dtype
+    x = np.random.rand(2, 4, 3)
+    for layer in loaded.layers + net.layers:         # the hidden state is not saved
+        layer.state = None
+    np.testing.assert_array_equal(loaded.layers[2].forward(loaded.layers[1].forward(
+        loaded.layers[0].forward(x))), net.layers[2].forward(net.layers[1].forward(
+            net.layers[0].forward(x))))
     lenet = LeNet.LeNet(dtype=dtype)
     lenet.save(tmp_path / "lenet.ckpt")
     again = LeNet.LeNet.load(tmp_path / "lenet.ckpt")
@@ -121,7 +135,7 @@ def test_the_same_network_gives_the_same_bytes(tmp_path):
 @pytest.mark.parametrize("layer", [FullyConnected.FullyConnected(5, 7),
                                    Conv.Conv((1, 2), (3, 4, 5), 6), Conv.Conv(2, (3, 4), 6),
                                    BatchNormalization.BatchNormalization(4),
-                                   RNN.RNN(3, 5, 2), LSTM.LSTM(3, 5)], ids=repr)
+                                   RNN.RNN(3, 5, 2), LSTM.LSTM(3, 5), GRU.GRU(3, 5, 2)], ids=repr)
 def test_shapes_from_the_arguments_agree_with_the_layers(layer):
     args = {a: getattr(layer, a) for a in checkpoint._constructor_args(type(layer))}
     shapes = checkpoint._parameter_shapes(type(layer), args)
@@ -330,3 +344,13 @@ def test_lenet_load_refuses_another_network(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="small.ckpt: holds a NeuralNetwork, "
                                                          "not a LeNet"):
         LeNet.LeNet.load(tmp_path / "small.ckpt")
+
+
+def test_the_recurrent_default_initializer_round_trips(tmp_path):
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-2), Initializers.UniformFanOut(),
+                                      Initializers.UniformFanOut())
+    net.append_layer(GRU.GRU(3, 4))
+    net.save(tmp_path / "gru.ckpt")
+    loaded = NeuralNetwork.load(tmp_path / "gru.ckpt")
+    assert isinstance(loaded.weights_initializer, Initializers.UniformFanOut)
+    assert_same(net, loaded)

@@ -1,5 +1,6 @@
-"""RNN and LSTM beyond NeuralNetworkTests.py's TestRNN/TestLSTM (gradients, memorize, update):
-batching, reused buffers, float32, clipping, truncated BPTT, sequence data."""
+"""RNN, LSTM and GRU beyond NeuralNetworkTests.py's TestRNN/TestLSTM/TestGRU (gradients, memorize,
+update): batching, the LSTM's kernel against its textbook steps, the state, float32, the GRU
+against PyTorch, clipping, truncated BPTT, sequence data."""
 import pickle
 import tracemalloc
 
@@ -7,10 +8,10 @@ import numpy as np
 import pytest
 
 from Data.Sequences import AddingData, SequenceWindows, adding_problem, noisy_sine
-from Layers import LSTM, RNN, FullyConnected, Initializers, _recurrent
+from Layers import GRU, LSTM, RNN, FullyConnected, Initializers
 from Optimization import Loss, Optimizers
 
-CELLS = {"rnn": RNN.RNN, "lstm": LSTM.LSTM}
+CELLS = {"rnn": RNN.RNN, "lstm": LSTM.LSTM, "gru": GRU.GRU}
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,7 @@ def cell(kind, output_size=None, **kwargs):
     return layer
 
 
-# (hidden, batch, atol of dx, rtol/atol of the summed gradient). A step of 40 units x 32
-# sequences is above _recurrent.FEW, so its tanh takes the exp-based form while a single
-# sequence takes np.tanh: the two must give the same numbers.
+# (hidden, batch, atol of dx, rtol/atol of the summed gradient)
 BATCHES = {"narrow": (5, 3, 1e-14, 1e-12, 1e-14), "wide": (40, 32, 1e-13, 1e-11, 1e-12)}
 
 
@@ -34,7 +33,6 @@ BATCHES = {"narrow": (5, 3, 1e-14, 1e-12, 1e-14), "wide": (40, 32, 1e-13, 1e-11,
 @pytest.mark.parametrize("width", sorted(BATCHES))
 def test_batch_equals_sequences_one_by_one(kind, width):
     hidden, batch, dx_atol, sum_rtol, sum_atol = BATCHES[width]
-    assert (hidden * batch > _recurrent.FEW >= hidden) == (width == "wide")
     layer = CELLS[kind](4, hidden, 2)
     layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
     x = np.random.normal(size=(batch, 6, 4))
@@ -50,14 +48,73 @@ def test_batch_equals_sequences_one_by_one(kind, width):
     np.testing.assert_allclose(total, grad, rtol=sum_rtol, atol=sum_atol)
 
 
-@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-7), (np.float64, 5e-16)])
-def test_tanh_forms_agree(dtype, tolerance):
-    x = np.concatenate([np.linspace(-60, 60, 3001), [0.0, 1e-6, -1e-6]]).astype(dtype)
-    for size in (_recurrent.FEW, 3004):                 # np.tanh, then the exp-based form
-        out = np.empty(size, dtype)
-        with np.errstate(over="ignore"):
-            np.testing.assert_allclose(_recurrent.tanh(x[:size], out), np.tanh(x[:size]),
-                                       rtol=0, atol=tolerance)
+def run(layer, x, e, first):
+    """forward(first) to leave a state, then forward(x) and backward(e): every result."""
+    layer.state = None
+    layer.forward(first)
+    y = layer.forward(x)
+    dx = layer.backward(e)
+    extra = [] if layer.output_size is None else [layer.gradient_output_weights]
+    return [y, dx, layer.gradient_weights, *layer.state, *extra]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("output_size", [None, 2])
+@pytest.mark.parametrize("shape, hidden", [((6, 4), 5), ((3, 6, 4), 5), ((32, 20, 4), 40)],
+                         ids=["classic", "batch", "wide"])
+def test_the_lstm_kernel_gives_the_numbers_of_the_textbook_steps(dtype, output_size, shape,
+                                                                  hidden):
+    # LSTM runs _recurrent_kernels.LSTMKernel by default; with _kernel = None the shell runs
+    # LSTM.step / LSTM.step_backward. Same math, so equal to round-off (64 eps of the scale).
+    layer = LSTM.LSTM(4, hidden, output_size, dtype=dtype)
+    layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
+    layer.memorize = True
+    x, first = np.random.normal(size=shape), np.random.normal(size=shape)
+    e = np.random.normal(size=shape[:-1] + (output_size or hidden,))
+    fast = run(layer, x, e, first)
+    layer._kernel = None
+    steps = run(layer, x, e, first)
+    for name, a, b in zip(["y", "dx", "dW", "h", "c", "dW_out"], fast, steps):
+        assert a.dtype == b.dtype == dtype, name
+        scale = max(1.0, np.abs(b).max())
+        np.testing.assert_allclose(a, b, rtol=0, atol=64 * np.finfo(dtype).eps * scale,
+                                   err_msg=name)
+        assert not np.array_equal(b, 0), name
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_state_is_batch_first_and_none_resets(kind):
+    layer = cell(kind)
+    layer.memorize = True
+    x = np.random.normal(size=(3, 6, 4))
+    y = layer.forward(x)
+    assert len(layer.state) == (2 if kind == "lstm" else 1)
+    assert all(s.shape == (3, 5) for s in layer.state)
+    np.testing.assert_array_equal(layer.state[0], y[:, -1])    # h of the last step
+    assert not np.allclose(layer.forward(x), y)                # continued from the state
+    layer.state = None
+    np.testing.assert_array_equal(layer.forward(x), y)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_memorize_refuses_a_batch_that_does_not_fit_the_state(kind):
+    layer = cell(kind)
+    layer.memorize = True
+    layer.forward(np.random.normal(size=(3, 6, 4)))
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"{name}\.forward: memorize is on and the state "
+                                         r"holds 3 sequences: expected input of shape "
+                                         r"\(3, time, 4\), got \(2, 6, 4\); set layer.state "
+                                         r"= None to start new sequences"):
+        layer.forward(np.zeros((2, 6, 4)))
+    with pytest.raises(ValueError, match=r"got \(6, 4\)"):            # classic: one sequence
+        layer.forward(np.zeros((6, 4)))
+    layer.state = tuple(s.T for s in layer.state)                     # (hidden, batch): refused
+    with pytest.raises(ValueError, match=rf"{name}\.forward: expected state as .* of shape "
+                                         r"\(batch, 5\), got shapes \[\(5, 3\)"):
+        layer.forward(np.zeros((3, 6, 4)))
+    layer.memorize = False                                            # not used: no check
+    assert layer.forward(np.zeros((2, 6, 4))).shape == (2, 6, 5)
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
@@ -77,7 +134,7 @@ def test_results_do_not_alias_the_reused_buffers(kind, output_size, shape):
     assert not all(np.array_equal(a, b) for a, b in zip(layer.state, state))
 
 
-def test_buffers_are_not_pickled():
+def test_cache_and_buffers_are_not_pickled():
     layer = LSTM.LSTM(4, 32)
     empty = len(pickle.dumps(layer))
     layer.backward(np.ones_like(layer.forward(np.random.normal(size=(16, 50, 4)))))
@@ -211,3 +268,30 @@ def test_truncated_bptt_learns_the_sine():
         errors.append(loss.forward(lstm.forward(x), y) / len(x))
         lstm.backward(loss.backward(y))
     assert np.mean(errors[-20:]) < 0.2 * np.mean(errors[:5])
+
+
+def test_gru_matches_torch():
+    # GRU follows torch.nn.GRU's equations; its weights hold PyTorch's four arrays as
+    # [weight_ih.T; weight_hh.T; bias_ih; bias_hh] (see GRU's docstring).
+    torch = pytest.importorskip("torch")
+    layer = GRU.GRU(4, 5)
+    layer.memorize = True
+    x, h0 = np.random.normal(size=(3, 6, 4)), np.random.normal(size=(3, 5))
+    e = np.random.normal(size=(3, 6, 5))
+    reference = torch.nn.GRU(4, 5, batch_first=True).double()
+    w_x, w_h, b = layer._blocks()
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", w_x.T), ("weight_hh_l0", w_h.T),
+                            ("bias_ih_l0", b[0]), ("bias_hh_l0", b[1])):
+            getattr(reference, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    layer.state = (h0,)
+    y = layer.forward(x)
+    dx = layer.backward(e)
+    x_t = torch.from_numpy(x).requires_grad_()
+    y_t, h_t = reference(x_t, torch.from_numpy(h0)[None])
+    (y_t * torch.from_numpy(e)).sum().backward()
+    grad = np.vstack([reference.weight_ih_l0.grad.numpy().T, reference.weight_hh_l0.grad.numpy().T,
+                      reference.bias_ih_l0.grad.numpy(), reference.bias_hh_l0.grad.numpy()])
+    for name, ours, theirs in (("y", y, y_t.detach().numpy()), ("h", layer.state[0], h_t[0].detach().numpy()),
+                               ("dx", dx, x_t.grad.numpy()), ("dW", layer.gradient_weights, grad)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14, err_msg=name)
