@@ -54,7 +54,9 @@ def test_an_unknown_group_is_named(tmp_path):
 def test_the_whole_file_exits_nonzero_when_a_layer_is_broken(tmp_path):
     result = run([], tmp_path, broken=True)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert re.fullmatch(r"1 failed, \d+ passed in .*", result.stdout.splitlines()[-1])
+    # (pytest 8 also counts the warnings a stub initializer is expected to raise)
+    assert re.fullmatch(r"1 failed, \d+ passed(, \d+ warnings?)? in .*",
+                        result.stdout.splitlines()[-1])
     assert re.search(r"FAILED \S*NeuralNetworkTests.py::TestTanH::test_gradient\[tanh\]",
                      result.stdout)
 
