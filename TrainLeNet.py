@@ -9,7 +9,6 @@ prints the command that continues it: ``--resume --checkpoint PATH`` alone
 continues the run exactly, with the settings saved in the file.
 """
 import argparse
-import math
 import os
 import shlex
 import signal
