@@ -222,16 +222,21 @@ class NeuralNetwork:
         With ``batch_size``, in chunks of that many samples (bounded memory, the same
         result; not for a classic 2-D RNN input, whose first axis is time).
         """
-        self.phase = True
         _checks.finite("NeuralNetwork.test", input_tensor)
         _checks.sample_shape(f"{type(self).__name__}.test", input_tensor, self.input_shape)
-        outputs = []
-        step = batch_size or max(len(input_tensor), 1)
-        for start in range(0, max(len(input_tensor), 1), step):
-            x = input_tensor[start:start + step]
-            for layer in self.layers:
-                x = layer.forward(x)
-            outputs.append(x)
+        phases = [layer.testing_phase for layer in self.layers]
+        self.phase = True
+        try:
+            outputs = []
+            step = batch_size or max(len(input_tensor), 1)
+            for start in range(0, max(len(input_tensor), 1), step):
+                x = input_tensor[start:start + step]
+                for layer in self.layers:
+                    x = layer.forward(x)
+                outputs.append(x)
+        finally:                            # the phase the network was in, layer by layer
+            for layer, phase in zip(self.layers, phases):
+                layer.testing_phase = phase
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 

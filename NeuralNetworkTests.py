@@ -330,6 +330,20 @@ class TestTanH:
         np.testing.assert_allclose(layer.forward(x), np.tanh(x))
         np.testing.assert_allclose(layer.activations, np.tanh(x))
 
+    def test_writing_into_the_output_does_not_change_backward(self):
+        assert_output_is_not_the_cache(TanH.TanH)
+
+
+def assert_output_is_not_the_cache(make):
+    """backward of an activation is the same whether or not the caller wrote into its output."""
+    x, e = np.random.normal(size=(3, 4)), np.random.normal(size=(3, 4))
+    clean = make()
+    clean.forward(x)
+    expected = clean.backward(e)
+    layer = make()
+    layer.forward(x)[...] = 0.5
+    np.testing.assert_array_equal(layer.backward(e), expected)
+
 
 class TestSigmoid:
     test_gradient = gradient_test("sigmoid")
@@ -344,6 +358,9 @@ class TestSigmoid:
         with np.errstate(all="raise"):
             out = Sigmoid.Sigmoid().forward(np.array([[-1000.0, 1000.0]]))
         np.testing.assert_allclose(out, [[0.0, 1.0]])
+
+    def test_writing_into_the_output_does_not_change_backward(self):
+        assert_output_is_not_the_cache(Sigmoid.Sigmoid)
 
 
 class TestSoftMax:
@@ -384,6 +401,15 @@ class TestFlatten:
         out = layer.forward(x)
         assert out.shape == (3, 40)
         np.testing.assert_array_equal(layer.backward(out), x)
+
+    def test_copies_in_both_directions(self):
+        # CONTRACT.md and Base.py say so: a reshape would be a view, Flatten hands out a copy.
+        x = np.random.normal(size=(3, 2, 4, 5))
+        layer = Flatten.Flatten()
+        out = layer.forward(x)
+        assert not np.shares_memory(out, x)
+        e = np.random.normal(size=out.shape)
+        assert not np.shares_memory(layer.backward(e), e)
 
 
 class TestConv:
@@ -624,6 +650,17 @@ class TestBatchNorm:
         assert flat.shape == (40, 3)
         np.testing.assert_array_equal(flat[:, 1], x[:, 1].ravel())
         np.testing.assert_array_equal(layer.reformat(flat), x)
+
+    def test_reformat_changes_nothing_forward_and_backward_read(self):
+        x, e = np.random.normal(size=(2, 3, 4, 5)), np.random.normal(size=(2, 3, 4, 5))
+        clean = BatchNormalization.BatchNormalization(3)
+        clean.forward(x)
+        expected = clean.backward(e)
+        layer = BatchNormalization.BatchNormalization(3)
+        layer.forward(x)
+        layer.reformat(np.zeros((1, 3, 2, 2)))          # another image shape, in between
+        np.testing.assert_array_equal(layer.backward(e), expected)
+        assert layer.reformat(layer.reformat(x)).shape == x.shape
 
     def test_initialize_sets_ones_and_zeros(self):
         layer = BatchNormalization.BatchNormalization(3)
@@ -1271,6 +1308,16 @@ def accuracy_on_test_set(net):
 
 
 class TestNeuralNetwork:
+    @pytest.mark.parametrize("before", [False, True])
+    def test_test_restores_the_phase_it_found(self, before):
+        net = iris_network(Optimizers.Sgd(1e-2), hidden=8)
+        net.phase = before
+        net.test(np.random.normal(size=(5, 4)))
+        assert net.phase is before
+        net.layers[1].testing_phase = True                 # a mixed state comes back too
+        net.test(np.random.normal(size=(5, 4)), batch_size=2)
+        assert [layer.testing_phase for layer in net.layers][:2] == [before, True]
+
     def test_append_layer_gives_each_layer_its_own_linked_optimizer(self):
         optimizer = Optimizers.Adam(1e-3)
         net = iris_network(optimizer, hidden=8)

@@ -3,8 +3,9 @@
 A layer is an object with two methods:
 
 ``forward(input_tensor) -> output_tensor``
-    Computes the layer's output from its input. The input is never modified in
-    place (the output may share its memory: Flatten returns a reshaped view).
+    Computes the layer's output from its input, a new array: the input is never
+    modified in place and shares no memory with the output (Flatten copies
+    where a reshape would be a view).
     Whatever ``backward`` will need, forward keeps in attributes that the class
     lists in ``_cache_fields``: one or several, e.g. FullyConnected's ``_x``,
     Conv's ``_x_pad``, ``_cols`` and ``_x_shape``, TanH's classic ``activations``.

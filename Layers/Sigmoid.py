@@ -17,7 +17,8 @@ class Sigmoid(BaseLayer):
         """``(batch, ...) -> (batch, ...)``; scipy's ``expit`` is stable for large |x|."""
         x = self._input(input_tensor, range(1, 33), "(batch, ...)")
         self.activations = expit(x)
-        return self.activations
+        # A copy to hand out: a caller writing into the output must not change backward.
+        return self.activations.copy(order="K")
 
     def backward(self, error_tensor):
         """``dx = dy * y * (1 - y)``, same shape as the input."""

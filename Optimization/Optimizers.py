@@ -156,9 +156,6 @@ class Optimizer:
 class Sgd(Optimizer):
     """Plain gradient descent: ``w <- w - learning_rate * g``."""
 
-    def __init__(self, learning_rate, regularizer=None, clip_norm=None):
-        super().__init__(learning_rate, regularizer, clip_norm)
-
     def _step(self, w, g):
         return w - self.learning_rate * g
 
