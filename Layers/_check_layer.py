@@ -37,11 +37,12 @@ import numpy as np
 
 from ._check_report import Check, LayerCheckFailed, Report  # noqa: F401 - re-exported
 from ._gradients import backprop, forward_loss, numerical_gradient, relative_difference
+from ._recurrent import RecurrentLayer
 
 LEARNING_RATE = 0.1     # of the plain step used by the update-order check
 
 
-def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
+def check_layer(layer, input_shape, *, output_shape=None, sequence=None,
                 batch_dependent=False, tolerance=1e-5, seed=0):
     """Run every check the framework's own layers pass on ``layer``; return a ``Report``.
 
@@ -54,7 +55,8 @@ def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
             features)`` is then ONE sequence (the classic recurrent layout): it is
             not split into samples; instead the output up to each step must not
             change when later steps are added. A 3-D ``(batch, time, features)``
-            input gets both the batch and the sequence check.
+            input gets both the batch and the sequence check. ``None`` (default):
+            True for the framework's recurrent layers (RNN, LSTM, GRU), else False.
         batch_dependent: the training-phase output legitimately depends on the
             other samples of the batch (BatchNormalization): skip the one-by-one
             comparison while training (it still runs in the testing phase).
@@ -65,6 +67,8 @@ def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
         raise TypeError(f"check_layer: expected a layer with forward and backward, "
                         f"got {type(layer).__name__}")
     shape = _shape("input_shape", input_shape)
+    if sequence is None:
+        sequence = isinstance(layer, RecurrentLayer)
     if output_shape is not None:
         output_shape = _shape("output_shape", output_shape)
     if sequence and len(shape) not in (2, 3):
@@ -526,12 +530,19 @@ class _Checker:
                     " (If it should, like BatchNormalization, pass batch_dependent=True.)"
                 return Check(name, "FAIL", f"sample {i} alone gives another output",
                              "a sample's output depends on the other samples: a sum, mean or "
-                             "max over the batch axis in forward?" + should)
+                             "max over the batch axis in forward?" + should + self._time_hint())
             if not _same(single.backward(self.r[i:i + 1].copy()), dx[i:i + 1]):
                 return Check(name, "FAIL", f"sample {i} alone gets another dL/d(input)",
                              "a sample's dL/d(input) depends on the other samples: a sum or "
-                             "mean over the batch axis in backward?")
+                             "mean over the batch axis in backward?" + self._time_hint())
         return Check(name, "pass", f"{self.x.shape[0]} samples: outputs and dL/d(input) equal")
+
+    def _time_hint(self):
+        """For a 2-D input: the first axis may be time, as in the classic recurrent layout."""
+        if self.x.ndim != 2:
+            return ""
+        return (" (If the first axis is time, one sequence as in the classic recurrent layout, "
+                "pass sequence=True.)")
 
     def _causal(self):
         """The output up to step t does not change when later steps are appended."""
