@@ -1385,8 +1385,9 @@ class TestNeuralNetwork:
         assert net.phase is True and all(layer.testing_phase for layer in net.layers)
         net.phase = False
         assert net.phase is False and not any(layer.testing_phase for layer in net.layers)
-        net.test(net.data_layer.get_test_set()[0])
-        assert all(layer.testing_phase for layer in net.layers)
+        net.test(net.data_layer.get_test_set()[0])      # runs in the testing phase and
+        assert not any(layer.testing_phase for layer in net.layers)   # puts back the training one
+        net.phase = "test"
         net.train(1)
         assert not any(layer.testing_phase for layer in net.layers)
         with pytest.raises(ValueError, match="NeuralNetwork.phase: expected 'train' or 'test'"):

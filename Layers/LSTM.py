@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._recurrent import RecurrentLayer, sigmoid
+from ._recurrent_kernels import LSTMKernel
 
 
 class LSTM(RecurrentLayer):
@@ -21,7 +22,8 @@ class LSTM(RecurrentLayer):
     Elman cell's repeated tanh and weight matrix.
 
     Args, input layouts, ``memorize``: as for ``RNN``. ``state`` is ``(h, c)``,
-    each ``(batch, hidden_size)``.
+    each ``(batch, hidden_size)``. ``fused = True`` runs the same equations fused for
+    speed (``_recurrent_kernels.py``) instead of the steps below; off by default.
 
     Parameters:
         weights: ``(input_size + hidden_size + 1, 4 * hidden_size)``, rows
@@ -37,6 +39,7 @@ class LSTM(RecurrentLayer):
 
     _gates = 4
     _states = 2
+    _fused = LSTMKernel     # runs only with layer.fused = True (see _recurrent_kernels.py)
 
     def step(self, a_x, state):
         """One step: ``a_x = x_t @ W_x + b`` ``(batch, 4 hidden)`` (the shell computes it for

@@ -53,6 +53,13 @@ the following feeds the recurrence, so each is ONE matrix product over all ``tim
     dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
     dL/dx_t = da_x[t] @ W_x^T
 
+``_fused`` (optional, default None)
+    an object whose ``forward(layer, x, state)`` and ``backward(layer, dh, cache,
+    input_gradient)`` replace ``_forward_steps`` and ``_backward_steps`` when the
+    layer's ``fused`` is True (default False): the same math arranged for speed,
+    which must give the steps' numbers to round-off. Only the LSTM has one
+    (``_recurrent_kernels.py``); the steps stay the code that runs by default.
+
 The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 """
@@ -93,6 +100,10 @@ class RecurrentLayer(TrainableLayer):
             over consecutive windows of long sequences); the input's batch must then
             match the state's, else ``forward`` raises ``ValueError`` (set ``state =
             None`` to start new sequences).
+        fused: False (default): the cell's ``step`` and ``step_backward`` run. True: a
+            cell with a fused kernel (the LSTM) runs it instead, the same numbers to
+            round-off, faster on large batches (bench/README.md); a switch for speed,
+            the steps remain the reference.
         state: the state at the last step of the last ``forward``, a tuple of
             ``(batch, hidden_size)`` arrays, h first; ``None`` before any forward.
             Assign ``None`` to start from zeros.
@@ -113,6 +124,8 @@ class RecurrentLayer(TrainableLayer):
     _bias_rows = 1
     _states = 1
     _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
+    _fused = None                        # the cell's loops fused for speed (module docstring)
+    fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -219,7 +232,10 @@ class RecurrentLayer(TrainableLayer):
             x = x[np.newaxis]
         batch, steps, _ = x.shape
         state = self._initial_state(batch, input_tensor)
-        h, self.state, cache = self._forward_steps(x, state)
+        loops = self._fused if self.fused and self._fused is not None else self
+        h, self.state, cache = loops._forward_steps(x, state) if loops is self \
+            else loops.forward(self, x, state)
+        cache = (loops, cache)
         y = h.reshape(batch * steps, -1)                  # rows (batch, time)
         if self._fc is not None:
             y = self._sigmoid.forward(self._fc.forward(y))
@@ -241,7 +257,9 @@ class RecurrentLayer(TrainableLayer):
         if self._fc is not None:
             e = self._fc.backward(self._sigmoid.backward(e))
         dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
-        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient)
+        loops, cache = cache
+        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient) \
+            if loops is self else loops.backward(self, dh, cache, input_gradient)
         if dx is not None:
             dx = dx[0] if two_d else dx
         self._update()

@@ -71,6 +71,40 @@ def test_forward_and_backward_run_the_cells_own_steps(kind, shape, monkeypatch):
         np.testing.assert_allclose(layer.forward(np.random.normal(size=shape)), y)
 
 
+def run(layer, x, e, first):
+    """forward(first) to leave a state, then forward(x) and backward(e): every result."""
+    layer.state = None
+    layer.forward(first)
+    y = layer.forward(x)
+    dx = layer.backward(e)
+    extra = [] if layer.output_size is None else [layer.gradient_output_weights]
+    return [y, dx, layer.gradient_weights, *layer.state, *extra]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("output_size", [None, 2])
+@pytest.mark.parametrize("shape, hidden", [((6, 4), 5), ((3, 6, 4), 5), ((32, 20, 4), 40)],
+                         ids=["classic", "batch", "wide"])
+def test_the_fused_lstm_switch_gives_the_numbers_of_the_steps(dtype, output_size, shape, hidden):
+    # Off by default; layer.fused = True runs _recurrent_kernels.LSTMKernel. Same math, so
+    # equal to round-off (64 eps of the scale).
+    layer = LSTM.LSTM(4, hidden, output_size, dtype=dtype)
+    assert layer.fused is False
+    layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
+    layer.memorize = True
+    x, first = np.random.normal(size=shape), np.random.normal(size=shape)
+    e = np.random.normal(size=shape[:-1] + (output_size or hidden,))
+    steps = run(layer, x, e, first)
+    layer.fused = True
+    fused = run(layer, x, e, first)
+    for name, a, b in zip(["y", "dx", "dW", "h", "c", "dW_out"], fused, steps):
+        assert a.dtype == b.dtype == dtype, name
+        scale = max(1.0, np.abs(b).max())
+        np.testing.assert_allclose(a, b, rtol=0, atol=64 * np.finfo(dtype).eps * scale,
+                                   err_msg=name)
+        assert not np.array_equal(b, 0), name
+
+
 def test_lstm_matches_torch():
     # The same equations as torch.nn.LSTM. Our gate blocks are f, i, o, g; PyTorch's
     # i, f, g, o, and its two biases add up to our one bias row.
