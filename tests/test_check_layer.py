@@ -421,10 +421,13 @@ def test_a_classic_recurrent_input_is_not_split_into_samples():
     report = Helpers.check_layer(recurrent(RNN.RNN), (6, 4), sequence=True)
     assert report["batch: one by one"].status == "skip"
     assert report["sequence: causal"].status == "pass"
-    # Without sequence=True the time axis is taken for a batch, which an RNN mixes.
-    report = Helpers.check_layer(recurrent(RNN.RNN), (6, 4))
+    # The framework's recurrent layers are recognised: sequence=None means True for them.
+    assert Helpers.check_layer(recurrent(RNN.RNN), (6, 4))["sequence: causal"].status == "pass"
+    # With sequence=False the time axis is taken for a batch, which an RNN mixes.
+    report = Helpers.check_layer(recurrent(RNN.RNN), (6, 4), sequence=False)
     assert [c.name for c in report.failures] == ["batch: one by one (training)",
                                                  "batch: one by one (testing)"]
+    assert all("pass sequence=True" in c.hint for c in report.failures)
 
 
 def test_float32_layers_skip_the_gradients_with_a_reason():
