@@ -5,6 +5,7 @@ contract of Layers/Base.py only (weights and bias kept apart, an optimizer
 attribute), each with one deliberate mistake. Every mistake must be caught by
 the right check with the right one-sentence hint.
 """
+import ast
 import re
 from pathlib import Path
 
@@ -508,7 +509,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def project_imports():
     """{module: set of project modules it imports}, imports inside functions included."""
-    import ast
     files = [p for p in ROOT.rglob("*.py")
              if not any(part.startswith(".") or part in ("tests", "bench", "examples")
                         for part in p.relative_to(ROOT).parts)]
