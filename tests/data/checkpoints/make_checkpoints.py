@@ -14,7 +14,9 @@ and tests/test_checkpoint_compat.py loads them with today's code. For each ``NAM
 
 ``lenet_run.ckpt`` is a ``TrainLeNet.py`` run interrupted mid-epoch 2 with early
 stopping (patience 2), learning-rate decay and a subset, on synthetic IDX files.
-``shipped.*.npy`` hold the outputs of ``trained/lenet_mnist.ckpt``.
+``shipped.*.npy`` hold the outputs of ``trained/lenet_mnist.ckpt``; ``lenet_run.training.*``
+what the old reader returned for the run (settings, data order, random state, schedule,
+early stopping, Adam state).
 """
 import sys
 import tempfile
@@ -188,5 +190,28 @@ def main():
     shipped()
 
 
+
+
+def run_reference():
+    """``lenet_run.training.npz``/``.json``: what the old reader returned for the run."""
+    import json
+    net, training = checkpoint.read(HERE / "lenet_run.ckpt")
+    stopper, schedule = training["early_stopping"], training["schedule"]
+    np.savez(HERE / "lenet_run.training.npz", order=training["data"]["order"],
+             rng_keys=training["rng"][1], loss=np.asarray(net.loss),
+             best_weights=stopper._best_parameters[0]["weights"],
+             moment=net.layers[0]._optimizers["weights"].r)
+    facts = {"settings": training["settings"], "position": training["data"]["position"],
+             "rng": [training["rng"][0], *map(float, training["rng"][2:])],
+             "schedule": [type(schedule).__name__, schedule.factor, schedule.initial],
+             "stopper": [stopper.patience, stopper.min_delta, stopper.best, stopper.best_epoch,
+                         stopper.epoch],
+             "history": net.history, "epoch_progress": list(net.epoch_progress),
+             "adam_k": net.layers[0]._optimizers["weights"].k,
+             "learning_rate": net.optimizer.learning_rate, "finished": training["finished"]}
+    (HERE / "lenet_run.training.json").write_text(json.dumps(facts, indent=1))
+
+
 if __name__ == "__main__":
     main()
+    run_reference()
