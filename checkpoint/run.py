@@ -36,7 +36,7 @@ def run_doc(training, writer):
                 "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
         "schedule": None if schedule is None else _object_doc(schedule, "schedule", writer),
         "early_stopping": None if stopper is None else
-        _object_doc(stopper, "stopper", writer),
+        _object_doc(stopper, "stopper", writer, flat=True),
     }
 
 
@@ -48,13 +48,16 @@ def _setting(value, key):
     return str(value)              # a Path
 
 
-def _object_doc(obj, kind, writer):
-    """``{"class", "args", **state_dict}``: the state's entries beside the config."""
+def _object_doc(obj, kind, writer, flat=False):
+    """``{"class", "args", **state_dict}``: the state's entries beside the config, or
+    with ``flat`` (the stopper's layout since format version 1) the config's entries too."""
     state = writer.encode(obj.state_dict(), f"training.{kind}")
-    clash = {"class", "args"} & set(state)
+    config = obj.get_config()
+    doc = {"class": name_of(obj, kind, f"the {kind}"), **(config if flat else {"args": config})}
+    clash = set(doc) & set(state)
     if clash:
         raise TypeError(f"checkpoint.save: a {kind}'s state may not name {sorted(clash)}")
-    return {"class": name_of(obj, kind, f"the {kind}"), "args": obj.get_config(), **state}
+    return {**doc, **state}
 
 
 def read_run(r, doc, net):
@@ -93,15 +96,21 @@ def read_run(r, doc, net):
 def _read_object(r, doc, kind, where, net):
     """Build a schedule or stopper from its config; load the state entries beside it."""
     doc = r.mapping(doc, where)
-    if kind == "stopper" and "class" not in doc:          # format version 1
-        cls = r.name(VERSION_1_STOPPER, classes(kind), f"{where}.class")
-        args = {k: doc[k] for k in constructor_args(cls) if k in doc}
-        doc = {"class": VERSION_1_STOPPER, "args": args,
-               **{k: v for k, v in doc.items() if k not in args}}
-    cls, kwargs = r.build(kind, {"class": doc.get("class"), "args": doc.get("args")}, where)
+    flat = kind == "stopper"
+    if flat:
+        name = doc.get("class", VERSION_1_STOPPER)        # format version 1 names none
+        cls = r.name(name, classes(kind), f"{where}.class")
+        args = constructor_args(cls)
+        r.obj({k: v for k, v in doc.items() if k in args or k == "class"}, where, args,
+              optional=("class",))
+        kwargs = {k: r.argument(doc[k], f"{where}.{k}") for k in args}
+        keys = ("class", *args)
+    else:
+        cls, kwargs = r.build(kind, {"class": doc.get("class"), "args": doc.get("args")}, where)
+        keys = ("class", "args")
     obj = r.construct(cls, kwargs, where)
     expected = obj.state_dict()
-    r.obj(doc, where, ("class", "args", *expected))
+    r.obj(doc, where, (*keys, *expected), optional=("class",))
     state = {}
     for key, like in expected.items():
         value, here = doc[key], f"{where}.{key}"
