@@ -104,13 +104,13 @@ def _read_object(r, doc, kind, where, net):
         r.obj({k: v for k, v in doc.items() if k in args or k == "class"}, where, args,
               optional=("class",))
         kwargs = {k: r.argument(doc[k], f"{where}.{k}") for k in args}
-        keys = ("class", *args)
+        keys = tuple(args)
     else:
         cls, kwargs = r.build(kind, {"class": doc.get("class"), "args": doc.get("args")}, where)
         keys = ("class", "args")
     obj = r.construct(cls, kwargs, where)
     expected = obj.state_dict()
-    r.obj(doc, where, (*keys, *expected), optional=("class",))
+    r.obj(doc, where, (*keys, *expected), optional=("class",) if flat else ())
     state = {}
     for key, like in expected.items():
         value, here = doc[key], f"{where}.{key}"
