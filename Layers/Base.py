@@ -246,6 +246,14 @@ class TrainableLayer(BaseLayer):
         """Dict name -> parameter array (the arrays themselves, not copies)."""
         return {name: getattr(self, name) for name in self._param_names}
 
+    def state_dict(self):
+        """``learned_state``, float arrays in the layer's dtype (assigned weights of another
+        dtype make the layer that dtype; its other arrays follow, here as in ``forward``)."""
+        dtype = self.dtype
+        return {name: value.astype(dtype, copy=False)
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+                for name, value in learned_state(self).items()}
+
     def parameter_optimizers(self):
         """Dict name -> the optimizer updating that parameter; None without an optimizer."""
         return None if self._optimizers is None else dict(self._optimizers)

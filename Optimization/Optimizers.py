@@ -168,8 +168,10 @@ class Optimizer:
         return config
 
     def state_dict(self):
-        """The state of the parameter this optimizer updates: its public attributes."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The state of the parameter this optimizer updates: its public attributes that
+        are not constructor arguments (those are its config)."""
+        args = checkpoint.constructor_args(type(self))
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
 
     def load_state_dict(self, state):
         """Put back a ``state_dict()`` (the same entries; arrays are taken, not copied)."""

@@ -28,14 +28,17 @@ MIN_FACTOR = 1e-3     # a smaller decay factor sends the rate to 0 within a few 
 class Schedule(checkpoint.Configurable):
     """Sets ``optimizer.learning_rate = rate(epoch)`` from the rate at the first step.
 
-    State: ``initial``, the learning rate at the first step (None before it).
+    State (``state_dict``): ``initial``, the learning rate at the first step (None
+    before it), and any other public attribute a subclass keeps that is not one of its
+    constructor's arguments (those are its config).
     """
 
     def __init__(self):
         self.initial = None
 
     def state_dict(self):
-        return {"initial": self.initial}
+        args = checkpoint.constructor_args(type(self))
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
 
     def load_state_dict(self, state):
         initial = state.get("initial")
@@ -43,8 +46,12 @@ class Schedule(checkpoint.Configurable):
                                         0 < initial < math.inf):
             raise checkpoint.StateError("initial", f"expected a learning rate > 0 or null, "
                                                    f"got {initial!r}")
-        super().load_state_dict({k: v for k, v in state.items() if k != "initial"})
-        self.initial = initial
+        if set(state) != set(self.state_dict()):
+            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
+                                              f"the entries {sorted(self.state_dict())}, "
+                                              f"got {sorted(state)}")
+        for key, value in state.items():
+            setattr(self, key, value)
 
     def step(self, optimizer, epoch):
         """Set the learning rate for the epoch after ``epoch`` (epochs count from 1)."""

@@ -54,6 +54,8 @@ def save(filename, net, training=None):
     Raises:
         TypeError: the network holds a class that is not registered, or a value a
             checkpoint cannot hold; nothing is written then.
+        ValueError: ``read`` would refuse the file (a model whose layers are no longer
+            what its config says, say); nothing is written then either.
     """
     writer = Writer()
     doc = network_doc(net, writer)
@@ -70,7 +72,7 @@ def _verify(filename, data):
     try:
         _load(str(filename), data)
     except CheckpointError as err:
-        raise TypeError(f"checkpoint.save: {filename} would not load, so it was not "
+        raise ValueError(f"checkpoint.save: {filename} would not load, so it was not "
                         f"written: {str(err)[len(str(filename)) + 2:]}") from None
     finally:
         np.random.set_state(rng)

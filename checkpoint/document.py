@@ -10,7 +10,7 @@ names, each class's constructor and ``load_state_dict`` validate what they get.
 
     format, version     "numpy-dl-checkpoint", 2
     class               the network's lineage of registered names, most derived first,
-                        e.g. ["LeNet", "NeuralNetwork"]; loading builds the first one
+                        e.g. ["MyModel", "NeuralNetwork"]; loading builds the first one
                         registered in this process (a plain NeuralNetwork where the
                         model's module was never imported)
     dtype, config       the network's get_config(): its dtype (or null) and the rest
@@ -102,9 +102,10 @@ def network_doc(net, writer):
 
 
 def layer_doc(layer, net, writer, where):
+    state = layer.state_dict()
     doc = {"class": name_of(layer, "layer", "a layer"), "args": layer.get_config(),
            "testing_phase": bool(layer.testing_phase),
-           "state": writer.encode(layer.state_dict(), f"{where}.state")}
+           "state": writer.encode(state, f"{where}.state")}
     if callable(getattr(layer, "parameter_optimizers", None)):
         optimizers = layer.parameter_optimizers()
         if optimizers is None:
@@ -115,9 +116,17 @@ def layer_doc(layer, net, writer, where):
             shared = callable(linked) and linked(net.optimizer)
             doc["optimizer"] = {
                 "shared": shared, "own": None if shared else optimizer_doc(first, where),
-                "state": {name: writer.encode(opt.state_dict(), f"{where}.optimizer.{name}")
+                "state": {name: writer.encode(_like(opt.state_dict(), state[name]),
+                                              f"{where}.optimizer.{name}")
                           for name, opt in optimizers.items()}}
     return doc
+
+
+def _like(state, parameter):
+    """An optimizer's state with its float arrays in the dtype of its parameter (a layer
+    whose weights were converted has moments that follow at the next step)."""
+    return {k: v.astype(parameter.dtype, copy=False)
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in state.items()}
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .errors import CheckpointError, StateError
 from .registry import FLOAT_DTYPES, classes, constructor_args
 
 MAX_FILE_BYTES = 4 << 30          # a checkpoint is read into memory whole
-MAX_DOCUMENT_BYTES = 4 << 20      # LeNet's is 6 KB; parsing costs ~25x the size
+MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
 MAX_MEMBERS = 100_000
 MAX_ITEMS = 100_000               # layers, history records, ... in one list
 CHUNK = 1 << 20
