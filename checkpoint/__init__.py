@@ -98,7 +98,7 @@ def read(filename):
 def _load(filename, data):
     try:
         zf, doc = open_archive(filename, data)
-        reader = Reader(filename, zf)
+        reader = Reader(filename, zf, data)
         net = read_network(reader, doc)
         training = None if doc["training"] is None else read_run(reader, doc["training"], net)
         unused = set(zf.namelist()) - reader.used - {DOCUMENT}

@@ -39,8 +39,8 @@ def _short(value, limit=60):
 class Reader:
     """Reads and checks one checkpoint; every problem becomes a ``CheckpointError``."""
 
-    def __init__(self, filename, zf):
-        self.filename, self.zf = filename, zf
+    def __init__(self, filename, zf, data=None):
+        self.filename, self.zf, self.data = filename, zf, data
         self.used = set()
 
     short = staticmethod(_short)
@@ -161,8 +161,29 @@ class Reader:
 
     # arrays -------------------------------------------------------------------------------
 
-    def array(self, reference, where, dtype, shape=None, ndim=None, non_negative=False):
-        """The array member ``reference``, checked before its data is read."""
+    def array(self, reference, where, dtype, shape=None, ndim=None, non_negative=False,
+              most=None, later=False, view=False):
+        """The array member ``reference``, its header checked before its data is read.
+
+        With ``later``, only the header is checked now and a function that reads the
+        data is returned (a layer is built in between: its own arrays come and go first).
+        With ``view``, a read-only view of the file's bytes where possible (no copy), for
+        values that are converted anyway (the loss history becomes a list).
+        """
+        found = self._header(reference, where, dtype, shape, ndim, most)
+
+        def data():
+            values = self._values(*found, view=view)
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                self.fail(where, f"{reference}: expected finite values, got NaN or inf")
+            if non_negative and (values < 0).any():
+                self.fail(where, f"{reference}: expected values >= 0 (a variance), "
+                                 f"got negative ones")
+            return values
+        return data if later else data()
+
+    def _header(self, reference, where, dtype, shape, ndim, most):
+        """``(member, data start, bytes, dtype, shape)`` of a checked .npy header."""
         if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference):
             self.fail(where, f"expected an array reference 'arrays/<n>.npy', got {_short(reference)}")
         if reference in self.used:
@@ -195,17 +216,32 @@ class Reader:
                 self.fail(where, f"{reference}: expected shape "
                                  f"{tuple(shape) if shape is not None else f'of {ndim} dimensions'}, "
                                  f"got {_short(found_shape)}")
+            if most is not None and math.prod(found_shape) > most:
+                self.fail(where, f"{reference}: expected at most {most} values, got "
+                                 f"{math.prod(found_shape)}")
             nbytes = math.prod(found_shape) * expected.itemsize
             if info.file_size - f.tell() != nbytes:
                 self.fail(where, f"{reference}: shape {found_shape} needs {nbytes} bytes of data, "
                                  f"the member has {info.file_size - f.tell()}")
-            values = np.empty(found_shape, expected)
+            return info, f.tell(), nbytes, expected, found_shape
+
+    def _values(self, info, start, nbytes, dtype, shape, view=False):
+        """The array's data, copied once: straight from the file's bytes when the member's
+        place in them is known (members are stored), else read from the member."""
+        if self.data is not None:
+            local = memoryview(self.data)[info.header_offset:info.header_offset + 30]
+            if len(local) == 30 and bytes(local[:4]) == b"PK\x03\x04":
+                offset = info.header_offset + 30 + int.from_bytes(local[26:28], "little") \
+                    + int.from_bytes(local[28:30], "little") + start
+                if offset + nbytes <= len(self.data):
+                    raw = memoryview(self.data)[offset:offset + nbytes]
+                    values = np.frombuffer(raw, dtype).reshape(shape)
+                    return values if view else values.copy()
+        values = np.empty(shape, dtype)
+        with self.zf.open(info) as f:
+            f.seek(start)
             if f.readinto(memoryview(values.reshape(-1)).cast("B")) != nbytes:
-                self.fail(where, f"{reference}: truncated data")
-        if expected.kind == "f" and not np.isfinite(values).all():
-            self.fail(where, f"{reference}: expected finite values, got NaN or inf")
-        if non_negative and (values < 0).any():
-            self.fail(where, f"{reference}: expected values >= 0 (a variance), got negative ones")
+                self.fail("archive", f"{info.filename}: truncated data")
         return values
 
 
