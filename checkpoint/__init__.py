@@ -27,7 +27,7 @@ from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_n
 from .errors import CheckpointError, StateError
 from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
                      open_archive, read_bytes)
-from .registry import (FLOAT_DTYPES, Configurable, classes, config_from_attributes,
+from .registry import (FLOAT_DTYPES, Configurable, build, classes, config_from_attributes,
                        constructor_args, describe, plain, register)
 from .run import read_run, run_doc
 

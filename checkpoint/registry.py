@@ -152,3 +152,19 @@ class Configurable:
         if state:
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected an empty state, "
                              f"got the entries {sorted(state)}")
+
+
+def build(cls, config):
+    """``cls(**config)`` from a ``get_config()``: float dtype names become dtypes, and a
+    ``{"class", "args"}`` value (an optimizer's regularizer) the registered object.
+    For trusted configs; the reader checks a file's values on its own way there."""
+    nested = {name: c for kind in ("regularizer", "initializer", "loss", "schedule")
+              for name, c in _REGISTRY[kind].items()}
+    kwargs = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"class", "args"}:
+            value = build(nested[value["class"]], value["args"])
+        elif key == "dtype" and value in FLOAT_DTYPES:
+            value = FLOAT_DTYPES[value]
+        kwargs[key] = value
+    return cls(**kwargs)
