@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- an optimizer and a schedule of our own, with state of their own ---------------------
 
 @checkpoint.register
-class RMSProp(Optimizers.Optimizer):
+class RootMeanSquare(Optimizers.Optimizer):
     """``s <- decay s + (1 - decay) g**2; w <- w - lr g / (sqrt(s) + 1e-8)``."""
 
     def __init__(self, learning_rate, decay=0.9, regularizer=None, clip_norm=None):
@@ -59,7 +59,7 @@ checkpoint.register(WarmRestarts)
 
 
 def iris_network():
-    net = NeuralNetwork.NeuralNetwork(RMSProp(1e-2, 0.8, regularizer={"type": "L2", "lambda": 1e-3}),
+    net = NeuralNetwork.NeuralNetwork(RootMeanSquare(1e-2, 0.8, regularizer={"type": "L2", "lambda": 1e-3}),
                                       Initializers.Xavier(), Initializers.Constant(0.1))
     for layer in (FullyConnected.FullyConnected(4, 8), ReLU.ReLU(),
                   FullyConnected.FullyConnected(8, 3), SoftMax.SoftMax()):
@@ -89,12 +89,12 @@ def test_an_optimizer_and_schedule_of_your_own_resume_bit_identically(tmp_path):
                                 "rng": np.random.get_state(), "schedule": schedule,
                                 "early_stopping": None, "finished": False})
     doc = json.loads(zipfile.ZipFile(path).read("network.json"))
-    assert doc["optimizer"]["class"] == "RMSProp"
+    assert doc["optimizer"]["class"] == "RootMeanSquare"
     assert set(doc["layers"][0]["optimizer"]["state"]["weights"]) == {"square"}
     assert doc["training"]["schedule"]["restarts"] == 0
 
     resumed, training = checkpoint.read(path)
-    assert type(resumed.optimizer) is RMSProp and resumed.optimizer.decay == 0.8
+    assert type(resumed.optimizer) is RootMeanSquare and resumed.optimizer.decay == 0.8
     data = IrisData(16, random=False)
     data.load_state_dict(training["data"])
     np.random.set_state(training["rng"])
@@ -118,7 +118,7 @@ def test_register_refuses_a_taken_name_and_what_it_cannot_place():
         checkpoint.register(Adam)
     with pytest.raises(TypeError, match="cannot tell what kind of class"):
         checkpoint.register(type("Nothing", (), {}))
-    assert checkpoint.register(RMSProp) is RMSProp            # again: harmless
+    assert checkpoint.register(RootMeanSquare) is RootMeanSquare            # again: harmless
 
 
 class Scale(TrainableLayer):
