@@ -207,7 +207,8 @@ def convert(old, new):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="ConvertCheckpoint.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ConvertCheckpoint.py",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("old", type=Path, help="the pickle checkpoint (trusted!)")
     parser.add_argument("new", type=Path, help="where to write the data-only checkpoint")
     args = parser.parse_args(argv)

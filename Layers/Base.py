@@ -142,7 +142,8 @@ class BaseLayer:
             now = current[name]
             if isinstance(now, np.ndarray) != isinstance(value, np.ndarray) or \
                     (isinstance(now, np.ndarray) and now.shape != value.shape):
-                raise checkpoint.StateError(name, f"expected {_describe(now)}, got {_describe(value)}")
+                raise checkpoint.StateError(name, f"expected {_describe(now)}, "
+                                                  f"got {_describe(value)}")
         self.check_state(state)
         for name, value in state.items():
             setattr(self, name, value)

@@ -34,7 +34,8 @@ L2_WEIGHT = 4e-4
 def architecture(dtype=np.float32):
     """The LeNet layers, input first, as ``(class, keyword arguments)``."""
     conv, fc = Conv.Conv, FullyConnected.FullyConnected
-    relu, pool = (ReLU.ReLU, {}), (Pooling.Pooling, {"stride_shape": (2, 2), "pooling_shape": (2, 2)})
+    relu = (ReLU.ReLU, {})
+    pool = (Pooling.Pooling, {"stride_shape": (2, 2), "pooling_shape": (2, 2)})
     return [
         (conv, {"stride_shape": (1, 1), "convolution_shape": (1, 5, 5), "num_kernels": 6,
                 "dtype": dtype}), relu, pool,

@@ -62,7 +62,7 @@ class Schedule(checkpoint.Configurable):
 
 
 def _factor(name, value):
-    return _checks.number(name, f"factor (at least {MIN_FACTOR})", value, MIN_FACTOR, 1.0)
+    return _checks.number(name, "factor", value, MIN_FACTOR, 1.0)
 
 
 @checkpoint.register

@@ -143,11 +143,13 @@ def read_network(r, doc):
     r.obj(doc, DOCUMENT, TOP, optional=("config",))
     cls = _network_class(r, doc)
     optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
-    initializers = {k: None if doc[k] is None else r.construct(*r.build("initializer", doc[k], k), k)
+    initializers = {k: None if doc[k] is None else
+                    r.construct(*r.build("initializer", doc[k], k), k)
                     for k in ("weights_initializer", "bias_initializer")}
     loss_layer = None if doc["loss_layer"] is None else \
         r.name(doc["loss_layer"], classes("loss"), "loss_layer")()
-    config = {"dtype": None if doc["dtype"] is None else r.name(doc["dtype"], FLOAT_DTYPES, "dtype")}
+    config = {"dtype": None if doc["dtype"] is None else
+              r.name(doc["dtype"], FLOAT_DTYPES, "dtype")}
     for key, value in r.mapping(doc.get("config", {}), "config").items():
         if key == "dtype":
             r.fail("config", "expected the dtype at the top of the document")
@@ -197,7 +199,8 @@ def read_layer(r, doc, where):
     state = r.mapping(doc["state"], f"{where}.state")
     trainable = callable(getattr(cls, "parameter_optimizers", None))
     if trainable != ("optimizer" in doc):
-        r.fail(where, f"expected {'an' if trainable else 'no'} optimizer entry for a {cls.__name__}")
+        r.fail(where, f"expected {'an' if trainable else 'no'} optimizer entry for a "
+                      f"{cls.__name__}")
     arrays = {}
     if trainable:
         # The arrays' headers are checked before the layer allocates its own, so the file

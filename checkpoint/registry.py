@@ -116,7 +116,8 @@ def describe(obj, kind, where="an object"):
 
 
 def plain(value, where):
-    """A config value as JSON data: numbers, strings, None, float dtypes, lists and dicts of them."""
+    """A config value as JSON data: numbers, strings, None, float dtypes, lists and dicts
+    of them."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):

@@ -65,7 +65,8 @@ def read_run(r, doc, net):
     r.obj(doc, "training", ("finished", "settings", "data", "rng", "schedule", "early_stopping"))
     settings = r.mapping(doc["settings"], "training.settings")
     if len(settings) > MAX_SETTINGS:
-        r.fail("training.settings", f"expected at most {MAX_SETTINGS} settings, got {len(settings)}")
+        r.fail("training.settings", f"expected at most {MAX_SETTINGS} settings, "
+                                    f"got {len(settings)}")
     for key, value in settings.items():
         if not (value is None or isinstance(value, (bool, int)) or
                 (isinstance(value, float) and math.isfinite(value)) or

@@ -59,8 +59,8 @@ checkpoint.register(WarmRestarts)
 
 
 def iris_network():
-    net = NeuralNetwork.NeuralNetwork(RootMeanSquare(1e-2, 0.8, regularizer={"type": "L2", "lambda": 1e-3}),
-                                      Initializers.Xavier(), Initializers.Constant(0.1))
+    optimizer = RootMeanSquare(1e-2, 0.8, regularizer={"type": "L2", "lambda": 1e-3})
+    net = NeuralNetwork.NeuralNetwork(optimizer, Initializers.Xavier(), Initializers.Constant(0.1))
     for layer in (FullyConnected.FullyConnected(4, 8), ReLU.ReLU(),
                   FullyConnected.FullyConnected(8, 3), SoftMax.SoftMax()):
         net.append_layer(layer)
@@ -225,7 +225,8 @@ def test_a_network_load_would_refuse_is_not_written(tmp_path):
     np.random.seed(0)
     net = LeNet.LeNet()
     net.layers[0].weights = net.layers[0].weights.astype(np.float64)   # half converted
-    with pytest.raises(ValueError, match="would not load, so it was not written: .*layer 3 is Conv"):
+    with pytest.raises(ValueError, match="would not load, so it was not written: .*"
+                                         "layer 3 is Conv"):
         net.save(tmp_path / "mixed.ckpt")
     assert list(tmp_path.iterdir()) == []
 
