@@ -81,6 +81,10 @@ def _verify(filename, data):
 def read(filename):
     """Read a checkpoint: ``(network, training)``; ``training`` is None for a plain save.
 
+    Only classes registered in this program can be built: import ``NeuralNetwork`` (it
+    brings the framework's layers and optimizers) and the modules of your own classes
+    first. ``NeuralNetwork.load`` does the first by itself.
+
     Raises:
         CheckpointError: the file is not a valid checkpoint (corrupt, truncated, a
             pickle, hand-made, ...). The message names the file and the problem.

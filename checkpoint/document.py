@@ -184,6 +184,9 @@ def _network_class(r, doc):
         if doc["version"] == 1 and lineage[0] != VERSION_1_BASE:
             lineage.append(VERSION_1_BASE)
     known = classes("network")
+    if not known:
+        r.fail("class", "no network class is registered in this program: import NeuralNetwork "
+                        "(and the modules of your own classes) before reading a checkpoint")
     if isinstance(lineage, list) and 0 < len(lineage) <= 16:
         for name in lineage:
             if isinstance(name, str) and name in known:
