@@ -273,3 +273,20 @@ def test_a_state_that_contradicts_its_settings_is_refused(tmp_path, lenet_run, e
     path.write_bytes(resealed(lenet_run, edit))
     with pytest.raises(checkpoint.CheckpointError, match=re.escape(fragment)):
         checkpoint.read(path)
+
+
+def test_data_layers_hand_over_their_position():
+    from Data.Sequences import SequenceWindows
+    inputs, targets = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(10, 1)
+    a, b = SequenceWindows(inputs, targets, 3), SequenceWindows(inputs, targets, 3)
+    a.next()
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a.next()[0], b.next()[0])
+    with pytest.raises(ValueError, match="expected start in"):
+        b.load_state_dict({"start": 11, "wrapped": False})
+    iris = IrisData(10, random=False)
+    assert iris.get_config() == {"batch_size": 10}
+    iris.next()
+    other = IrisData(10, random=False)
+    other.load_state_dict(iris.state_dict())
+    np.testing.assert_array_equal(iris.next()[0], other.next()[0])
