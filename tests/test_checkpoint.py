@@ -357,3 +357,13 @@ def test_the_recurrent_default_initializer_round_trips(tmp_path):
     loaded = NeuralNetwork.load(tmp_path / "gru.ckpt")
     assert isinstance(loaded.weights_initializer, Initializers.UniformFanOut)
     assert_same(net, loaded)
+
+
+def test_a_name_of_250_bytes_saves(tmp_path):
+    """The temporary file's name stays under the file system's 255 bytes (issue 20, item 1)."""
+    path = tmp_path / ("n" * 245 + ".ckpt")
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
+    net.append_layer(ReLU.ReLU())
+    net.save(path)
+    assert NeuralNetwork.load(path).layers[0].__class__ is ReLU.ReLU
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
