@@ -40,4 +40,3 @@ def test_contract_names_every_layer_module():
     assert len(modules) == len(Layers.__all__)
     missing = [f"Layers/{name}.py" for name in modules if f"Layers/{name}.py" not in contract]
     assert not missing, f"CONTRACT.md does not mention {missing}"
-
