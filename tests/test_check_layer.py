@@ -5,7 +5,6 @@ contract of Layers/Base.py only (weights and bias kept apart, an optimizer
 attribute), each with one deliberate mistake. Every mistake must be caught by
 the right check with the right one-sentence hint.
 """
-import ast
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from Layers import (GRU, LSTM, RNN, BatchNormalization, Conv, Dropout, Flatten, 
                     Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Layers.Base import BaseLayer
 from Optimization import Optimizers
+from tests.test_imports import graph as import_graph
 
 
 @pytest.fixture(autouse=True)
@@ -501,65 +501,12 @@ def test_the_readme_shows_what_its_example_prints():
 
 
 # ---------------------------------------------------------------------------
-# The gradient-checking tools: one core, no import circle
+# The gradient-checking tools: one core at the bottom (tests/test_imports.py: no circle)
 # ---------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def project_imports():
-    """{module: set of project modules it imports}, imports inside functions included."""
-    files = [p for p in ROOT.rglob("*.py")
-             if not any(part.startswith(".") or part in ("tests", "bench", "examples")
-                        for part in p.relative_to(ROOT).parts)]
-    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-             for p in files}
-    graph = {}
-    for name, path in names.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                    base = f"{parent}.{base}" if base else parent
-                if node.module:                      # (from . import X names X only)
-                    found.add(base)
-                found.update(f"{base}.{a.name}" for a in node.names)
-        graph[name] = {m for m in found if m in names and m != name}
-    return graph
-
-
-def cycle_through(graph, start):
-    """An import path from ``start`` back to itself, or None."""
-    stack, seen = [(start, [start])], set()
-    while stack:
-        node, path = stack.pop()
-        for nxt in graph.get(node, ()):
-            if nxt == start:
-                return path + [start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, path + [nxt]))
-    return None
-
-
-def test_layers_and_the_gradient_tools_are_in_no_import_circle():
-    graph = project_imports()
-    assert {"Layers._gradients", "Layers.Helpers", "Layers._check_layer"} <= set(graph)
-    assert graph["Layers._gradients"] == set()                 # the bottom floor
-    circles = [c for m in sorted(graph) if m.startswith("Layers") or m == "NeuralNetworkTests"
-               for c in [cycle_through(graph, m)] if c]
-    assert not circles, circles
-
-
-def test_the_import_graph_finds_a_circle():
-    # The circle this test guards against was Helpers <-> _check_layer; a lazy import inside
-    # a function would hide it from a test that only imports the modules.
-    graph = project_imports()
-    graph["Layers._gradients"] = {"Layers.Helpers"}
-    assert cycle_through(graph, "Layers._gradients") == \
-        ["Layers._gradients", "Layers.Helpers", "Layers._gradients"]
+def test_the_gradient_core_imports_nothing_of_the_project_and_the_tools_import_it():
+    edges = import_graph()
+    assert edges["Layers._gradients"] == set()
+    assert "Layers._gradients" in edges["Layers._check_layer"]
+    assert "Layers.Helpers" not in edges["Layers._check_layer"]        # the old circle
+    assert {"Layers._gradients", "Layers._check_layer"} <= edges["Layers.Helpers"]
