@@ -181,11 +181,18 @@ class NeuralNetwork:
         return float(self._batch_loss), len(self._label)
 
     def evaluate(self, input_tensor, label_tensor, batch_size=256):
-        """Per-sample loss (without regularization) and accuracy on a labelled set."""
+        """Per-sample loss (without regularization) and accuracy on a labelled set.
+
+        The accuracy compares the argmax over the last axis, so a per-step output
+        ``(batch, time, classes)`` counts every step; all-zero label rows (padding)
+        are not counted.
+        """
         prediction = self.test(input_tensor, batch_size)
         loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
-        accuracy = np.mean(np.argmax(prediction, axis=1) == np.argmax(label_tensor, axis=1))
-        return float(loss), float(accuracy)
+        labels = np.asarray(label_tensor)
+        counted = labels.any(axis=-1)
+        right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
+        return float(loss), float(np.mean(right[counted]))
 
     def snapshot(self):
         """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""

@@ -91,8 +91,9 @@ FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 def _network_classes():
-    from Models import LeNet
-    return {"NeuralNetwork": network_module.NeuralNetwork, "LeNet": LeNet.LeNet}
+    from Models import CharModel, LeNet, RowMNIST
+    return {"NeuralNetwork": network_module.NeuralNetwork, "LeNet": LeNet.LeNet,
+            "RowMNIST": RowMNIST.RowMNIST, "CharModel": CharModel.CharModel}
 
 
 def _constructor_args(cls):
