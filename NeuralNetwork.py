@@ -181,18 +181,11 @@ class NeuralNetwork:
         return float(self._batch_loss), len(self._label)
 
     def evaluate(self, input_tensor, label_tensor, batch_size=256):
-        """Per-sample loss (without regularization) and accuracy on a labelled set.
-
-        The accuracy compares the argmax over the last axis, so a per-step output
-        ``(batch, time, classes)`` counts every step; all-zero label rows (padding)
-        are not counted.
-        """
-        prediction = self.test(input_tensor, batch_size)
-        loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
-        labels = np.asarray(label_tensor)
-        counted = labels.any(axis=-1)
+        """Loss per sample (no regularization) and accuracy per non-padding label row."""
+        prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)
+        loss = self.loss_layer.forward(prediction, labels) / len(prediction)
         right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
-        return float(loss), float(np.mean(right[counted]))
+        return float(loss), float(np.mean(right[labels.any(axis=-1)]))
 
     def snapshot(self):
         """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""
