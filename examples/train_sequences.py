@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 import numpy as np
 from tabulate import tabulate
 
@@ -40,6 +42,30 @@ def rowmnist(args, out):
         yield net, headers, rows
 
 
+def per_character(history, data):
+    """``history`` with its losses per character instead of per name (for the curves)."""
+    def chars(words):
+        return sum(len(w) + 1 for w in words) / len(words)
+    return [dict(h, train_loss=h["train_loss"] / chars(data.train_names),
+                 validation_loss=h["validation_loss"] / chars(data.validation_names))
+            for h in history]
+
+
+def draw(net, path, title):
+    """The learning curves; the character model's in nats per character."""
+    if isinstance(net, CharModel.CharModel):
+        fig = plots.curves(per_character(net.history, net.data_layer), title=title)
+        # A linear axis: the loss spans 2.0-2.4 nats, too little for the log axis of curves().
+        fig.axes[0].set(title="Loss per character", ylabel="nats per character", yscale="linear")
+        fig.axes[0].yaxis.set_major_formatter(ScalarFormatter())
+        fig.axes[0].yaxis.set_minor_formatter(NullFormatter())
+        fig.axes[1].set_title("Validation accuracy (next character)")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    else:
+        fig = plots.curves(net.history, path=path, title=title)
+    plt.close(fig)
+
+
 def names(args, out):
     net = CharModel.build(cell=GRU.GRU) if args.cell == "gru" else CharModel.build()
     net.data_layer = NamesData(64, dtype=np.float32)
@@ -64,15 +90,17 @@ def main():
     parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default=None, help="checkpoint path (default trained/...)")
+    parser.add_argument("--seed", type=int, default=0, help="np.random.seed: init and shuffling")
     args = parser.parse_args()
-    np.random.seed(0)
+    np.random.seed(args.seed)
     out = Path(args.out or ROOT / "trained" / f"{args.model}_{args.cell}.ckpt")
     log = out.with_suffix(".log")
     run = rowmnist if args.model == "rowmnist" else names
     for net, headers, rows in run(args, out):
         net.save(out)
-        plots.curves(net.history, path=out.with_name(out.stem + "_curves.png"),
-                     title=f"{args.model} {args.cell}")
+        title = (f"Row-MNIST {args.cell.upper()}" if args.model == "rowmnist" else
+                 f"Surname model ({args.cell.upper()})")
+        draw(net, out.with_name(out.stem + "_curves.png"), title)
         table = tabulate(rows, headers=headers, floatfmt=".4f")
         log.write_text(table + "\n")
         print(table.splitlines()[-1], flush=True)
