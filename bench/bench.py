@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -310,9 +311,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the epoch and RSS rows")
     parser.add_argument("--repeat", type=int, default=40, help="timed runs per row")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of both libraries (NumPy's BLAS through threadpoolctl)")
     parser.add_argument("--sequences", action="store_true",
                         help="only the rows of the sequence models (row-MNIST, surnames)")
     args = parser.parse_args()
+    # On a shared machine a spinning second BLAS thread can cost more than it gives.
+    threadpool_limits(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
 
     n = args.repeat
     # (name, our step, PyTorch step), each a factory called once
@@ -352,7 +359,7 @@ def main():
         table.append(["full MNIST epoch, 60 000 images, batch 64 (s)",
                        f"{mnist_epoch_seconds():.1f}", "", ""])
         table.append(["peak RSS of a training run (MB)", f"{training_run_peak_rss_mb():.0f}", "", ""])
-    print(tabulate(table, headers=["workload", "ours", "PyTorch 2 threads" if torch else
+    print(tabulate(table, headers=["workload", "ours", f"PyTorch {args.threads} threads" if torch else
                                    "PyTorch (not installed)", "ours / PyTorch"]))
     blas = blas_in_use()
     print(f"numpy {np.__version__}" + (f" ({blas})" if blas else "")
