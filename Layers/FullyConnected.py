@@ -61,9 +61,10 @@ class FullyConnected(TrainableLayer):
         n = self.input_size
         expected = f"(batch, {n}) or (batch, time, {n})"
         # 3-D is a sequence; more axes are an image batch that needs flattening.
-        x = self._input(input_tensor, (2, 3), expected, self.dtype,
-                        hint="; an image batch? put a Flatten layer before this one"
-                        if np.ndim(input_tensor) >= 4 else "")
+        image = np.ndim(input_tensor) >= 4
+        x = self._input(input_tensor, (2, 3), f"(batch, {n})" if image else expected,
+                        self.dtype, hint="; an image batch? put a Flatten layer before this "
+                                         "one" if image else "")
         if x.shape[-1] != n:
             raise ValueError(f"FullyConnected.forward: expected input of shape {expected}, "
                              f"got {x.shape}")
