@@ -96,9 +96,11 @@ class Embedding(TrainableLayer):
                             f"dtype {x.dtype}")
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"Embedding.forward: expected {expected}, got shape {x.shape}")
-        if x.dtype.kind == "f" and not (np.isfinite(x).all() and (x == np.round(x)).all()):
-            raise ValueError(f"Embedding.forward: expected {expected}, got non-integer "
-                             f"values such as {x[x != np.round(x)].flat[0]!r}")
+        if x.dtype.kind == "f":
+            wrong = x[~np.isfinite(x) | (x != np.round(x))]
+            if wrong.size:
+                raise ValueError(f"Embedding.forward: expected {expected}, got non-integer "
+                                 f"values such as {wrong.flat[0]!r}")
         if x.size and (x.min() < 0 or x.max() >= self.vocabulary_size):
             raise ValueError(f"Embedding.forward: expected {expected}, got tokens from "
                              f"{x.min():g} to {x.max():g}")

@@ -17,6 +17,7 @@ perplexity ``exp(nats)`` (a uniform guess among 27 characters scores ln 27 = 3.3
 """
 import numpy as np
 
+import _checks
 import NeuralNetwork
 from Data import Names
 from Layers import LSTM, Embedding, FullyConnected, SoftMax
@@ -63,6 +64,7 @@ class CharModel(NeuralNetwork.NeuralNetwork):
         Returns:
             a list of ``n`` strings without the end marker.
         """
+        n = _checks.size("CharModel.sample", "n", n)
         temperature = float(temperature)
         if not temperature > 0:
             raise ValueError(f"CharModel.sample: expected a temperature > 0, got {temperature}")

@@ -153,6 +153,7 @@ def test_embedding_tokens_are_checked():
                        (np.array([[-1, 1]]), "got tokens from -1 to 1"),
                        (np.array([[0.5, 1.0]]), "got non-integer values such as 0.5"),
                        (np.array([[np.nan, 1.0]]), "non-integer"),
+                       (np.array([[1.0, np.inf]]), "non-integer values such as inf"),
                        (np.array([1, 2]), r"shape \(batch, time\).*got shape \(2,\)")]:
         with pytest.raises(ValueError, match="Embedding.forward: expected integer tokens " + ".*" + match):
             layer.forward(bad)
@@ -322,6 +323,8 @@ def test_character_model_saves_loads_samples_and_scores(tmp_path):
     assert loaded.test(tokens).shape == (1, 6, 27)
     with pytest.raises(ValueError, match="CharModel.sample: expected a temperature > 0"):
         net.sample(2, temperature=0)
+    with pytest.raises(ValueError, match="CharModel.sample: expected n >= 1, got 0"):
+        net.sample(0)
 
 
 def test_sampling_follows_the_temperature():
