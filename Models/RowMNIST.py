@@ -15,6 +15,7 @@ and bias), so a run compares with the same model in PyTorch.
 """
 import numpy as np
 
+import checkpoint
 import NeuralNetwork
 from Layers import GRU, LSTM, FullyConnected, LastStep, SoftMax
 from Optimization import Loss, Optimizers
@@ -32,6 +33,7 @@ def linear_like_torch(layer):
     return layer
 
 
+@checkpoint.register
 class RowMNIST(NeuralNetwork.NeuralNetwork):
     """A ``NeuralNetwork`` that takes images as ``(batch, 28, 28)``: build it with ``build``.
 
@@ -39,10 +41,19 @@ class RowMNIST(NeuralNetwork.NeuralNetwork):
     inputs by name; the constructor is NeuralNetwork's (it adds no layers).
     """
 
+    INPUT_SHAPE = (28, 28)
+
     def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
         super().__init__(optimizer, weights_initializer, bias_initializer)
-        self.input_shape = (28, 28)
+        self.input_shape = self.INPUT_SHAPE
         self.loss_layer = Loss.CrossEntropyLoss()
+
+    @classmethod
+    def from_config(cls, config, **parts):
+        """``NeuralNetwork.from_config``, refusing inputs other than ``(batch, 28, 28)``."""
+        net = super().from_config(config, **parts)
+        net.input_shape = cls.INPUT_SHAPE
+        return net
 
 
 def build(cell="lstm", dtype=np.float32, learning_rate=LEARNING_RATE):
