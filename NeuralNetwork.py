@@ -17,6 +17,7 @@ import numpy as np
 from tabulate import tabulate
 
 import _checks
+import onnx_export
 from Layers.Base import linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
@@ -198,6 +199,10 @@ class NeuralNetwork:
     def save(self, filename):
         """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
+
+    def export_onnx(self, path, input_shape=None):
+        """Write this network in its testing phase as an ONNX model (``onnx_export.export``)."""
+        return onnx_export.export(self, path, input_shape)
 
     def summary(self, input_shape):
         """A tabulate table of the layers, the output shape of one sample of
