@@ -105,44 +105,47 @@ class Graph:
     """The graph being built: nodes, initializers (the weights) and fresh names.
 
     Converters use ``node`` and ``constant`` only, so ``onnx`` is imported by ``export``
-    alone (it adds a fifth to ``import NeuralNetwork``'s time otherwise).
+    alone (it adds a fifth to ``import NeuralNetwork``'s time otherwise). ``scope``
+    prefixes the names (the layer's position and class), ``dtype`` is the float dtype
+    of the layer being converted: float constants are stored in it.
     """
 
     def __init__(self, onnx, parent=None):
         self.onnx = onnx
         self.nodes = []
         self.initializers = parent.initializers if parent else []
-        self._names = parent._names if parent else itertools.count()
-        self._constants = parent._constants if parent else {}
+        self._count = parent._count if parent else itertools.count()
+        self._ints = parent._ints if parent else {}
         self.scope = parent.scope if parent else "input"
+        self.dtype = parent.dtype if parent else np.float64
 
     def name(self, hint):
-        return f"{self.scope}/{hint}_{next(self._names)}"
+        return f"{self.scope}/{hint}_{next(self._count)}"
 
     def constant(self, array, hint="const"):
-        """Add ``array`` (kept in its dtype) as an initializer; return its name."""
-        array = np.ascontiguousarray(array)
-        key = None
-        if array.size <= 8:                          # small index arrays come back often
-            key = (array.dtype.str, array.shape, array.tobytes())
-            if key in self._constants:
-                return self._constants[key]
+        """Add ``array`` as an initializer (a float one in ``dtype``); return its name."""
+        array = np.asarray(array)
+        if array.dtype.kind == "f":
+            array = array.astype(self.dtype)
         name = self.name(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
-        if key is not None:
-            self._constants[key] = name
+        self.initializers.append(self.onnx.numpy_helper.from_array(
+            np.ascontiguousarray(array), name))
         return name
 
     def ints(self, values):
-        """An int64 constant, for shapes, axes and indices."""
-        return self.constant(np.asarray(values, np.int64), "ints")
+        """An int64 constant (shapes, axes, indices), shared by equal values."""
+        values = tuple(int(v) for v in values)
+        if values not in self._ints:
+            self._ints[values] = self.constant(np.array(values, np.int64), "ints")
+        return self._ints[values]
 
     def node(self, op, inputs, outputs=1, **attributes):
-        """Add an ``op`` node; return its output name (a list for ``outputs`` > 1)."""
-        names = [self.name(op) for _ in range(outputs)]
+        """Add an ``op`` node on ``inputs`` (names or Tensors); return its output name (a
+        list of names for ``outputs`` > 1)."""
+        name = self.name(op)
+        names = [name] if outputs == 1 else [f"{name}:{i}" for i in range(outputs)]
         self.nodes.append(self.onnx.helper.make_node(
-            op, [getattr(i, "name", i) for i in inputs], names, name=self.name(op + "_node"),
-            **attributes))
+            op, [getattr(i, "name", i) for i in inputs], names, name=name, **attributes))
         return names[0] if outputs == 1 else names
 
     def value_info(self, name, dtype, shape):
@@ -202,7 +205,8 @@ def export(net, path, input_shape=None, *, dtype=None):
     source = x
     for position, layer in enumerate(layers):
         graph.scope = f"{position}_{type(layer).__name__}"
-        x = _cast(graph, x, getattr(layer, "dtype", None) if layer.trainable else None)
+        x = _cast(graph, x, layer.dtype if getattr(layer, "trainable", False) else None)
+        graph.dtype = x.dtype if x.dtype != np.int64 else layer.dtype    # Embedding
         x = CONVERTERS[type(layer)](layer, graph, x)
     graph.nodes.append(onnx.helper.make_node("Identity", [x.name], ["output"],
                                              name="output_node"))
@@ -223,8 +227,7 @@ def export(net, path, input_shape=None, *, dtype=None):
 def _float_type(layers, dtype):
     """The model's float dtype: the first parameter's, else ``dtype`` (default float64)."""
     for layer in layers:
-        if getattr(layer, "trainable", False) and hasattr(layer, "dtype") \
-                and not _is_embedding(layer):
+        if getattr(layer, "trainable", False):
             dtype = layer.dtype
             break
     dtype = np.dtype(dtype or np.float64).type
@@ -363,7 +366,7 @@ def batch_normalization(layer, graph, x):
     if len(x.shape) not in (2, 4) or x.shape[1] not in (c, None):
         _refuse(layer, x, f"(batch, {c}) or (batch, {c}, y, x)")
     arrays = (layer.weights, layer.bias, layer.running_mean, layer.running_var)
-    inputs = [graph.constant(np.asarray(a, x.dtype), n) for a, n in
+    inputs = [graph.constant(a, n) for a, n in
               zip(arrays, ("gamma", "beta", "running_mean", "running_var"))]
     return x.to(graph.node("BatchNormalization", [x, *inputs], epsilon=float(layer.epsilon)))
 
