@@ -66,7 +66,7 @@ RNN, LSTM, GRU   the cell's equations in a Scan over the time axis: the input's 
 import itertools
 import math
 import os
-import tempfile
+import uuid
 from typing import NamedTuple
 
 import numpy as np
@@ -208,8 +208,7 @@ def export(net, path, input_shape=None, *, dtype=None):
         x = _cast(graph, x, layer.dtype if getattr(layer, "trainable", False) else None)
         graph.dtype = x.dtype if x.dtype != np.int64 else layer.dtype    # Embedding
         x = CONVERTERS[type(layer)](layer, graph, x)
-    graph.nodes.append(onnx.helper.make_node("Identity", [x.name], ["output"],
-                                             name="output_node"))
+    _name_the_output(graph, x.name)
     model = onnx.helper.make_model(
         onnx.helper.make_graph(graph.nodes, type(net).__name__,
                                [graph.value_info("input", source.dtype, list(source.shape))],
@@ -219,9 +218,21 @@ def export(net, path, input_shape=None, *, dtype=None):
         producer_name="NumPy layer framework (onnx_export.py)",
         doc_string="\n".join(f"({i}) {layer!r}" for i, layer in enumerate(layers)))
     model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
+    # The shapes of every edge, for viewers such as Netron; strict: a clash is an error.
+    model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     onnx.checker.check_model(model, full_check=True)
     _write_atomically(model.SerializeToString(), os.fspath(path))
     return path
+
+
+def _name_the_output(graph, name):
+    """Call the network's output ``"output"``: rename it where the last node makes it."""
+    producer = next((n for n in reversed(graph.nodes) if name in n.output), None)
+    if producer is None or any(name in n.input for n in graph.nodes):
+        graph.nodes.append(graph.onnx.helper.make_node("Identity", [name], ["output"],
+                                                       name="output"))
+    else:
+        producer.output[list(producer.output).index(name)] = "output"
 
 
 def _float_type(layers, dtype):
@@ -278,10 +289,15 @@ def _cast(graph, x, dtype):
 
 
 def _write_atomically(data, path):
-    """Write ``data`` to a temporary file next to ``path``, then rename it into place."""
+    """Write ``data`` to a new temporary file next to ``path``, then rename it into place.
+
+    As ``checkpoint.py`` saves: O_EXCL (never an existing file), mode 0666 less the umask,
+    flushed to disk before the rename; on any failure the temporary file is removed.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                         dir=directory)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-"
+                                        f"{uuid.uuid4().hex[:12]}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -289,8 +305,7 @@ def _write_atomically(data, path):
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        os.unlink(temporary)
         raise
 
 
