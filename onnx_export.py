@@ -106,8 +106,9 @@ class Graph:
 
     Converters use ``node`` and ``constant`` only, so ``onnx`` is imported by ``export``
     alone (it adds a fifth to ``import NeuralNetwork``'s time otherwise). ``scope``
-    prefixes the names (the layer's position and class), ``dtype`` is the float dtype
-    of the layer being converted: float constants are stored in it.
+    prefixes the names (the layer's position and class), ``owner`` names the layer in
+    error messages, ``dtype`` is the float dtype of the layer being converted: float
+    constants are stored in it.
     """
 
     def __init__(self, onnx, parent=None):
@@ -118,6 +119,7 @@ class Graph:
         self._ints = parent._ints if parent else {}
         self.scope = parent.scope if parent else "input"
         self.dtype = parent.dtype if parent else np.float64
+        self.owner = parent.owner if parent else "export_onnx"      # for error messages
 
     def name(self, hint):
         return f"{self.scope}/{hint}_{next(self._count)}"
@@ -205,8 +207,10 @@ def export(net, path, input_shape=None, *, dtype=None):
     source = x
     for position, layer in enumerate(layers):
         graph.scope = f"{position}_{type(layer).__name__}"
-        x = _cast(graph, x, layer.dtype if getattr(layer, "trainable", False) else None)
-        graph.dtype = x.dtype if x.dtype != np.int64 else layer.dtype    # Embedding
+        graph.owner = f"{owner}: layer {position} {layer!r}"
+        trainable = getattr(layer, "trainable", False)
+        x = _cast(graph, x, getattr(layer, "dtype", None) if trainable else None)
+        graph.dtype = x.dtype if x.dtype != np.int64 else getattr(layer, "dtype", float_type)
         x = CONVERTERS[type(layer)](layer, graph, x)
     _name_the_output(graph, x.name)
     model = onnx.helper.make_model(
@@ -309,19 +313,16 @@ def _write_atomically(data, path):
         raise
 
 
-def _refuse(layer, x, expected):
-    _checks.fail(f"export_onnx: {layer!r} (scope {x.name.split('/')[0]})",
-                 f"input of shape {expected}", _checks.Described(_shown(x.shape)))
+def _refuse(graph, x, expected):
+    """The template's error for a layer's input shape (unknown sizes shown as ?)."""
+    shown = "(" + ", ".join("?" if n is None else str(n) for n in x.shape) + ")"
+    _checks.fail(graph.owner, f"input of shape {expected}", _checks.Described(shown))
 
 
-def _shown(shape):
-    return "(" + ", ".join("?" if n is None else str(n) for n in shape) + ")"
-
-
-def _features(layer, x, size, ranks, expected):
+def _features(graph, x, size, ranks, expected):
     """Refuse an input whose rank or last axis does not fit the layer."""
     if len(x.shape) not in ranks or x.shape[-1] not in (size, None):
-        _refuse(layer, x, expected)
+        _refuse(graph, x, expected)
 
 
 # -- layers without parameters -------------------------------------------------------
@@ -350,11 +351,11 @@ def flatten(layer, graph, x):
 @register(Pooling.Pooling)
 def pooling(layer, graph, x):
     if len(x.shape) != 4:
-        _refuse(layer, x, "(batch, channels, y, x)")
+        _refuse(graph, x, "(batch, channels, y, x)")
     out = [None if not isinstance(n, int) else (n - p) // s + 1
            for n, p, s in zip(x.shape[2:], layer.pooling_shape, layer.stride_shape)]
     if any(n is not None and n < 1 for n in out):
-        _refuse(layer, x, f"(batch, channels, y, x) of at least {layer.pooling_shape}")
+        _refuse(graph, x, f"(batch, channels, y, x) of at least {layer.pooling_shape}")
     y = graph.node("MaxPool", [x], kernel_shape=list(layer.pooling_shape),
                    strides=list(layer.stride_shape))
     return x.to(y, (*x.shape[:2], *out))
@@ -365,7 +366,7 @@ def pooling(layer, graph, x):
 
 @register(FullyConnected.FullyConnected)
 def fully_connected(layer, graph, x):
-    _features(layer, x, layer.input_size, (2, 3), f"(batch, {layer.input_size})")
+    _features(graph, x, layer.input_size, (2, 3), f"(batch, {layer.input_size})")
     w = graph.constant(layer.weights[:-1], "weights")
     b = graph.constant(layer.weights[-1], "bias")
     if len(x.shape) == 2:
@@ -379,7 +380,7 @@ def fully_connected(layer, graph, x):
 def batch_normalization(layer, graph, x):
     c = layer.channels
     if len(x.shape) not in (2, 4) or x.shape[1] not in (c, None):
-        _refuse(layer, x, f"(batch, {c}) or (batch, {c}, y, x)")
+        _refuse(graph, x, f"(batch, {c}) or (batch, {c}, y, x)")
     arrays = (layer.weights, layer.bias, layer.running_mean, layer.running_var)
     inputs = [graph.constant(a, n) for a, n in
               zip(arrays, ("gamma", "beta", "running_mean", "running_var"))]
@@ -392,14 +393,14 @@ def conv(layer, graph, x):
     spatial = len(kernel)
     expected = f"(batch, {c}, x)" if spatial == 1 else f"(batch, {c}, y, x)"
     if len(x.shape) != 2 + spatial or x.shape[1] not in (c, None):
-        _refuse(layer, x, expected)
+        _refuse(graph, x, expected)
     pads = [same_padding(k) for k in kernel]
     out = [-(-n // s) if isinstance(n, int) else None
            for n, s in zip(x.shape[2:], layer.stride_shape)]
     shape = (x.shape[0], layer.num_kernels, *out)
     if x.dtype == np.float64:
         if None in out:
-            _refuse(layer, x, expected + " with known sizes (the float64 Conv needs them)")
+            _refuse(graph, x, expected + " with known sizes (the float64 Conv needs them)")
         return x.to(_conv_im2col(layer, graph, x, pads, out), shape)
     y = graph.node("Conv", [x, graph.constant(layer.weights, "weights"),
                             graph.constant(layer.bias, "bias")],
@@ -439,7 +440,7 @@ ONNX_GATE_ORDER = {RNN.RNN: (0,), LSTM.LSTM: (1, 2, 0, 3), GRU.GRU: (1, 0, 2)}
 @register(GRU.GRU)
 def recurrent(layer, graph, x):
     n_in, n, out = layer.input_size, layer.hidden_size, layer.output_size
-    _features(layer, x, n_in, (2, 3), f"(time, {n_in}) or (batch, time, {n_in})")
+    _features(graph, x, n_in, (2, 3), f"(time, {n_in}) or (batch, time, {n_in})")
     classic = len(x.shape) == 2                      # one sequence: a batch of one
     seq = graph.node("Unsqueeze", [x, graph.ints([0])]) if classic else x.name
     if x.dtype == np.float64:
