@@ -76,6 +76,11 @@ from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, 
                     Pooling, ReLU, RNN, Sigmoid, SoftMax, TanH)
 from Layers._windows import same_padding
 
+try:                    # the sequence layers (issue: sequence learning) are on their way to main
+    from Layers import Embedding, LastStep
+except ImportError:
+    Embedding = LastStep = None
+
 OPSET = 17
 CONVERTERS = {}
 
@@ -127,11 +132,10 @@ class Graph:
     def constant(self, array, hint="const"):
         """Add ``array`` as an initializer (a float one in ``dtype``); return its name."""
         array = np.asarray(array)
-        if array.dtype.kind == "f":
-            array = array.astype(self.dtype)
+        array = np.array(array, self.dtype if array.dtype.kind == "f" else array.dtype,
+                         order="C")                  # (ascontiguousarray makes 0-d 1-d)
         name = self.name(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(
-            np.ascontiguousarray(array), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
     def ints(self, values):
@@ -201,7 +205,9 @@ def export(net, path, input_shape=None, *, dtype=None):
     float_type = _float_type(layers, dtype)
     shape = _sample_shape(net, layers, input_shape)
     first = layers[0]
-    x = Tensor("input", (_first_axis(first, shape), *shape),
+    dynamic = ["time" if axis == 1 else f"axis_{axis}" for axis in range(len(shape) + 1)]
+    x = Tensor("input", (_first_axis(first, shape), *[dynamic[i + 1] if n is None else n
+                                                      for i, n in enumerate(shape)]),
                np.int64 if _is_embedding(first) else float_type)
     graph = Graph(onnx)
     source = x
@@ -281,7 +287,7 @@ def _first_axis(first, shape):
 
 
 def _is_embedding(layer):
-    return type(layer).__name__ == "Embedding"
+    return Embedding is not None and type(layer) is Embedding.Embedding
 
 
 def _cast(graph, x, dtype):
@@ -556,3 +562,27 @@ def _gru_step(layer, body, a_x_t, states, dtype):
 _RNN_CELL = _Cell(("h",), _rnn_step)
 _LSTM_CELL = _Cell(("h", "c"), _lstm_step)
 _GRU_CELL = _Cell(("h",), _gru_step)
+
+
+# -- sequence layers -----------------------------------------------------------------
+
+
+def embedding(layer, graph, x):
+    """Row t of ``weights`` for token t: Gather on axis 0, int64 tokens (batch, time)."""
+    if len(x.shape) != 2:
+        _refuse(graph, x, "(batch, time) of int64 tokens")
+    y = graph.node("Gather", [graph.constant(layer.weights, "weights"), x], axis=0)
+    return Tensor(y, (*x.shape, layer.embedding_size), graph.dtype)
+
+
+def last_step(layer, graph, x):
+    """``x[:, -1]``: Gather of index -1 on the time axis, which a scalar index drops."""
+    if len(x.shape) != 3:
+        _refuse(graph, x, "(batch, time, features)")
+    y = graph.node("Gather", [x, graph.constant(np.array(-1, np.int64), "last")], axis=1)
+    return x.to(y, (x.shape[0], x.shape[2]))
+
+
+if Embedding is not None:
+    register(Embedding.Embedding)(embedding)
+    register(LastStep.LastStep)(last_step)
