@@ -262,6 +262,19 @@ class Scale(BaseLayer):
         return 2 * error_tensor
 
 
+def test_the_file_is_written_like_any_other_and_the_network_is_left_alone(tmp_path):
+    net = network(NETWORKS["MLP with BatchNormalization"][0](np.float64), np.float64)
+    net.phase = "train"
+    before = [layer.weights.copy() for layer in net.trainable_layers()]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    net.export_onnx(tmp_path / "model.onnx")
+    assert os.stat(tmp_path / "model.onnx").st_mode & 0o777 == 0o666 & ~umask
+    assert os.listdir(tmp_path) == ["model.onnx"]
+    assert not any(layer.testing_phase for layer in net.layers)
+    assert all((w == layer.weights).all() for w, layer in zip(before, net.trainable_layers()))
+
+
 def test_a_layer_without_converter_is_refused_by_name_and_nothing_is_written(tmp_path):
     net = network([FullyConnected.FullyConnected(3, 2), Scale(), SoftMax.SoftMax()], np.float64)
     with pytest.raises(TypeError, match=r"export_onnx: .*ONNX converter.*got Scale at "
