@@ -6,7 +6,9 @@ which ONNX Runtime 1.20 runs) whose first axis is dynamic: any batch size, or
 any sequence length for a classic recurrent network. The graph is built with
 ``onnx.helper`` one layer at a time, checked with ``onnx.checker`` and shape
 inference in memory, and only then written, atomically (a temporary file in the
-same directory, renamed into place): a refused export writes nothing.
+same directory, renamed into place): a refused export writes nothing. The model's
+input is ``"input"``, its output ``"output"``, and every edge carries its shape
+(viewers such as Netron show them).
 
 ``input_shape`` is the shape of one sample without the batch axis, e.g. ``(1, 28,
 28)``. By default it is ``net.input_shape``, else what the first layer fixes:
@@ -23,6 +25,12 @@ something else) is refused with a ``TypeError`` naming it and its position.
     @onnx_export.register(Scale)
     def scale(layer, graph, x):            # x: Tensor(name, shape, dtype) of the input
         return x.to(graph.node("Mul", [x.name, graph.constant(layer.weights)]))
+
+``graph.node(op, inputs, outputs=1, **attributes)`` adds an operator and returns
+its output's name, ``graph.constant(array)`` adds a weight (float arrays in the
+layer's dtype), ``graph.ints(values)`` an int64 one; ``x.to(name, shape)`` is the
+result (same shape and dtype unless given). Where a trainable layer's dtype differs
+from its input's, a Cast comes first, as the framework casts on entry.
 
 How the layers map
 ------------------
@@ -50,6 +58,7 @@ RNN, LSTM, GRU   the ONNX RNN, LSTM and GRU operators, on (time, batch, features
                        product with its bias, ``r * (h W_h,n + b_h,n)``, PyTorch's equation.
 
                  The optional output layer is MatMul + Add + Sigmoid on every step.
+                 Every sequence starts from a zero state (``memorize`` is not exported).
 
 float64 networks export in float64. ONNX Runtime's CPU provider has no double
 kernel for Conv, RNN, LSTM or GRU, so in float64 these become other standard
@@ -57,8 +66,10 @@ operators that have one, computing the same sums:
 
 Conv     im2col: Pad, one strided Slice per kernel offset (each ``(batch, c, out_y,
          out_x)``: the input pixels that offset touches), Concat of them along the
-         channels, then one MatMul with the weights as a ``(m * n * c, num_kernels)``
-         matrix and an Add of the bias.
+         channels, Reshape to ``(batch, m * n * c, pixels)``, then one MatMul by the
+         weights as a ``(num_kernels, m * n * c)`` matrix, Reshape, Add of the bias.
+         (No Transpose before the MatMul: ONNX Runtime would fuse the two into its
+         FusedMatMul, which has no double kernel either.)
 RNN, LSTM, GRU   the cell's equations in a Scan over the time axis: the input's part
          ``x @ W_x + b`` for all steps in one MatMul before the Scan, then per step
          ``h @ W_h`` (+ ``b_h`` for the GRU) and the gates, with our own gate order.
