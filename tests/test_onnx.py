@@ -41,12 +41,18 @@ def network(layers, dtype, seed=0):
     return net
 
 
+def session_of(path):
+    """An ONNX Runtime session on one thread (the test machine's cores are shared)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def run_onnx(path, x):
     """The model at ``path``, checked by onnx.checker, run in ONNX Runtime on ``x``."""
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return session.run(["output"], {"input": x})[0]
+    return session_of(path).run(["output"], {"input": x})[0]
 
 
 def assert_close(actual, expected, dtype):
@@ -240,7 +246,7 @@ def test_shipped_lenet_in_onnx_runtime_predicts_like_the_framework(mnist_test_im
     assert len(images) == 10_000
     path = tmp_path / "lenet.onnx"
     net.export_onnx(path)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = session_of(path)
     ours = net.test(images, batch_size=2000)
     theirs = session.run(["output"], {"input": images})[0]
     assert theirs.dtype == ours.dtype == np.float32
