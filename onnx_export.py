@@ -13,9 +13,10 @@ input is ``"input"``, its output ``"output"``, and every edge carries its shape
 ``input_shape`` is the shape of one sample without the batch axis, e.g. ``(1, 28,
 28)``. By default it is ``net.input_shape``, else what the first layer fixes:
 ``(input_size,)`` for FullyConnected (and for a recurrent layer: the classic 2-D
-input ``(time, input_size)``, whose first axis, time, is the dynamic one) and
-``(None,)`` for Embedding. ``None`` marks a dynamic axis, as the time axis of
-``(None, features)``, the batched 3-D input of a recurrent layer.
+input ``(time, input_size)``, whose first axis, time, is the dynamic one),
+``(None,)`` for Embedding and ``(c, y, x)`` with dynamic ``y`` and ``x`` for Conv
+(float32 only: the float64 Conv needs sizes). ``None`` marks a dynamic axis, as
+the time axis of ``(None, features)``, the batched 3-D input of a recurrent layer.
 
 Every layer class maps to standard operators through a converter in
 ``CONVERTERS``; a layer of any other class (a subclass too: it may compute
@@ -216,9 +217,7 @@ def export(net, path, input_shape=None, *, dtype=None):
     float_type = _float_type(layers, dtype)
     shape = _sample_shape(net, layers, input_shape)
     first = layers[0]
-    dynamic = ["time" if axis == 1 else f"axis_{axis}" for axis in range(len(shape) + 1)]
-    x = Tensor("input", (_first_axis(first, shape), *[dynamic[i + 1] if n is None else n
-                                                      for i, n in enumerate(shape)]),
+    x = Tensor("input", (_first_axis(first, shape), *shape),
                np.int64 if _is_embedding(first) else float_type)
     graph = Graph(onnx)
     source = x
@@ -270,13 +269,20 @@ def _float_type(layers, dtype):
 
 
 def _sample_shape(net, layers, input_shape):
-    """One sample's shape: the argument, ``net.input_shape``, or the first layer's."""
+    """One sample's shape: the argument, ``net.input_shape``, or the first layer's.
+
+    Dynamic axes are named: a None at axis 1 (after the batch) is ``"time"``; a Conv
+    first without an ``input_shape`` gets ``(c, "y", "x")`` (``(c, "x")`` in 1-D).
+    """
     if input_shape is None:
         input_shape = getattr(net, "input_shape", None)
     first = layers[0]
     if input_shape is None:
         if _is_embedding(first):
             input_shape = (None,)
+        elif type(first) is Conv.Conv:
+            c, *kernel = first.convolution_shape
+            return (c, *("y", "x")[2 - len(kernel):])
         elif hasattr(first, "input_size"):
             input_shape = (first.input_size,)
         else:
@@ -287,8 +293,9 @@ def _sample_shape(net, layers, input_shape):
     if not isinstance(input_shape, (tuple, list)):
         _checks.fail("export_onnx", "input_shape as a tuple of ints (None: a dynamic axis)",
                      input_shape, TypeError)
-    return tuple(None if n is None else _checks.size("export_onnx", "input_shape entry", n)
-                 for n in input_shape)
+    return tuple(("time" if axis == 0 else f"axis_{axis + 1}") if n is None
+                 else _checks.size("export_onnx", "input_shape entry", n)
+                 for axis, n in enumerate(input_shape))
 
 
 def _first_axis(first, shape):
@@ -417,7 +424,8 @@ def conv(layer, graph, x):
     shape = (x.shape[0], layer.num_kernels, *out)
     if x.dtype == np.float64:
         if None in out:
-            _refuse(graph, x, expected + " with known sizes (the float64 Conv needs them)")
+            _refuse(graph, x, expected + " with known sizes (the float64 Conv needs them: "
+                    "give input_shape)")
         return x.to(_conv_im2col(layer, graph, x, pads, out), shape)
     y = graph.node("Conv", [x, graph.constant(layer.weights, "weights"),
                             graph.constant(layer.bias, "bias")],

@@ -230,6 +230,21 @@ def test_default_input_shape_comes_from_the_network_or_its_first_layer(tmp_path)
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 2, 5]
 
 
+def test_a_conv_network_without_input_shape_has_dynamic_image_sizes(tmp_path):
+    net = network(NETWORKS["LeNet-shaped, small"][0](np.float32), np.float32)
+    assert net.input_shape is None
+    net.export_onnx(tmp_path / "cnn.onnx")
+    dims = onnx.load(tmp_path / "cnn.onnx").graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 1, "y", "x"]
+    x = np.random.default_rng(0).random((3, 1, 16, 16)).astype(np.float32)
+    assert_close(run_onnx(str(tmp_path / "cnn.onnx"), x), net.test(x), np.float32)
+    net = network(NETWORKS["LeNet-shaped, small"][0](np.float64), np.float64)
+    with pytest.raises(ValueError, match=r"layer 0 Conv.*with known sizes .*give input_shape"
+                                         r"\), got \(batch, 1, y, x\)"):
+        net.export_onnx(tmp_path / "cnn64.onnx")
+    assert os.listdir(tmp_path) == ["cnn.onnx"]
+
+
 # -- the shipped LeNet ---------------------------------------------------------------
 
 
