@@ -1,4 +1,4 @@
-"""ONNX export (onnx_export.py): each layer alone and in small networks, exported, checked
+"""ONNX export (onnx_export/): each layer alone and in small networks, exported, checked
 by onnx.checker, run in ONNX Runtime and compared with ``net.test``; the shipped LeNet on
 every MNIST test image; refused exports leave no file.
 
