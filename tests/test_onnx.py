@@ -270,6 +270,16 @@ def test_shipped_lenet_in_onnx_runtime_predicts_like_the_framework(mnist_test_im
     assert np.mean(ours.argmax(axis=1) == labels) > 0.99
 
 
+def test_shipped_lenet_in_float64_runs_its_im2col_conv_within_1e_10(mnist_test_images,
+                                                                    tmp_path):
+    net = NeuralNetwork.load("trained/lenet_mnist.ckpt")
+    for layer in net.trainable_layers():      # a float64 LeNet: its weights' dtype (CONTRACT)
+        layer.weights = layer.weights.astype(np.float64)
+    x = mnist_test_images[0][:200].astype(np.float64)
+    net.export_onnx(tmp_path / "lenet64.onnx", (1, 28, 28))
+    assert_close(run_onnx(str(tmp_path / "lenet64.onnx"), x), net.test(x), np.float64)
+
+
 # -- refusals ------------------------------------------------------------------------
 
 
