@@ -195,10 +195,14 @@ def _write_atomically(data, path):
     As ``checkpoint.py`` saves: O_EXCL (never an existing file), mode 0666 less the umask,
     flushed to disk before the rename; on any failure the temporary file is removed.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-"
-                                        f"{uuid.uuid4().hex[:12]}.tmp")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    directory, name = os.path.split(os.path.abspath(path))
+    # At most 50 characters of the name: the temporary name must fit 255 bytes too.
+    temporary = os.path.join(directory, f".{name[:50]}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:          # name the file asked for, not the temporary one
+        raise type(err)(err.errno, f"export_onnx: cannot write {path} ({err.strerror})") \
+            from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)

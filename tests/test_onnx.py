@@ -306,6 +306,16 @@ def test_the_file_is_written_like_any_other_and_the_network_is_left_alone(tmp_pa
     assert all((w == layer.weights).all() for w, layer in zip(before, net.trainable_layers()))
 
 
+def test_a_long_name_is_written_and_a_missing_directory_named(tmp_path):
+    net = network([FullyConnected.FullyConnected(3, 2)], np.float64)
+    name = "m" * 245 + ".onnx"                       # 250 bytes: the longest names go too
+    net.export_onnx(tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+    with pytest.raises(FileNotFoundError, match=r"export_onnx: cannot write .*nowhere/m.onnx"):
+        net.export_onnx(tmp_path / "nowhere" / "m.onnx")
+    assert os.listdir(tmp_path) == [name]
+
+
 def test_a_layer_without_converter_is_refused_by_name_and_nothing_is_written(tmp_path):
     net = network([FullyConnected.FullyConnected(3, 2), Scale(), SoftMax.SoftMax()], np.float64)
     with pytest.raises(TypeError, match=r"export_onnx: .*ONNX converter.*got Scale at "
