@@ -21,8 +21,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import NeuralNetwork  # noqa: E402
 from Data.MNIST import load_mnist  # noqa: E402
+from Models import LeNet  # noqa: E402
 from bench import paired_median_ms  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def main():
     if args.repeat < 1 or not 1 <= args.blocks <= args.repeat:
         parser.error("expected --repeat >= 1 and 1 <= --blocks <= --repeat")
 
-    net = NeuralNetwork.load(ROOT / "trained" / "lenet_mnist.ckpt")
+    net = LeNet.LeNet.load(ROOT / "trained" / "lenet_mnist.ckpt")   # input (1, 28, 28)
     (_, _, images, _), _ = load_mnist()
     x = (images[:1000, np.newaxis] / np.float32(255)).astype(np.float32)
     options = onnxruntime.SessionOptions()
