@@ -111,9 +111,13 @@ def export(net, path, input_shape=None, *, dtype=None):
         producer_name="NumPy layer framework (onnx_export)",
         doc_string="\n".join(f"({i}) {layer!r}" for i, layer in enumerate(layers)))
     model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
-    # The shapes of every edge, for viewers such as Netron; strict: a clash is an error.
-    model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-    onnx.checker.check_model(model, full_check=True)
+    try:
+        # The shapes of every edge, for viewers such as Netron; strict: a clash is an error.
+        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+        _checks.fail(owner, "converters that build a valid ONNX model (is one of them "
+                     "yours?)", _checks.Described(str(err).strip()))
     _write_atomically(model.SerializeToString(), os.fspath(path))
     return path
 

@@ -364,6 +364,20 @@ def test_a_registered_converter_exports_a_users_layer(tmp_path, monkeypatch):
     export_and_compare(net, x, (3,), np.float64, tmp_path)
 
 
+def test_a_converter_that_builds_an_invalid_model_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setitem(onnx_export.CONVERTERS, Scale, None)
+
+    @onnx_export.register(Scale)
+    def scale(layer, graph, x):                     # Mul of a float by an int64 constant
+        return x.to(graph.node("Mul", [x, graph.ints([2])]))
+
+    net = network([FullyConnected.FullyConnected(3, 2), Scale()], np.float64)
+    with pytest.raises(ValueError, match=r"export_onnx: expected converters that build a "
+                                         r"valid ONNX model .*got .*Mul"):
+        net.export_onnx(tmp_path / "model.onnx")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("layers, shape, message", [
     (lambda: [FullyConnected.FullyConnected(5, 3)], (4,),
      r"FullyConnected\(5, 3\).*expected input of shape \(batch, 5\), got \(batch, 4\)"),
