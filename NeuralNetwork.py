@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 import _checks
 import checkpoint
+import onnx_export
 from Layers.Base import linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
@@ -201,6 +202,10 @@ class NeuralNetwork:
     def save(self, filename):
         """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
+
+    def export_onnx(self, path, input_shape=None):
+        """Write this network in its testing phase as an ONNX model (``onnx_export.export``)."""
+        return onnx_export.export(self, path, input_shape)
 
     # -- the state protocol (checkpoints) ------------------------------------------------
 
