@@ -272,7 +272,7 @@ def save(filename, net, training=None):
 def _write_atomically(path, data):
     directory = path.parent if str(path.parent) else Path(".")
     _remove_leftovers(path)
-    tmp = directory / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    tmp = directory / f".{_temporary_stem(path.name)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
     # O_EXCL: never follow or reuse an existing file; mode 0666 is reduced by the umask.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -297,9 +297,19 @@ def _write_atomically(path, data):
         pass
 
 
+def _temporary_stem(name):
+    """``name`` as the temporary file's name carries it: a name of over 200 bytes is cut
+    and ends in a hash of the whole, so that ``.<stem>.<pid>-<hex>.tmp`` fits the 255
+    bytes a file name may have."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= 200:
+        return name
+    return os.fsdecode(encoded[:180]) + "~" + hashlib.sha256(encoded).hexdigest()[:16]
+
+
 def _remove_leftovers(path):
     """Delete temporary files of earlier saves to ``path`` whose process is gone."""
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
+    pattern = re.compile(rf"^\.{re.escape(_temporary_stem(path.name))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
     directory = path.parent if str(path.parent) else Path(".")
     try:
         names = os.listdir(directory)
