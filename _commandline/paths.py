@@ -78,8 +78,6 @@ def problem(path, replace=True):
                 f"name may have ({NAME_MAX})")
     folder = path.parent
     while not folder.exists():
-        if folder.is_symlink():
-            return f"{folder} is a symbolic link to nothing (its target does not exist)"
         try:
             os.stat(folder)
         except OSError as err:
@@ -87,6 +85,8 @@ def problem(path, replace=True):
                 return f"{folder} is a loop of symbolic links"
             if err.errno == errno.ENOTDIR:
                 return f"{folder} is under a file, not a directory"
+        if folder.is_symlink():
+            return f"{folder} is a symbolic link to nothing (its target does not exist)"
         folder = folder.parent
     if not folder.is_dir():
         return f"{folder} is not a directory"
