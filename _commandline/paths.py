@@ -41,7 +41,7 @@ def sibling(path, insert="", suffix=None, room=0):
 
 
 def temporary(path):
-    """A fresh hidden name next to ``path`` with the same suffix: ``.<name>.<pid>-<hex>.tmp<suffix>``."""
+    """A fresh hidden name next to ``path``, same suffix: ``.<name>.<pid>-<hex>.tmp<suffix>``."""
     path = Path(path)
     tag = f".{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
     name = fit(path.name, NAME_MAX - 1 - len(tag))

@@ -75,8 +75,8 @@ def export_onnx(task, parser, args):
     net, _ = read_network(task, parser, path)
     trouble = paths.problem(target, replace=args.overwrite)
     if trouble:
-        parser.error(f"cannot write {target}: {trouble}"
-                     f"{'' if args.overwrite or not target.is_file() else '; --overwrite replaces it'}")
+        hint = "; --overwrite replaces it" if target.is_file() and not args.overwrite else ""
+        parser.error(f"cannot write {target}: {trouble}{hint}")
     if not hasattr(net, "export_onnx"):
         parser.error("this version of the framework cannot export to ONNX "
                      "(NeuralNetwork.export_onnx is missing)")

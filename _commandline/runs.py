@@ -35,7 +35,8 @@ class StopRequest:
         self.requested = False
 
     def __enter__(self):
-        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._previous = {s: signal.signal(s, self._handle)
+                          for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc):
@@ -76,7 +77,7 @@ def command(task, *args):
             return str(path.relative_to(Path.cwd()))
         except ValueError:
             return str(path)
-    parts = [short(sys.executable), short(task.script), *map(str, args)]
+    parts = [short(sys.executable), short(task.script), *task.words, *map(str, args)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -86,7 +87,7 @@ def new_run(task, parser, args):
     settings = {name: s.default for name, s in task.settings.items()}
     settings.update(given(task, args))
     settings["plot"] = args.plot is not False
-    if settings["patience"] and not settings.get("validation", True):
+    if settings["patience"] and settings.get("validation") == 0:
         parser.error("--patience needs validation samples (--validation > 0)")
     path = args.checkpoint if args.checkpoint is not None else new_run_path(task)
     if path.is_dir():

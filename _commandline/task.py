@@ -23,7 +23,8 @@ class Task:
     """A task a command line trains. Subclasses set the attributes and write the hooks.
 
     Attributes:
-        prog: the command's name in messages (``"TrainLeNet.py"``); script: its file.
+        prog: the command's name in messages (``"TrainLeNet.py"``); script: its file;
+            words: what follows the script on its command line before the flags.
         description: one line for --help.
         settings: ``{name: Setting}``, ``common_settings`` and the task's own; each is a
             flag (``lr_decay`` -> ``--lr-decay``) and is saved with the run.
@@ -34,6 +35,7 @@ class Task:
         figure_names: the figures written next to a checkpoint, ``<stem>_<name>.png``.
     """
     prog = script = description = shipped = runs = runs_shown = run_file = None
+    words = ()
     unit = "samples"
     settings = {}
     figure_names = ()

@@ -179,7 +179,8 @@ def test_a_figure_a_new_run_did_not_write_is_replaced_only_with_overwrite(tmp_pa
     mine.write_bytes(b"my own picture")
     line = one_line_refusal(run("--data-dir", small_mnist, "--epochs", 1,
                                 "--checkpoint", tmp_path / "run.ckpt"))
-    assert f"{mine} exists; --overwrite replaces it" in line and mine.read_bytes() == b"my own picture"
+    assert f"{mine} exists; --overwrite replaces it" in line
+    assert mine.read_bytes() == b"my own picture"
 
 
 def test_a_link_put_in_place_during_the_run_is_not_followed(tmp_path, small_mnist, monkeypatch,
