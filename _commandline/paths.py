@@ -48,10 +48,10 @@ def temporary(path):
     return path.with_name(f".{name}{tag}")
 
 
-def fallback(path, prog):
+def fallback(path, script):
     """Where a save goes when ``path``'s place cannot take it: the system's temporary
     directory, often another file system; the name fits whatever ``path``'s was."""
-    name = f"{Path(prog).stem}-{os.getpid()}-{Path(path).name}"
+    name = f"{Path(script).stem}-{os.getpid()}-{Path(path).name}"
     return Path(tempfile.gettempdir()) / fit(name)
 
 

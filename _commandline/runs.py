@@ -235,7 +235,7 @@ class Saver:
             path.parent.mkdir(parents=True, exist_ok=True)
             checkpoint.save(path, self.net, training)
         except OSError as err:
-            fallback = paths.fallback(path, self.task.prog)
+            fallback = paths.fallback(path, self.task.script)
             self.say(f"cannot save {path} ({err.strerror or err}); saving to {fallback} instead")
             checkpoint.save(fallback, self.net, training)
             path = fallback
