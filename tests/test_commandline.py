@@ -340,3 +340,18 @@ def test_export_onnx_refusals(tmp_path):
              "it holds a NeuralNetwork, not a LeNet")]:
         assert message in one_line_refusal(run(*args))
     assert existing.read_bytes() == b"mine" and not (tmp_path / "x.onnx").exists()
+
+
+def test_only_command_lines_import_the_machinery():
+    """_commandline is the top floor of the import tree: the framework never imports it."""
+    import ast
+    importers = set()
+    framework = [p for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
+                 and p.name != "_commandline"]
+    for path in [*ROOT.glob("*.py"), *(p for d in framework for p in d.rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "_commandline" for n in names):
+                importers.add(path.name)
+    assert importers == {"TrainLeNet.py", "TrainSequences.py"}
