@@ -74,9 +74,10 @@ class NamesTask(_commandline.Task):
         **_commandline.common_settings(epochs=21, batch_size=64, lr=1e-3, lr_decay=1.0),
         "cell": Setting(choice(*CELLS), "lstm", "the recurrent layer"),
         "subset": Setting(integer(1), None, "train on the first N training names only (quick "
-                                            "runs)", shown="all training names"),
+                                            "runs; default: all)"),
         "validation": Setting(integer(0), None, "validate on the first N validation names "
-                                                "only (0: none)", shown="all 10 %% of the names"),
+                                                "only (0: none; default: all, 10 %% of the "
+                                                "names)"),
     }
 
     def load_data(self, s):

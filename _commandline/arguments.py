@@ -10,13 +10,13 @@ from . import paths
 class Setting(NamedTuple):
     """A setting of a run, saved in its checkpoint so that ``--resume`` needs none.
 
-    ``parse`` turns the flag's text into the value (an argparse type); ``shown`` is
-    how ``--help`` names the default when it is not the value itself ("" shows none).
+    ``parse`` turns the flag's text into the value (an argparse type). ``--help`` adds
+    "(default: ...)" to ``help``, unless the default is None: then ``help`` says what
+    leaving the flag out does.
     """
     parse: Callable
     default: object
     help: str
-    shown: str = None
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,10 +89,10 @@ def parse_args(task, argv):
     """``(parser, args)``; a setting not given on the command line is None in ``args``."""
     parser = Parser(prog=task.prog, description=task.description)
     for name, setting in task.settings.items():
-        shown = setting.default if setting.shown is None else setting.shown
+        shown = "" if setting.default is None else f" (default: {setting.default})"
         # default=None: --resume must tell a flag given now from the saved value.
         parser.add_argument(flag(name), type=setting.parse, default=None,
-                            help=setting.help + (f" (default: {shown})" if shown != "" else ""))
+                            help=setting.help + shown)
     parser.add_argument("--checkpoint", type=file_path, default=None,
                         help=f"where the run is saved, figures next to it (default: a new "
                              f"directory {task.runs_shown}/<time>/; for --evaluate and "

