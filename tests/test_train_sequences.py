@@ -6,12 +6,9 @@ import pytest
 
 import _commandline
 import NeuralNetwork
-
-# The sequence models and data come from branch seq; until it is merged there is nothing to run.
-pytest.importorskip("Models.RowMNIST", reason="the sequence models are not merged yet")
-import TrainSequences  # noqa: E402
-from Models import CharModel, RowMNIST  # noqa: E402
-from test_trainer import ROOT, ctrl_c_at, same_run, small_mnist  # noqa: E402, F401
+import TrainSequences
+from Models import CharModel, RowMNIST
+from test_trainer import ROOT, ctrl_c_at, same_run, small_mnist  # noqa: F401 - a fixture
 
 
 def main(*args):
