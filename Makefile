@@ -14,6 +14,13 @@ $(VENV)/.installed: requirements.txt
 train: $(VENV)/.installed
 	$(PY) TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt
 
+# The sequence models (issue 18), each a new run in trained/runs/<time>/: MNIST read row by
+# row by an LSTM, then the surname character model. The shipped ones stay in trained/.
+.PHONY: train-sequences
+train-sequences: $(VENV)/.installed
+	$(PY) TrainSequences.py rowmnist
+	$(PY) TrainSequences.py names
+
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests
 
