@@ -41,8 +41,3 @@ def test_contract_names_every_layer_module():
     missing = [f"Layers/{name}.py" for name in modules if f"Layers/{name}.py" not in contract]
     assert not missing, f"CONTRACT.md does not mention {missing}"
 
-
-def test_the_network_file_holds_the_network_only():
-    lines = (ROOT / "NeuralNetwork.py").read_text().count("\n")
-    assert lines < 250, f"NeuralNetwork.py has {lines} lines; the epoch trainer, checkpoints " \
-                        f"and checks have modules of their own"
