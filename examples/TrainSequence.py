@@ -77,7 +77,8 @@ def main(argv=None):
         np.random.seed(args.seed)
         model = LastStepRegressor(layer(2, args.hidden), args.hidden, args.lr, args.clip)
         start = time.perf_counter()
-        bar = tqdm(range(args.iterations), desc=name, dynamic_ncols=True)
+        # disable=None: a bar on a terminal only, none in a log file
+        bar = tqdm(range(args.iterations), desc=name, dynamic_ncols=True, disable=None)
         for i in bar:
             loss = model.step(*data.next())
             if i % 50 == 0:
