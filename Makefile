@@ -3,16 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: train test test-current notebook notebook-outputs
+.PHONY: train test test-current notebook notebook-outputs importable
 
-# The .pth file puts this checkout on the venv's import path, so that the framework imports
-# from any directory (scripts and notebooks elsewhere), without copying any package.
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(MAKE) --no-print-directory importable
+	touch $@
+
+# A .pth file in the venv's site-packages puts this checkout on its import path: the framework
+# then imports from any directory (scripts and notebooks elsewhere), and nothing is copied.
+importable:
 	$(PY) -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_path("purelib"), \
 		"classic-framework.pth").write_text(sys.argv[1] + "\n")' "$(CURDIR)"
-	touch $@
 
 # A new LeNet run in trained/runs/<date-time>/ (git-ignored): checkpoint and plots. The shipped
 # model, trained/lenet_mnist.ckpt, stays as it is (TrainLeNet.py --evaluate reads it).

@@ -3,6 +3,7 @@
 ``python -S`` starts this interpreter without its site-packages: no numpy, as with
 a system Python that never had the requirements installed.
 """
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,27 @@ def test_with_the_requirements_the_scripts_start():
     result = subprocess.run([sys.executable, "TrainLeNet.py", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("usage: TrainLeNet.py")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_the_venv_imports_the_framework_from_any_directory(tmp_path):
+    # The Makefile's install step ends with `make importable`; here on a bare venv of its own
+    # (no pip, no packages: the framework's modules are found, not imported).
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = venv / "bin" / "python"
+    where = ("import importlib.util as u; "
+             "print([u.find_spec(m) and u.find_spec(m).origin for m in ('NeuralNetwork', 'Layers')])")
+    before = subprocess.run([str(python), "-c", where], cwd="/", capture_output=True,
+                            text=True, timeout=60)
+    assert before.stdout.strip() == "[None, None]"
+    made = subprocess.run(["make", "--no-print-directory", "importable", f"VENV={venv}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    after = subprocess.run([str(python), "-c", where], cwd="/", capture_output=True,
+                           text=True, timeout=60)
+    assert after.stdout.strip() == str([str(ROOT / "NeuralNetwork.py"),
+                                        str(ROOT / "Layers" / "__init__.py")])
+    site = {p.name for p in (venv / "lib").glob("python*/site-packages/*")}
+    assert not site & {"Data", "Models", "Layers"}          # a path, no copied packages
