@@ -31,6 +31,8 @@ from tqdm.auto import tqdm
 import _checks
 
 WHERE = "NeuralNetwork.train"
+# The names an epoch's numbers have in the bar and the plain lines.
+SHORT = {"train_loss": "loss", "validation_loss": "val_loss", "validation_accuracy": "val_acc"}
 
 
 def interactive():
@@ -158,10 +160,6 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
         if stopped and mode is not None:
             tqdm.write(early_stopping.report())
     return total_loss / total_samples if total_samples else float("nan")
-
-
-# The names an epoch's numbers have in the bar and the plain lines.
-SHORT = {"train_loss": "loss", "validation_loss": "val_loss", "validation_accuracy": "val_acc"}
 
 
 def _end_of_epoch(net, epoch, train_loss, validation, schedule):
