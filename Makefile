@@ -19,10 +19,11 @@ importable:
 
 # A new LeNet run in trained/runs/<date-time>/ (git-ignored): checkpoint and plots. The shipped
 # model, trained/lenet_mnist.ckpt, stays as it is (TrainLeNet.py --evaluate reads it).
+# More flags through ARGS, e.g. make train ARGS="--subset 2000 --epochs 1".
 train: $(VENV)/.installed
 	@echo "make train: a new run in trained/runs/<date-time>/ (git-ignored); the shipped" \
 		"trained/lenet_mnist.ckpt is not touched"
-	$(PY) TrainLeNet.py
+	$(PY) TrainLeNet.py $(ARGS)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q NeuralNetworkTests.py tests
