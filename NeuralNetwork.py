@@ -9,7 +9,8 @@
     probabilities = net.test(inputs)
 
 Epoch-based training (validation, schedules, early stopping, resumable progress) is
-``Optimization/Trainer.py``; checkpoints are ``checkpoint.py``.
+``Optimization/Trainer.py``; checkpoints are the ``checkpoint`` package, through the state
+protocol: ``get_config()``, ``state_dict()``/``load_state_dict()`` and ``from_config``.
 """
 import math
 
@@ -17,6 +18,7 @@ import numpy as np
 from tabulate import tabulate
 
 import _checks
+import checkpoint
 from Layers.Base import linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
@@ -25,6 +27,7 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the state of the last good step was put back."""
 
 
+@checkpoint.register
 class NeuralNetwork:
     """A feed-forward stack trained by backpropagation.
 
@@ -209,6 +212,47 @@ class NeuralNetwork:
         """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
 
+    # -- the state protocol (checkpoints) ------------------------------------------------
+
+    def get_config(self):
+        """The network's own settings as plain data (a plain network has none; the layers,
+        optimizer, initializers and loss are saved as objects of their own)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
+                    bias_initializer=None, loss_layer=None):
+        """A network of ``cls`` with its config and already built ``layers``, as they are.
+
+        The layers keep their parameters (nothing is initialized); the caller gives
+        them their optimizers. A ``dtype`` in ``config`` (a model's) is accepted and unused.
+        """
+        unknown = set(config) - {"dtype"}
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_config: unknown config entries {sorted(unknown)}")
+        net = cls.__new__(cls)
+        NeuralNetwork.__init__(net, optimizer, weights_initializer, bias_initializer)
+        net.layers = list(layers)
+        net.loss_layer = loss_layer
+        return net
+
+    def state_dict(self):
+        """``loss`` (float64 array), ``history`` (one dict per epoch), ``epoch_progress``."""
+        return {"loss": np.asarray(self.loss, np.float64),
+                "history": [dict(record) for record in self.history],
+                "epoch_progress": list(self.epoch_progress)}
+
+    def load_state_dict(self, state):
+        """Put back a ``state_dict()``; ``epoch_progress`` must be one an epoch can reach."""
+        steps, loss_sum, samples = state["epoch_progress"]
+        if not (0 <= steps <= samples and (steps == 0) == (samples == 0)
+                and math.isfinite(loss_sum) and (samples or loss_sum == 0)):
+            raise checkpoint.StateError("epoch_progress", f"expected (steps, loss sum, samples) of "
+                                        f"an epoch, steps <= samples, got {state['epoch_progress']}")
+        self.loss = np.asarray(state["loss"], np.float64).tolist()
+        self.history = [dict(record) for record in state["history"]]
+        self.epoch_progress = (int(steps), float(loss_sum), int(samples))
+
     def summary(self, input_shape):
         """A tabulate table of the layers, the output shape of one sample of
         ``input_shape`` (no batch axis, e.g. ``(1, 28, 28)``) and the parameter counts."""
@@ -248,12 +292,12 @@ class NeuralNetwork:
 def save(filename, net):
     """Write ``net`` (not its data layer) to ``filename`` as a data-only checkpoint,
     atomically (see ``checkpoint.save``)."""
-    import checkpoint
     checkpoint.save(filename, net)
 
 
 def load(filename, data_layer=None):
     """Read a network saved by ``save`` and attach ``data_layer``. Nothing in the file is
-    run; a bad file raises ``checkpoint.CheckpointError`` naming the file and the problem."""
-    import checkpoint
+    run; a bad file raises ``checkpoint.CheckpointError`` naming the file and the problem.
+    It is built as the first class of its lineage registered here: a LeNet's file gives a
+    plain ``NeuralNetwork`` with the same layers if ``Models.LeNet`` was never imported."""
     return checkpoint.load(filename, data_layer)

@@ -233,6 +233,7 @@ def new_run(parser, args):
         parser.error(f"--checkpoint {path} is a directory; give a file name")
     if path.exists():
         import checkpoint
+        from Models import LeNet        # noqa: F401 - registers the classes its files name
         try:
             _, training = checkpoint.read(path)
         except (checkpoint.CheckpointError, OSError) as err:

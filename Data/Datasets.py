@@ -5,16 +5,19 @@ Both real datasets ship with scikit-learn, so nothing is downloaded.
 import numpy as np
 
 import _checks
+import checkpoint
 from .base import ArrayData, one_hot
 
 
-class RandomData:
+class RandomData(checkpoint.Configurable):
     """Uniform random inputs with random one-hot labels, fresh on every ``next()``.
 
     Args:
         input_size: features per sample (an int), or a tuple for image-shaped input.
         batch_size: samples per batch.
         categories: number of classes.
+
+    Its state (``state_dict``) is empty: every batch comes from NumPy's global generator.
     """
 
     def __init__(self, input_size, batch_size, categories):

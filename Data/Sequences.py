@@ -68,6 +68,17 @@ class AddingData:
     def get_test_set(self):
         return self._test
 
+    # The state protocol: every batch is fresh from NumPy's global generator.
+    def get_config(self):
+        return {"batch_size": self.batch_size, "length": self.length}
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        if state:
+            raise ValueError(f"AddingData.load_state_dict: expected an empty state, got {state}")
+
 
 class SequenceWindows:
     """Consecutive windows of one long sequence, for truncated BPTT.
@@ -100,6 +111,21 @@ class SequenceWindows:
     def __len__(self):
         """Number of windows in one pass over the sequence."""
         return len(self.inputs) // self.window
+
+    # The state protocol: the sequence is data; where the next window starts is state.
+    def get_config(self):
+        return {"window": self.window}
+
+    def state_dict(self):
+        return {"start": self._start, "wrapped": self.wrapped}
+
+    def load_state_dict(self, state):
+        start = state["start"]
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) \
+                or not 0 <= start <= len(self.inputs):
+            raise ValueError(f"SequenceWindows.load_state_dict: expected start in "
+                             f"[0, {len(self.inputs)}], got {start!r}")
+        self._start, self.wrapped = int(start), bool(state["wrapped"])
 
     def next(self):
         if self._start + self.window > len(self.inputs):

@@ -65,6 +65,21 @@ class ArrayData:
                              f"[0, {len(order)}], got {position!r}")
         self._order, self._position = order.astype(int), int(position)
 
+    # -- the state protocol (a data layer is never saved with a network; a training
+    # run's checkpoint keeps its state_dict so that a resumed run draws the same batches)
+
+    def get_config(self):
+        """The constructor's arguments that the layer keeps under their own names."""
+        return {"batch_size": self.batch_size}
+
+    def state_dict(self):
+        """``state()``: this epoch's order and the position in it."""
+        return self.state()
+
+    def load_state_dict(self, state):
+        """``set_state(state)``."""
+        self.set_state(state)
+
     def _batch(self, x, labels):
         """Turn stored samples into a ``(input, label)`` batch; subclasses may convert."""
         return x, labels

@@ -49,6 +49,21 @@ State besides the parameters that must survive a checkpoint is listed in
 ``memorize`` flag); checkpoints and ``NeuralNetwork.snapshot``/``restore`` keep
 it with the parameters.
 
+**The state protocol** (what checkpoints use, in PyTorch's and Keras' words), with
+defaults here that a layer rarely needs to override:
+
+* ``get_config()``: the constructor's arguments as plain data, each read back from
+  the attribute of the same name (``dtype`` from the weights), so a layer that keeps
+  its arguments under their own names needs no code;
+* ``state_dict()``: ``parameters()`` and the ``_state_fields`` (arrays, booleans);
+* ``load_state_dict(state)``: puts such a dict back (the arrays themselves, not
+  copies), after ``check_state(state)``, which refuses values the layer cannot hold;
+* ``parameter_optimizers()`` (trainable layers): the optimizer of each parameter;
+* ``parameter_shapes_for(config)`` (a class method): the parameters' shapes a layer
+  built with ``config`` would have, computed without building it (``_parameter_shapes``
+  run on a bare instance holding only the arguments), so a file's arrays are checked
+  before a layer allocates its own.
+
 The first layer of a network has nobody to pass its input error to. Layers that
 set ``skips_input_gradient = True`` (Conv, FullyConnected, and every recurrent
 layer through ``_recurrent.RecurrentLayer``) accept
@@ -74,6 +89,7 @@ import warnings
 
 import numpy as np
 
+import checkpoint
 
 
 class BaseLayer:
@@ -102,6 +118,35 @@ class BaseLayer:
     def __setstate__(self, state):
         self.__dict__.update(dict.fromkeys(self._cache_fields))
         self.__dict__.update(state)
+
+    # -- the state protocol (see the module docstring) ---------------------------
+
+    def get_config(self):
+        """The constructor's arguments as plain data, read back from same-named attributes."""
+        return checkpoint.config_from_attributes(self)
+
+    def state_dict(self):
+        """What the layer has learned: ``learned_state`` (the arrays themselves)."""
+        return learned_state(self)
+
+    def check_state(self, state):
+        """Refuse (``checkpoint.StateError``) a state this layer cannot hold; default: any."""
+
+    def load_state_dict(self, state):
+        """Put back a ``state_dict()``: the same entries, arrays of the same shapes."""
+        current = self.state_dict()
+        if set(state) != set(current):
+            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
+                                              f"the entries {sorted(current)}, got {sorted(state)}")
+        for name, value in state.items():
+            now = current[name]
+            if isinstance(now, np.ndarray) != isinstance(value, np.ndarray) or \
+                    (isinstance(now, np.ndarray) and now.shape != value.shape):
+                raise checkpoint.StateError(name, f"expected {_describe(now)}, "
+                                                  f"got {_describe(value)}")
+        self.check_state(state)
+        for name, value in state.items():
+            setattr(self, name, value)
 
     # -- boundary checks shared by all layers ---------------------------------
 
@@ -202,6 +247,25 @@ class TrainableLayer(BaseLayer):
         """Dict name -> parameter array (the arrays themselves, not copies)."""
         return {name: getattr(self, name) for name in self._param_names}
 
+    def state_dict(self):
+        """``learned_state``, float arrays in the layer's dtype (assigned weights of another
+        dtype make the layer that dtype; its other arrays follow, here as in ``forward``)."""
+        dtype = self.dtype
+        return {name: value.astype(dtype, copy=False)
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+                for name, value in learned_state(self).items()}
+
+    def parameter_optimizers(self):
+        """Dict name -> the optimizer updating that parameter; None without an optimizer."""
+        return None if self._optimizers is None else dict(self._optimizers)
+
+    @classmethod
+    def parameter_shapes_for(cls, config):
+        """``_parameter_shapes()`` of a ``cls(**config)``, computed without building it."""
+        probe = object.__new__(cls)
+        probe.__dict__.update(config)
+        return probe._parameter_shapes()
+
     def calculate_regularization_loss(self):
         """``regularizer.norm(weights)`` of the optimizer's regularizer (0 without one, or
         when ``weights`` is not among the ``_regularized`` parameters)."""
@@ -276,6 +340,10 @@ class TrainableLayer(BaseLayer):
                           f"shape {shape}, got {values.shape}; it is kept, and forward will "
                           f"refuse it", UserWarning, stacklevel=3)
         return values
+
+
+def _describe(value):
+    return f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else repr(value)
 
 
 def _without_ones(shape):

@@ -2,6 +2,7 @@
 import numpy as np
 
 import _checks
+from checkpoint import StateError
 from .Base import TrainableLayer
 
 
@@ -61,6 +62,11 @@ class BatchNormalization(TrainableLayer):
 
     def __repr__(self):
         return f"BatchNormalization({self.channels})"
+
+    def check_state(self, state):
+        """A variance is never negative (its square root is taken)."""
+        if (np.asarray(state["running_var"]) < 0).any():
+            raise StateError("running_var", "expected values >= 0 (a variance), got negative ones")
 
     def initialize(self, weights_initializer=None, bias_initializer=None):
         """gamma = ones, beta = zeros, whatever initializers are passed."""

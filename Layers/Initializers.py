@@ -4,13 +4,16 @@ Each has ``initialize(weights_shape, fan_in, fan_out) -> array of weights_shape`
 ``fan_in`` is the number of inputs feeding one output unit, ``fan_out`` the number
 of outputs one input feeds (for Conv: ``c*m*n`` and ``num_kernels*m*n``).
 Random draws come from NumPy's global generator, so ``np.random.seed`` reproduces them.
+Each is registered for checkpoints, which save its constructor arguments.
 """
 import numpy as np
 
 import _checks
+import checkpoint
 
 
-class Constant:
+@checkpoint.register
+class Constant(checkpoint.Configurable):
     """Every entry equals ``value`` (default 0.1)."""
 
     def __init__(self, value=0.1):
@@ -23,7 +26,8 @@ class Constant:
         return f"Constant({self.value})"
 
 
-class UniformRandom:
+@checkpoint.register
+class UniformRandom(checkpoint.Configurable):
     """Uniform on [0, 1)."""
 
     def initialize(self, weights_shape, fan_in=None, fan_out=None):
@@ -33,7 +37,8 @@ class UniformRandom:
         return "UniformRandom()"
 
 
-class UniformFanOut:
+@checkpoint.register
+class UniformFanOut(checkpoint.Configurable):
     """Uniform on ``[-1/sqrt(fan_out), 1/sqrt(fan_out)]``.
 
     The recurrent layers' default: their cell's fan_out is ``hidden_size``, which
@@ -48,7 +53,8 @@ class UniformFanOut:
         return "UniformFanOut()"
 
 
-class Xavier:
+@checkpoint.register
+class Xavier(checkpoint.Configurable):
     """Normal with std ``sqrt(2 / (fan_in + fan_out))``.
 
     Reference: Glorot & Bengio, "Understanding the difficulty of training deep
@@ -62,7 +68,8 @@ class Xavier:
         return "Xavier()"
 
 
-class He:
+@checkpoint.register
+class He(checkpoint.Configurable):
     """Normal with std ``sqrt(2 / fan_in)``, suited to ReLU networks.
 
     Reference: He et al., "Delving Deep into Rectifiers", ICCV 2015.

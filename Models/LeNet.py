@@ -22,6 +22,7 @@ recognition", Proc. IEEE 1998.
 """
 import numpy as np
 
+import checkpoint
 import NeuralNetwork
 from Layers import Conv, Flatten, FullyConnected, Initializers, Pooling, ReLU, SoftMax
 from Optimization import Loss, Optimizers
@@ -30,18 +31,26 @@ LEARNING_RATE = 5e-4
 L2_WEIGHT = 4e-4
 
 
+def architecture(dtype=np.float32):
+    """The LeNet layers, input first, as ``(class, keyword arguments)``."""
+    conv, fc = Conv.Conv, FullyConnected.FullyConnected
+    relu = (ReLU.ReLU, {})
+    pool = (Pooling.Pooling, {"stride_shape": (2, 2), "pooling_shape": (2, 2)})
+    return [
+        (conv, {"stride_shape": (1, 1), "convolution_shape": (1, 5, 5), "num_kernels": 6,
+                "dtype": dtype}), relu, pool,
+        (conv, {"stride_shape": (1, 1), "convolution_shape": (6, 5, 5), "num_kernels": 16,
+                "dtype": dtype}), relu, pool,
+        (Flatten.Flatten, {}),
+        (fc, {"input_size": 16 * 7 * 7, "output_size": 120, "dtype": dtype}), relu,
+        (fc, {"input_size": 120, "output_size": 84, "dtype": dtype}), relu,
+        (fc, {"input_size": 84, "output_size": 10, "dtype": dtype}), (SoftMax.SoftMax, {}),
+    ]
+
+
 def layers(dtype=np.float32):
     """The LeNet layers, input first, with parameters in ``dtype``."""
-    return [
-        Conv.Conv((1, 1), (1, 5, 5), 6, dtype=dtype), ReLU.ReLU(),
-        Pooling.Pooling((2, 2), (2, 2)),
-        Conv.Conv((1, 1), (6, 5, 5), 16, dtype=dtype), ReLU.ReLU(),
-        Pooling.Pooling((2, 2), (2, 2)),
-        Flatten.Flatten(),
-        FullyConnected.FullyConnected(16 * 7 * 7, 120, dtype=dtype), ReLU.ReLU(),
-        FullyConnected.FullyConnected(120, 84, dtype=dtype), ReLU.ReLU(),
-        FullyConnected.FullyConnected(84, 10, dtype=dtype), SoftMax.SoftMax(),
-    ]
+    return [cls(**kwargs) for cls, kwargs in architecture(dtype)]
 
 
 def default_optimizer(learning_rate=LEARNING_RATE, l2=L2_WEIGHT):
@@ -50,6 +59,7 @@ def default_optimizer(learning_rate=LEARNING_RATE, l2=L2_WEIGHT):
     return Optimizers.Adam(learning_rate, 0.9, 0.999, regularizer=regularizer)
 
 
+@checkpoint.register
 class LeNet(NeuralNetwork.NeuralNetwork):
     """LeNet as a ``NeuralNetwork``: He-initialized weights, biases 0.1, Adam, cross-entropy.
 
@@ -72,6 +82,38 @@ class LeNet(NeuralNetwork.NeuralNetwork):
         for layer in layers(self.dtype):
             self.append_layer(layer)
 
+    def get_config(self):
+        """``{"dtype": ...}``: the dtype its layers compute in (a LeNet whose weights were
+        converted, e.g. to float64, saves as what it became)."""
+        return {"dtype": np.dtype(self.layers[0].dtype).name if self.layers else
+                np.dtype(self.dtype).name}
+
+    @classmethod
+    def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
+                    bias_initializer=None, loss_layer=None):
+        """A LeNet of already built ``layers``; they must be LeNet's, in ``config["dtype"]``,
+        and the loss a cross-entropy (see ``NeuralNetwork.from_config``)."""
+        dtype = config.get("dtype") or np.float32
+        expected = [(layer_cls, checkpoint.plain(kwargs, layer_cls.__name__))
+                    for layer_cls, kwargs in architecture(dtype)]
+        found = [(type(layer), layer.get_config()) for layer in layers]
+        if found != expected:
+            wrong = next((i for i, (a, b) in enumerate(zip(found, expected)) if a != b),
+                         min(len(found), len(expected)))
+            got = (f"{found[wrong][0].__name__}({found[wrong][1]})" if wrong < len(found)
+                   else "no layer")
+            raise ValueError(f"LeNet.from_config: expected the {len(expected)} layers of LeNet in "
+                             f"{np.dtype(dtype).name}; layer {wrong} is {got}")
+        if loss_layer is not None and not isinstance(loss_layer, Loss.CrossEntropyLoss):
+            raise ValueError(f"LeNet.from_config: expected the loss CrossEntropyLoss, "
+                             f"got {type(loss_layer).__name__}")
+        net = super().from_config({}, layers=layers, optimizer=optimizer, loss_layer=loss_layer,
+                                  weights_initializer=weights_initializer,
+                                  bias_initializer=bias_initializer)
+        net.dtype = np.dtype(dtype).type
+        net.input_shape = (1, 28, 28)
+        return net
+
     def train(self, iterations=None, *, epochs=None, batch_size=None, **kwargs):
         """``NeuralNetwork.train``; with no data layer set, MNIST's training set is used."""
         if self.data_layer is None:
@@ -82,7 +124,6 @@ class LeNet(NeuralNetwork.NeuralNetwork):
     @staticmethod
     def load(filename, data_layer=None):
         """Read a LeNet checkpoint written by ``save`` (see ``NeuralNetwork.load``)."""
-        import checkpoint
         net = NeuralNetwork.load(filename, data_layer)
         if not isinstance(net, LeNet):
             raise checkpoint.CheckpointError(f"{filename}: holds a {type(net).__name__}, "

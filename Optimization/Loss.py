@@ -1,6 +1,8 @@
 """Loss layers: the last element of a network (CrossEntropyLoss, L2Loss)."""
 import numpy as np
 
+import checkpoint
+
 
 class CrossEntropyLoss:
     """Cross-entropy of SoftMax probabilities against one-hot labels.
@@ -87,3 +89,9 @@ class L2Loss:
         if self._difference is None:
             raise RuntimeError("L2Loss.backward: called before forward")
         return 2 * self._difference
+
+
+# Saveable in checkpoints (which keep a loss by its registered name).
+for _loss in (CrossEntropyLoss, L2Loss):
+    checkpoint.register(_loss, kind="loss")
+del _loss

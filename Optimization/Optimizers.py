@@ -27,6 +27,13 @@ original.
 NeuralNetwork gives each layer forks of its optimizer, so
 ``net.optimizer.learning_rate *= 0.9`` reaches every layer (learning-rate
 schedules work between ``train`` calls).
+
+The state protocol (checkpoints): ``get_config()`` gives the constructor's arguments
+(the regularizer as ``{"class", "args"}``), ``state_dict()`` every public attribute
+of the instance (the state of one parameter: ``v``, ``r``, ``k``, or whatever a
+subclass keeps; its arrays have the parameter's shape and dtype), and
+``load_state_dict(state)`` puts it back. Every optimizer here registers itself with
+``checkpoint.register``; one of your own does the same and is saved with its state.
 """
 import copy
 import math
@@ -34,6 +41,7 @@ import math
 import numpy as np
 
 import _checks
+import checkpoint
 from . import Constraints
 
 
@@ -145,6 +153,35 @@ class Optimizer:
     def _reset(self):
         """Forget the per-parameter state (velocity, moments)."""
 
+    def is_linked(self, other):
+        """True if ``other`` shares this optimizer's hyperparameters (a fork, or itself)."""
+        return isinstance(other, Optimizer) and other._hyper is self._hyper
+
+    def get_config(self):
+        """The constructor's arguments as plain data (see the module docstring)."""
+        config = {}
+        for arg in checkpoint.constructor_args(type(self)):
+            value = self._hyper[arg] if arg in self._hyper else getattr(self, arg)
+            config[arg] = checkpoint.describe(value, "regularizer", "regularizer") \
+                if arg == "regularizer" and value is not None else \
+                checkpoint.plain(value, f"{type(self).__name__}.{arg}")
+        return config
+
+    def state_dict(self):
+        """The state of the parameter this optimizer updates: its public attributes that
+        are not constructor arguments (those are its config)."""
+        args = checkpoint.constructor_args(type(self))
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
+
+    def load_state_dict(self, state):
+        """Put back a ``state_dict()`` (the same entries; arrays are taken, not copied)."""
+        current = self.state_dict()
+        if set(state) != set(current):
+            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
+                                              f"the entries {sorted(current)}, got {sorted(state)}")
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def _step(self, w, g):
         raise NotImplementedError
 
@@ -153,16 +190,15 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+@checkpoint.register
 class Sgd(Optimizer):
     """Plain gradient descent: ``w <- w - learning_rate * g``."""
-
-    def __init__(self, learning_rate, regularizer=None, clip_norm=None):
-        super().__init__(learning_rate, regularizer, clip_norm)
 
     def _step(self, w, g):
         return w - self.learning_rate * g
 
 
+@checkpoint.register
 class SgdWithMomentum(Optimizer):
     """Gradient descent with momentum (the velocity form)::
 
@@ -192,6 +228,7 @@ class SgdWithMomentum(Optimizer):
         return w + self.v
 
 
+@checkpoint.register
 class Adam(Optimizer):
     """Adam with bias correction; ``mu``/``rho`` decay the first/second moment::
 
@@ -218,6 +255,19 @@ class Adam(Optimizer):
         self.v = None
         self.r = None
         self.k = 0
+
+    def load_state_dict(self, state):
+        """As ``Optimizer.load_state_dict``; the moments come in pairs, ``r`` is never
+        negative and ``k`` counts steps."""
+        if (state.get("v") is None) != (state.get("r") is None):
+            raise checkpoint.StateError(None, "expected both moments v and r, or neither")
+        if state.get("r") is not None and (np.asarray(state["r"]) < 0).any():
+            raise checkpoint.StateError("r", "expected values >= 0 (a second moment), got "
+                                             "negative ones")
+        k = state.get("k")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise checkpoint.StateError("k", f"expected a step count >= 0, got {k!r}")
+        super().load_state_dict(state)
 
     def _step(self, w, g):
         if self.v is None:

@@ -11,17 +11,47 @@ and work just as well in a hand-written loop::
         if stopper.update(net, validation_loss(net)):
             break
     stopper.restore(net)                          # the best weights seen
+
+Both follow the state protocol of checkpoints (``get_config``, ``state_dict``,
+``load_state_dict``) and register themselves; a schedule of your own derives from
+``Schedule`` (a ``rate(epoch)`` method, its arguments kept under their own names)
+and is saveable after ``checkpoint.register(MySchedule)``.
 """
 import math
 
 import _checks
+import checkpoint
+
+MIN_FACTOR = 1e-3     # a smaller decay factor sends the rate to 0 within a few epochs
 
 
-class _Schedule:
-    """Sets ``optimizer.learning_rate = rate(epoch)`` from the rate at the first step."""
+class Schedule(checkpoint.Configurable):
+    """Sets ``optimizer.learning_rate = rate(epoch)`` from the rate at the first step.
+
+    State (``state_dict``): ``initial``, the learning rate at the first step (None
+    before it), and any other public attribute a subclass keeps that is not one of its
+    constructor's arguments (those are its config).
+    """
 
     def __init__(self):
         self.initial = None
+
+    def state_dict(self):
+        args = checkpoint.constructor_args(type(self))
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
+
+    def load_state_dict(self, state):
+        initial = state.get("initial")
+        if initial is not None and not (isinstance(initial, (int, float)) and
+                                        0 < initial < math.inf):
+            raise checkpoint.StateError("initial", f"expected a learning rate > 0 or null, "
+                                                   f"got {initial!r}")
+        if set(state) != set(self.state_dict()):
+            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
+                                              f"the entries {sorted(self.state_dict())}, "
+                                              f"got {sorted(state)}")
+        for key, value in state.items():
+            setattr(self, key, value)
 
     def step(self, optimizer, epoch):
         """Set the learning rate for the epoch after ``epoch`` (epochs count from 1)."""
@@ -31,16 +61,17 @@ class _Schedule:
         return optimizer.learning_rate
 
 
-def _positive(name, value, maximum=math.inf):
-    return _checks.number(name, "factor", value, 0, maximum, low_open=True)
+def _factor(name, value):
+    return _checks.number(name, "factor", value, MIN_FACTOR, 1.0)
 
 
-class ExponentialDecay(_Schedule):
+@checkpoint.register
+class ExponentialDecay(Schedule):
     """``lr(epoch) = lr_0 * factor ** epoch``, e.g. ``factor=0.9`` takes 10 % off per epoch."""
 
     def __init__(self, factor):
         super().__init__()
-        self.factor = _positive("ExponentialDecay", factor, 1.0)
+        self.factor = _factor("ExponentialDecay", factor)
 
     def rate(self, epoch):
         return self.initial * self.factor ** epoch
@@ -49,13 +80,14 @@ class ExponentialDecay(_Schedule):
         return f"ExponentialDecay({self.factor})"
 
 
-class StepDecay(_Schedule):
+@checkpoint.register
+class StepDecay(Schedule):
     """``lr(epoch) = lr_0 * factor ** (epoch // every)``: drop by ``factor`` every ``every`` epochs."""
 
     def __init__(self, every, factor=0.1):
         super().__init__()
         self.every = _checks.size("StepDecay", "every", every)
-        self.factor = _positive("StepDecay", factor, 1.0)
+        self.factor = _factor("StepDecay", factor)
 
     def rate(self, epoch):
         return self.initial * self.factor ** (epoch // self.every)
@@ -64,7 +96,8 @@ class StepDecay(_Schedule):
         return f"StepDecay(every={self.every}, factor={self.factor})"
 
 
-class EarlyStopping:
+@checkpoint.register
+class EarlyStopping(checkpoint.Configurable):
     """Stop when the validation loss has not improved for ``patience`` epochs.
 
     ``update(net, loss)`` records the loss of one epoch and keeps a copy of the
@@ -83,6 +116,38 @@ class EarlyStopping:
 
     def __repr__(self):
         return f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta})"
+
+    def state_dict(self):
+        """``best`` (None before any epoch), ``best_epoch``, ``epoch`` and ``best_state``,
+        the network snapshot of the best epoch (``net.snapshot()``, or None)."""
+        return {"best": None if math.isinf(self.best) else self.best,
+                "best_epoch": self.best_epoch, "epoch": self.epoch,
+                "best_state": self._best_parameters}
+
+    def load_state_dict(self, state):
+        """Put back a ``state_dict()``, consistent with itself and with ``patience``."""
+        def count(key, low, high):
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise checkpoint.StateError(key, f"expected an integer in [{low}, {high}], "
+                                                 f"got {value!r}")
+            return value
+        epoch = count("epoch", 0, 2**62)
+        best_epoch = count("best_epoch", 0, epoch)
+        # It stops as soon as ``patience`` epochs brought nothing better.
+        count("epoch", best_epoch, best_epoch + self.patience)
+        best = state.get("best")
+        if (best is None) != (best_epoch == 0) or (best is not None and not math.isfinite(best)):
+            raise checkpoint.StateError("best", f"expected a finite loss with a best epoch, "
+                                                f"null without one, got {best!r}")
+        if (state.get("best_state") is None) != (best_epoch == 0):
+            raise checkpoint.StateError("best_state", "expected the parameters of the best epoch "
+                                                      "exactly when there is one")
+        if set(state) != set(self.state_dict()):
+            raise checkpoint.StateError(None, f"expected the entries {sorted(self.state_dict())}")
+        self.best, self.best_epoch, self.epoch = (math.inf if best is None else float(best),
+                                                  best_epoch, epoch)
+        self._best_parameters = state["best_state"]
 
     def update(self, net, loss):
         """Record one epoch's validation loss; True means stop."""

@@ -142,16 +142,19 @@ def test_shapes_from_the_arguments_agree_with_the_layers(layer):
     assert shapes == {k: v.shape for k, v in layer.parameters().items()}
 
 
-def test_a_layer_of_your_own_cannot_be_saved(tmp_path):
+def test_a_layer_of_your_own_is_saved_once_registered(tmp_path):
     class MyLayer(ReLU.ReLU):
         pass
 
     net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
     net.append_layer(MyLayer())
-    with pytest.raises(TypeError, match="cannot save a layer of type MyLayer: a checkpoint "
-                                        "holds only the framework's own classes"):
+    with pytest.raises(TypeError, match=r"cannot save a layer of type MyLayer: register it "
+                                        r"with checkpoint.register\(MyLayer\)"):
         net.save(tmp_path / "x.ckpt")
     assert list(tmp_path.iterdir()) == []
+    checkpoint.register(MyLayer)
+    net.save(tmp_path / "x.ckpt")
+    assert type(NeuralNetwork.load(tmp_path / "x.ckpt").layers[0]) is MyLayer
 
 
 def test_the_temporary_file_gets_its_mode_from_the_umask(tmp_path):
@@ -161,7 +164,7 @@ def test_the_temporary_file_gets_its_mode_from_the_umask(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(ROOT), str(tmp_path / "m.ckpt")],
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "0o640"
-    source = (ROOT / "checkpoint.py").read_text()
+    source = "".join(p.read_text() for p in (ROOT / "checkpoint").glob("*.py"))
     assert "os.umask(" not in source and "mkstemp" not in source
 
 
@@ -354,3 +357,13 @@ def test_the_recurrent_default_initializer_round_trips(tmp_path):
     loaded = NeuralNetwork.load(tmp_path / "gru.ckpt")
     assert isinstance(loaded.weights_initializer, Initializers.UniformFanOut)
     assert_same(net, loaded)
+
+
+def test_a_name_of_250_bytes_saves(tmp_path):
+    """The temporary file's name stays under the file system's 255 bytes (issue 20, item 1)."""
+    path = tmp_path / ("n" * 245 + ".ckpt")
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
+    net.append_layer(ReLU.ReLU())
+    net.save(path)
+    assert NeuralNetwork.load(path).layers[0].__class__ is ReLU.ReLU
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -39,8 +39,10 @@ def test_step_decay():
 
 
 def test_bad_schedule_arguments():
-    with pytest.raises(ValueError, match=r"ExponentialDecay: expected factor to be a number in \(0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"ExponentialDecay: expected factor to be a number in \[0.001, 1.0\]"):
         Schedules.ExponentialDecay(1.5)
+    with pytest.raises(ValueError, match=r"StepDecay: expected factor to be a number in \[0.001, 1.0\]"):
+        Schedules.StepDecay(1, 1e-300)            # the rate would underflow to 0 in epoch 2
     with pytest.raises(ValueError, match="StepDecay: expected every >= 1"):
         Schedules.StepDecay(0)
     with pytest.raises(ValueError, match="EarlyStopping: expected patience >= 1"):

@@ -1,0 +1,141 @@
+"""Checkpoints that hold data only: saving and loading networks and training runs.
+
+    checkpoint.save(path, net[, training])   checkpoint.read(path) -> (net, training)
+    checkpoint.load(path, data_layer=None)   checkpoint.register(MyOptimizer)
+
+A generic package: it imports no framework class and knows classes only through its
+registry (``register``), which the framework's own classes fill when their modules
+are imported, as a class of yours does with one call. Persistence goes through the
+state protocol every saveable class offers: ``get_config()`` (the constructor's
+arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``.
+
+One job per module: ``registry`` (names and kinds), ``archive`` (zip, seal, atomic
+write), ``reader`` (every check of a file, before anything is built), ``document``
+(a network as JSON and arrays), ``run`` (a training run's resumable state),
+``errors``. Loading never unpickles and never imports or resolves a name written in
+the file; a bad file raises ``CheckpointError`` naming the file and what is wrong and
+leaves the process as it was (NumPy's global random state included).
+"""
+import hashlib                                             # noqa: F401 - tests reseal with it
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .archive import DOCUMENT, SEAL, STAMP, pack, write_atomically
+from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_network
+from .errors import CheckpointError, StateError
+from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
+                     open_archive, read_bytes)
+from .registry import (FLOAT_DTYPES, Configurable, build, classes, config_from_attributes,
+                       constructor_args, describe, plain, register)
+from .run import read_run, run_doc
+
+__all__ = ["save", "read", "load", "register", "CheckpointError", "StateError", "Configurable",
+           "config_from_attributes", "constructor_args", "describe", "plain"]
+
+# The registries by kind (live views, filled by the classes' own modules).
+LAYERS = classes("layer")
+OPTIMIZERS = classes("optimizer")
+REGULARIZERS = classes("regularizer")
+INITIALIZERS = classes("initializer")
+LOSSES = classes("loss")
+SCHEDULES = classes("schedule")
+
+
+def save(filename, net, training=None):
+    """Write ``net`` (and, for a resumable run, ``training``) to ``filename`` atomically.
+
+    Args:
+        filename: destination path; its directory must exist.
+        net: a registered network of registered layers, optimizer, initializers, loss.
+            Its data layer is not saved.
+        training: optional dict of a training run (see ``checkpoint/run.py``).
+    Raises:
+        TypeError: the network holds a class that is not registered, or a value a
+            checkpoint cannot hold; nothing is written then.
+        ValueError: ``read`` would refuse the file (a model whose layers are no longer
+            what its config says, say); nothing is written then either.
+    """
+    writer = Writer()
+    doc = network_doc(net, writer)
+    if training is not None:
+        doc["training"] = run_doc(training, writer)
+    data = pack(doc, writer.arrays)
+    # Never write what read refuses: the bytes are read back before they replace anything.
+    _verify(filename, data)
+    write_atomically(Path(filename), data)
+
+
+def _verify(filename, data):
+    rng = np.random.get_state()
+    try:
+        _load(str(filename), data)
+    except CheckpointError as err:
+        raise ValueError(f"checkpoint.save: {filename} would not load, so it was not "
+                        f"written: {str(err)[len(str(filename)) + 2:]}") from None
+    finally:
+        np.random.set_state(rng)
+
+
+def read(filename):
+    """Read a checkpoint: ``(network, training)``; ``training`` is None for a plain save.
+
+    Only classes registered in this program can be built: import ``NeuralNetwork`` (it
+    brings the framework's layers and optimizers) and the modules of your own classes
+    first. ``NeuralNetwork.load`` does the first by itself.
+
+    Raises:
+        CheckpointError: the file is not a valid checkpoint (corrupt, truncated, a
+            pickle, hand-made, ...). The message names the file and the problem.
+        OSError: the file cannot be read (missing, a directory, no permission).
+    """
+    filename = str(filename)
+    data = read_bytes(filename)
+    rng = np.random.get_state()            # constructors draw initial weights: put it back
+    try:
+        return _load(filename, data)
+    finally:
+        np.random.set_state(rng)
+
+
+def _load(filename, data):
+    try:
+        zf, doc = open_archive(filename, data)
+        reader = Reader(filename, zf, data)
+        net = read_network(reader, doc)
+        training = None if doc["training"] is None else read_run(reader, doc["training"], net)
+        unused = set(zf.namelist()) - reader.used - {DOCUMENT}
+        if unused:
+            reader.fail("archive", f"unexpected members {reader.short(sorted(unused))}")
+        return net, training
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, TypeError,
+            KeyError, IndexError, OverflowError, RecursionError, MemoryError,
+            NotImplementedError, UnicodeError) as err:
+        raise CheckpointError(f"{filename}: corrupt checkpoint ({type(err).__name__}: "
+                              f"{Reader.short(str(err))})") from None
+
+
+def load(filename, data_layer=None):
+    """The network saved in ``filename``, with ``data_layer`` attached (see ``read``)."""
+    net, _ = read(filename)
+    net.data_layer = data_layer
+    return net
+
+
+# -- names the test suites use ------------------------------------------------------------
+
+_Reader = Reader
+_archive = pack
+_constructor_args = constructor_args
+
+
+def _network_classes():
+    return dict(classes("network"))
+
+
+def _parameter_shapes(cls, kwargs):
+    """The shapes a ``cls(**kwargs)`` would allocate, computed without building it."""
+    return cls.parameter_shapes_for(kwargs)

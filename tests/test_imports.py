@@ -1,0 +1,114 @@
+"""The project's modules import each other as a tree: no cycle, not even through an
+import inside a function (parsed with ast, not run)."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint")
+
+
+def project_modules():
+    """``{module name: path}`` of every project module (tests and notebooks aside)."""
+    modules = {p.stem: p for p in ROOT.glob("*.py") if p.stem != "conftest"}
+    for package in PACKAGES:
+        for path in (ROOT / package).glob("*.py"):
+            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
+            modules[name] = path
+    return modules
+
+
+def imports(name, path, modules):
+    """The project modules that ``name`` imports anywhere in its file."""
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                base = ".".join(parts + ([base] if base else []))
+            # "from Layers import Conv" imports the module Layers.Conv.
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                       for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def graph():
+    modules = project_modules()
+    return {name: imports(name, path, modules) for name, path in modules.items()}
+
+
+def cycles(edges):
+    """Every strongly connected group of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_cycle_finder_finds_a_lazy_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_graph_sees_imports_inside_functions():
+    edges = graph()
+    assert "checkpoint" in edges["NeuralNetwork"] and "Layers.Base" in edges["NeuralNetwork"]
+    assert "Data.MNIST" in edges["Models.LeNet"]          # imported inside LeNet.train
+
+
+def test_persistence_sits_below_the_framework():
+    """checkpoint imports nothing of the framework: layers, optimizers, network and models
+    import it (to register themselves and to save)."""
+    edges = graph()
+    below = {m for m in edges if m == "checkpoint" or m.startswith("checkpoint.")}
+    for module in below:
+        assert edges[module] <= below | {"_checks"}, (module, edges[module] - below)
+    assert not cycles({m: edges[m] for m in edges if m not in
+                       ("Layers.Helpers", "Layers._check_layer")}), "a cycle"
+
+
+# Layers/Helpers.py <-> Layers/_check_layer.py is being untangled on another branch
+# (issue 19's gradient-check half); when it lands this test passes and the mark goes.
+KNOWN = [["Layers.Helpers", "Layers._check_layer"]]
+
+
+def test_the_project_imports_form_a_tree():
+    found = cycles(graph())
+    if found == KNOWN:
+        pytest.xfail("Layers.Helpers <-> Layers._check_layer (the gradient-check rework)")
+    assert found == [], f"import cycles: {found}"
