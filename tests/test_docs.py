@@ -1,6 +1,6 @@
-"""The pages of the repository stand on their own: README.md, CONTRACT.md and docs/ link
-only to files of the repository that exist, and the contract covers every layer module
-``Layers`` exports."""
+"""The pages of the repository stand on their own: README.md (short enough to read to the
+end), CONTRACT.md and docs/ link only to files of the repository that exist, and the
+contract covers every layer module ``Layers`` exports."""
 import re
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import Layers
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "CONTRACT.md", *sorted(str(p.relative_to(ROOT))
                                              for p in (ROOT / "docs").glob("*.md"))]
+README_LINES = 300
 # This machine's checkout: it does not exist in a clone.
 MACHINE = re.compile(r"/work/")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -19,6 +20,11 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 def relative_links(page):
     return [t.split("#")[0] for t in LINK.findall((ROOT / page).read_text())
             if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_readme_is_short_enough_to_read_to_the_end():
+    lines = len((ROOT / "README.md").read_text().splitlines())
+    assert lines <= README_LINES, f"README.md has {lines} lines; move reference to docs/"
 
 
 @pytest.mark.parametrize("page", PAGES)
