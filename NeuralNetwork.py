@@ -194,11 +194,11 @@ class NeuralNetwork:
         self.epoch_progress = (0, 0.0, 0)
 
     def evaluate(self, input_tensor, label_tensor, batch_size=256):
-        """Per-sample loss (without regularization) and accuracy on a labelled set."""
-        prediction = self.test(input_tensor, batch_size)
-        loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
-        accuracy = np.mean(np.argmax(prediction, axis=1) == np.argmax(label_tensor, axis=1))
-        return float(loss), float(accuracy)
+        """Loss per sample (no regularization) and accuracy per non-padding label row."""
+        prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)
+        loss = self.loss_layer.forward(prediction, labels) / len(prediction)
+        right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
+        return float(loss), float(np.mean(right[labels.any(axis=-1)]))
 
     def snapshot(self):
         """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""
