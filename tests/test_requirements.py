@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ["TrainLeNet.py", "NeuralNetworkTests.py", "examples/vanishing.py",
-           "examples/TrainSequence.py"]
+           "examples/TrainSequence.py", "examples/train_sequences.py",
+           "examples/run_notebooks.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
