@@ -20,6 +20,7 @@ from tabulate import tabulate
 
 import _checks
 import checkpoint
+import onnx_export
 from Layers.Base import learned_state, linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
@@ -203,8 +204,18 @@ class NeuralNetwork:
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
 
+    # The trainer's doors: it records an epoch's progress through these, never by assignment.
+    def record_progress(self, steps, loss_sum, samples):
+        """Note how far the current epoch got: steps done, their loss sum and samples."""
+        self.epoch_progress = (int(steps), float(loss_sum), int(samples))
+
+    def record_epoch(self, record):
+        """Append a finished epoch's ``record`` to ``history``; the next epoch starts at 0."""
+        self.history.append(dict(record))
+        self.epoch_progress = (0, 0.0, 0)
+
     def evaluate(self, input_tensor, label_tensor=None, batch_size=256):
-        """Per-sample loss (without regularization) and accuracy on a labelled set:
+        """Loss per sample (no regularization) and accuracy per non-padding label row:
         ``evaluate(x, y)``, inputs and labels as two arguments."""
         if label_tensor is None:
             got = (f"one {type(input_tensor).__name__} of {len(input_tensor)}"
@@ -212,10 +223,10 @@ class NeuralNetwork:
             _checks.fail("NeuralNetwork.evaluate", "evaluate(x, y), the inputs and the labels as "
                          "two arguments (for a pair, evaluate(*data))",
                          _checks.Described(got), TypeError)
-        prediction = self.test(input_tensor, batch_size)
-        loss = self.loss_layer.forward(prediction, label_tensor) / len(prediction)
-        accuracy = np.mean(np.argmax(prediction, axis=1) == np.argmax(label_tensor, axis=1))
-        return float(loss), float(accuracy)
+        prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)
+        loss = self.loss_layer.forward(prediction, labels) / len(prediction)
+        right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
+        return float(loss), float(np.mean(right[labels.any(axis=-1)]))
 
     def snapshot(self):
         """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""
@@ -228,6 +239,10 @@ class NeuralNetwork:
     def save(self, filename):
         """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
+
+    def export_onnx(self, path, input_shape=None):
+        """Write this network in its testing phase as an ONNX model (``onnx_export.export``)."""
+        return onnx_export.export(self, path, input_shape)
 
     # -- the state protocol (checkpoints) ------------------------------------------------
 

@@ -16,6 +16,7 @@ which runs its rows of the table and checks exact values and properties; then
 optimizers, the loss, the network and end-to-end training on Iris and the 8x8
 digits.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import copy
 import math
 import os
@@ -29,8 +30,9 @@ import pytest
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
-                    FullyConnected, Helpers, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Embedding, Flatten,
+                    FullyConnected, Helpers, Initializers, LastStep, Pooling, ReLU, Sigmoid,
+                    SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -94,7 +96,34 @@ CASES = [
     ("rnn", lambda: RNN.RNN(4, 5), (3, 6, 4), True),
     ("lstm", lambda: LSTM.LSTM(4, 5), (3, 6, 4), True),
     ("gru", lambda: GRU.GRU(4, 5), (3, 6, 4), True),
+    # Sequences (batch, time, features): the per-step layers act on the last axis.
+    ("laststep", LastStep.LastStep, (3, 4, 2), False),
+    ("sequence-fc", lambda: FullyConnected.FullyConnected(4, 3), (2, 5, 4), True),
+    ("sequence-softmax", SoftMax.SoftMax, (2, 3, 4), False),
+    # (The elementwise activations take any shape: TestSequenceLayers checks them per step.)
+    ("sequence-lstm-laststep-fc", lambda: Stack(LSTM.LSTM(3, 4), LastStep.LastStep(),
+                                                FullyConnected.FullyConnected(4, 2)),
+     (2, 5, 3), False),
 ]
+
+
+class Stack(Base.BaseLayer):
+    """Layers run one after the other, as one layer: checks a chain's input gradient
+    (a recurrent layer's dL/dh through LastStep's zeros)."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, error):
+        for layer in reversed(self.layers):
+            error = layer.backward(error)
+        return error
 
 
 def check_gradients(layer, input_shape, trainable, seed=None):
@@ -220,6 +249,7 @@ class TestBase:
         exec("from Layers import *\nfrom Optimization import *", namespace)
         for name in ("FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax", "Flatten", "Conv",
                      "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM", "GRU", "Initializers",
+                     "Embedding", "LastStep",
                      "Base",
                      "Helpers", "Optimizers", "Constraints", "Loss"):
             assert name in namespace, name
@@ -285,7 +315,7 @@ class TestFullyConnected:
 
     def test_wrong_feature_count(self):
         with pytest.raises(ValueError, match=r"FullyConnected\.forward: expected input of shape "
-                                             r"\(batch, 4\), got \(2, 5\)"):
+                                             r"\(batch, 4\) or \(batch, time, 4\), got \(2, 5\)"):
             FullyConnected.FullyConnected(4, 3).forward(np.zeros((2, 5)))
 
     def test_wrong_ndim_and_type(self):
@@ -835,6 +865,103 @@ class TestGRU(RecurrentChecks):
                                    rtol=1e-12)
 
 
+class TestLastStep:
+    test_gradient = gradient_test("laststep")
+
+    def test_takes_the_last_step_and_puts_the_error_back_there(self):
+        layer = LastStep.LastStep()
+        x = np.random.normal(size=(2, 3, 4))
+        np.testing.assert_array_equal(layer.forward(x), x[:, 2])
+        e = np.random.normal(size=(2, 4))
+        dx = layer.backward(e)
+        np.testing.assert_array_equal(dx[:, 2], e)
+        np.testing.assert_array_equal(dx[:, :2], 0)
+
+    def test_check_layer(self):
+        Helpers.check_layer(LastStep.LastStep(), (3, 4, 2)).assert_ok()
+
+    def test_refuses_what_is_not_a_sequence(self):
+        with pytest.raises(ValueError, match=r"LastStep.forward: expected input of shape "
+                                             r"\(batch, time, features\), got \(2, 3\)"):
+            LastStep.LastStep().forward(np.zeros((2, 3)))
+
+
+class TestSequenceLayers:
+    """FullyConnected, the activations and SoftMax on ``(batch, time, features)``."""
+    test_gradient = gradient_test("sequence")
+
+    @pytest.mark.parametrize("layer", [FullyConnected.FullyConnected(4, 3), ReLU.ReLU(),
+                                       TanH.TanH(), Sigmoid.Sigmoid(), SoftMax.SoftMax(),
+                                       Dropout.Dropout(0.5)],
+                             ids=["fc", "relu", "tanh", "sigmoid", "softmax", "dropout"])
+    def test_each_step_is_the_2d_layer(self, layer):
+        x = np.random.normal(size=(2, 3, 4))
+        e = np.random.normal(size=x.shape if not isinstance(layer, FullyConnected.FullyConnected)
+                             else (2, 3, 3))
+        np.random.seed(5)
+        y, dx = layer.forward(x), layer.backward(e)
+        np.random.seed(5)   # Dropout: the same mask, drawn in the same order
+        y2 = layer.forward(x.reshape(6, 4)).reshape(y.shape)
+        np.testing.assert_allclose(y, y2, rtol=1e-14)
+        np.testing.assert_allclose(dx, layer.backward(e.reshape(6, -1)).reshape(dx.shape),
+                                   rtol=1e-14)
+
+    def test_fully_connected_check_layer_on_a_sequence(self):
+        Helpers.check_layer(FullyConnected.FullyConnected(2, 3), (3, 4, 2)).assert_ok()
+
+
+class TestEmbedding:
+    def test_lookup_rows_and_gradient_of_the_rows_used(self):
+        layer = Embedding.Embedding(5, 3)
+        assert layer.weights.shape == (5, 3) and layer.trainable
+        tokens = np.array([[1, 4, 1], [0, 1, 2]])
+        np.testing.assert_array_equal(layer.forward(tokens), layer.weights[tokens])
+        e = np.random.normal(size=(2, 3, 3))
+        assert layer.backward(e) is None
+        expected = np.zeros((5, 3))
+        expected[1] = e[0, 0] + e[0, 2] + e[1, 1]     # token 1 three times
+        expected[4], expected[0], expected[2] = e[0, 1], e[1, 0], e[1, 2]
+        np.testing.assert_allclose(layer.gradient_weights, expected, rtol=1e-15)
+
+    def test_gradient_check_of_the_weights(self):
+        tokens = np.array([[1, 4, 1, 3], [0, 1, 2, 2]])
+        layers = [Embedding.Embedding(5, 3), L2Loss()]
+        label = np.random.normal(size=(2, 4, 3))
+        assert np.max(Helpers.gradient_check_weights(layers, tokens, label, False)) <= TOLERANCE
+
+    def test_update_and_regularizer(self):
+        layer = Embedding.Embedding(4, 2)
+        layer.optimizer = Optimizers.Sgd(0.5, regularizer={"type": "L2", "lambda": 0.1})
+        before = layer.weights.copy()
+        layer.forward(np.array([[2]]))
+        layer.backward(np.ones((1, 1, 2)))
+        expected = before - 0.5 * 0.1 * before
+        expected[2] -= 0.5
+        np.testing.assert_allclose(layer.weights, expected, rtol=1e-14)
+        assert layer.calculate_regularization_loss() == pytest.approx(0.1 * np.sum(layer.weights ** 2))
+
+    def test_first_layer_protocol_and_dtype(self):
+        layer = Embedding.Embedding(4, 2, dtype=np.float32)
+        assert layer.skips_input_gradient
+        assert layer.forward(np.array([[1, 2]])).dtype == np.float32
+        assert layer.backward(np.ones((1, 2, 2)), input_gradient=False) is None
+        assert layer.gradient_weights.dtype == np.float32
+
+    def test_initialize_fans(self):
+        layer = Embedding.Embedding(6, 4)
+        w_init = RecordingInitializer(0.5)
+        layer.initialize(w_init, RecordingInitializer(1.0))
+        assert w_init.calls == [((6, 4), 1, 4)]
+        np.testing.assert_array_equal(layer.weights, 0.5)
+
+    def test_bad_arguments(self):
+        with pytest.raises(ValueError, match="Embedding: expected vocabulary_size >= 1, got 0"):
+            Embedding.Embedding(0, 3)
+        with pytest.raises(ValueError, match=r"Embedding.forward: expected integer tokens of shape "
+                                             r"\(batch, time\) in \[0, 3\), got tokens from 0 to 3"):
+            Embedding.Embedding(3, 2).forward(np.array([[0, 3]]))
+
+
 class TestInitializers:
     def test_constant(self):
         np.testing.assert_array_equal(Initializers.Constant().initialize((2, 3), 2, 3), 0.1)
@@ -924,7 +1051,7 @@ def test_an_initializer_may_leave_out_axes_of_length_one():
 BOUNDARY = [
     (lambda: FullyConnected.FullyConnected(4, 3), (2, 4, 1)),
     (ReLU.ReLU, None), (TanH.TanH, None), (Sigmoid.Sigmoid, None), (Flatten.Flatten, None),
-    (SoftMax.SoftMax, (2, 3, 1)),
+    (SoftMax.SoftMax, (2, 3, 1, 1)),        # (2, 3, 1) is a sequence of one class per step
     (lambda: Conv.Conv(1, (2, 3, 3), 2), (2, 2, 5)),
     (lambda: Conv.Conv(1, (2, 3), 2), (2, 2, 5, 5)),
     (lambda: Pooling.Pooling(2, 2), (2, 2, 5)),
@@ -1637,15 +1764,18 @@ ALIASES = {"TestNeuralNetwork3": ["TestNeuralNetwork"], "TestBatchNormalization"
 
 
 class _Tally:
-    """A pytest plugin counting the passed tests of one run and all that ran."""
+    """A pytest plugin counting the passed tests of one run and all that ran, naming failures."""
 
     def __init__(self):
         self.passed = self.ran = 0
+        self.failed = []
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.ran += 1
             self.passed += report.passed
+            if report.failed:
+                self.failed.append(report.nodeid.split("::", 1)[-1].replace("::", "."))
 
 
 def _groups():
@@ -1677,15 +1807,23 @@ def main(argv):
 
 
 def bonus(options=()):
-    """Run each group of ``BONUS`` and print the classic table; 1 if any group failed."""
-    rows = []
+    """Run each group of ``BONUS`` and print the classic table; 1 if any group failed.
+
+    pytest's own terminal output (progress dots, summaries) is switched off: the
+    table is the report, and a failed test is named below it.
+    """
+    rows, failed = [], []
     for group, covers in BONUS:
         tally = _Tally()
-        status = pytest.main(["-q", "--no-header", *options,
+        status = pytest.main(["-p", "no:terminal", *options,
                               f"{ROOT / 'NeuralNetworkTests.py'}::{group}"], plugins=[tally])
         rows.append([group, covers, f"{tally.passed} of {tally.ran}",
                      "OK" if status == 0 else "FAIL"])
+        failed += tally.failed
     print(tabulate(rows, headers=["group", "covers", "passed", "result"], tablefmt="github"))
+    if failed:
+        print(f"failed: {', '.join(failed)}\ndetails: python NeuralNetworkTests.py "
+              f"{' '.join(failed)}")
     return 0 if all(row[-1] == "OK" for row in rows) else 1
 
 

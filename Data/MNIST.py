@@ -247,3 +247,28 @@ def _random_shift(x, shift):
     rows = dy[:, np.newaxis] + np.arange(h)                 # (b, h)
     cols = dx[:, np.newaxis] + np.arange(w)                 # (b, w)
     return padded[np.arange(b)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]
+
+
+class RowMNISTData(MNISTData):
+    """MNIST read row by row: each image a sequence of 28 rows of 28 pixels.
+
+    Batches are ``(batch, 28, 28)`` = ``(batch, time, features)`` in [0, 1] with
+    one-hot labels, for a recurrent layer that reads one row per step. Every
+    argument, the validation split, ``subset``, the IDX files and ``shift``
+    (the rows of a shifted image) are those of ``MNISTData``.
+    """
+
+    def next(self):
+        """The next ``(input (batch, 28, 28), label (batch, 10))`` training batch."""
+        x, labels = super().next()
+        return x[:, 0], labels
+
+    def get_test_set(self):
+        """``(input (n, 28, 28), label (n, 10))`` of the test split."""
+        x, labels = super().get_test_set()
+        return x[:, 0], labels
+
+    def get_validation_set(self):
+        """``(input (n, 28, 28), label (n, 10))`` of the held-out validation images."""
+        x, labels = super().get_validation_set()
+        return x[:, 0], labels

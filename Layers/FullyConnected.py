@@ -8,6 +8,12 @@ from .Base import TrainableLayer, stack_bias
 class FullyConnected(TrainableLayer):
     """``y = [x, 1] @ weights``: an affine map with the bias as the last weight row.
 
+    A 2-D input ``(batch, input_size)`` is the classic case. A 3-D input
+    ``(batch, time, input_size)`` is a sequence: the same map is applied at every
+    step, on the last axis (as ``torch.nn.Linear`` does), giving
+    ``(batch, time, output_size)``; backward sums the weight gradient over batch
+    and time.
+
     Args:
         input_size: features per input row.
         output_size: features per output row.
@@ -49,28 +55,36 @@ class FullyConnected(TrainableLayer):
         return {"weights": (self.input_size + 1, self.output_size)}
 
     def forward(self, input_tensor):
-        """``(batch, input_size) -> (batch, output_size)``."""
+        """``(batch, input_size) -> (batch, output_size)``, or per step
+        ``(batch, time, input_size) -> (batch, time, output_size)``."""
         self._check_parameters()
-        x = self._input(input_tensor, (2,), f"(batch, {self.input_size})", self.dtype,
-                        hint="; an image batch? put a Flatten layer before this one")
-        if x.shape[1] != self.input_size:
-            raise ValueError(f"FullyConnected.forward: expected input of shape "
-                             f"(batch, {self.input_size}), got {x.shape}")
+        n = self.input_size
+        expected = f"(batch, {n}) or (batch, time, {n})"
+        # 3-D is a sequence; more axes are an image batch that needs flattening.
+        image = np.ndim(input_tensor) >= 4
+        x = self._input(input_tensor, (2, 3), f"(batch, {n})" if image else expected,
+                        self.dtype, hint="; an image batch? put a Flatten layer before this "
+                                         "one" if image else "")
+        if x.shape[-1] != n:
+            raise ValueError(f"FullyConnected.forward: expected input of shape {expected}, "
+                             f"got {x.shape}")
         self._x = x
         return x @ self.weights[:-1] + self.weights[-1]
 
     def backward(self, error_tensor, input_gradient=True):
-        """``(batch, output_size) -> (batch, input_size)``; updates weights if an optimizer is set.
+        """``(batch, [time,] output_size) -> (batch, [time,] input_size)``; updates the
+        weights if an optimizer is set.
 
         With ``input_gradient=False`` the error for the previous layer is not computed
         and None is returned.
         """
         x = self._x
-        e = self._error(error_tensor, None if x is None else (x.shape[0], self.output_size),
+        e = self._error(error_tensor, None if x is None else (*x.shape[:-1], self.output_size),
                         self.dtype)
+        rows_x, rows_e = x.reshape(-1, self.input_size), e.reshape(-1, self.output_size)
         gradient = np.empty_like(self.weights)
-        np.matmul(x.T, e, out=gradient[:-1])
-        np.sum(e, axis=0, out=gradient[-1])
+        np.matmul(rows_x.T, rows_e, out=gradient[:-1])
+        np.sum(rows_e, axis=0, out=gradient[-1])
         self.gradient_weights = gradient
         # The error for the previous layer uses the weights of forward, before the update.
         dx = e @ self.weights[:-1].T if input_gradient else None

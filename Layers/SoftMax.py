@@ -1,11 +1,13 @@
-"""Softmax over the features of each row."""
+"""Softmax over the last axis: the classes of each row (or of each time step)."""
 import numpy as np
 
 from .Base import BaseLayer
 
 
 class SoftMax(BaseLayer):
-    """``y_k = exp(x_k - max(x)) / sum_j exp(x_j - max(x))`` per row.
+    """``y_k = exp(x_k - max(x)) / sum_j exp(x_j - max(x))`` over the last axis.
+
+    ``(batch, classes)``, or ``(batch, time, classes)`` for a distribution per step.
 
     Subtracting the row maximum leaves the result unchanged and keeps ``exp``
     finite for huge inputs (e.g. all 10000).
@@ -18,10 +20,11 @@ class SoftMax(BaseLayer):
         self._y = None
 
     def forward(self, input_tensor):
-        """``(batch, classes) -> (batch, classes)`` probabilities, rows summing to 1."""
-        x = self._input(input_tensor, (2,), "(batch, classes)")
-        z = np.exp(x - x.max(axis=1, keepdims=True))
-        z /= z.sum(axis=1, keepdims=True)
+        """``(batch, [time,] classes) -> (batch, [time,] classes)`` probabilities summing to
+        1 over the classes."""
+        x = self._input(input_tensor, (2, 3), "(batch, classes) or (batch, time, classes)")
+        z = np.exp(x - x.max(axis=-1, keepdims=True))
+        z /= z.sum(axis=-1, keepdims=True)
         self._y = z
         return z
 
@@ -29,4 +32,4 @@ class SoftMax(BaseLayer):
         """Full Jacobian: ``dx_k = y_k * (dy_k - sum_j dy_j y_j)``."""
         y = self._y
         e = self._error(error_tensor, None if y is None else y.shape)
-        return y * (e - np.sum(e * y, axis=1, keepdims=True))
+        return y * (e - np.sum(e * y, axis=-1, keepdims=True))

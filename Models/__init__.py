@@ -1,4 +1,4 @@
 """Ready-made networks built from the framework's layers."""
-from . import LeNet
+from . import LeNet, RowMNIST, CharModel
 
-__all__ = ["LeNet"]
+__all__ = ["LeNet", "RowMNIST", "CharModel"]

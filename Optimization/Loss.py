@@ -5,23 +5,40 @@ import checkpoint
 
 
 class CrossEntropyLoss:
-    """Cross-entropy of SoftMax probabilities against one-hot labels.
+    """Cross-entropy of SoftMax probabilities against their labels, summed.
 
-    ``L = -sum_batch log(prediction[label == 1] + eps)``, summed (not averaged)
-    over the batch; ``eps`` is the machine epsilon of float64 and keeps log(0)
-    finite. ``backward`` returns the classic ``dL/dprediction = -label / prediction``
+    ``L = -sum(label * log(prediction + eps))`` over the batch (and the time steps
+    of a sequence), summed, not averaged; ``eps`` is the machine epsilon of
+    float64 and keeps log(0) finite. Shapes ``(batch, classes)`` or, one
+    distribution per step, ``(batch, time, classes)``; the classes are the last axis.
+
+    Labels:
+        one-hot rows: the classic ``L = -sum log(prediction[label == 1] + eps)``,
+            the same numbers to the last bit;
+        any other non-negative rows (soft labels, label smoothing, counts): the
+            full ``-sum(label * log(prediction + eps))``;
+        an all-zero row contributes nothing to the loss or the gradient: padded
+            steps of a sequence batch are masked by their labels.
+    Negative labels are refused.
+
+    ``backward`` returns the classic ``dL/dprediction = -label / prediction``
     with no eps: followed by SoftMax's backward it gives exactly the textbook
-    ``prediction - label``, also when the right class is nearly impossible
-    (probability 1e-44), which an eps in the denominator would wipe out.
+    ``prediction - label`` (for labels summing to 1), also when the right class is
+    nearly impossible (probability 1e-44), which an eps in the denominator would
+    wipe out. A prediction of exactly 0 (the class underflowed in SoftMax) is
+    divided by eps instead: where the label is positive it gets ``-label / eps``,
+    the slope of the forward's ``-log(p + eps)`` at 0, so the error stays
+    finite; where the label is 0 the error is 0.
 
-    A prediction of exactly 0 (the class underflowed in SoftMax) is divided by
-    eps instead: where the label is 1 it gets ``-1 / eps``, the slope of the
-    forward's ``-log(p + eps)`` at 0, so the error stays finite; where the label
-    is 0 the error is 0.
+    Precision: eps must not round to 0, so a half-precision prediction is
+    computed in float32 (the error comes back as float32); float32 and float64
+    are computed in their own dtype.
 
     The forward refuses predictions outside [0, 1] by more than 1e-3 (a network
     without its SoftMax).
     """
+
+    EPS = np.finfo(np.float64).eps
 
     def __init__(self):
         self._prediction = None
@@ -30,26 +47,33 @@ class CrossEntropyLoss:
         return "CrossEntropyLoss()"
 
     def forward(self, prediction_tensor, label_tensor):
-        """``(batch, classes), (batch, classes) -> scalar loss``."""
+        """``(batch, [time,] classes)`` twice -> the scalar loss, summed."""
         p = np.asarray(prediction_tensor)
         y = np.asarray(label_tensor)
-        if p.ndim != 2 or y.shape != p.shape:
+        if p.ndim not in (2, 3) or y.shape != p.shape:
             raise ValueError(f"CrossEntropyLoss.forward: expected prediction and label of the "
-                             f"same shape (batch, classes), got {p.shape} and {y.shape}")
-        if p.dtype.kind != "f":
-            p = p.astype(np.float64)
+                             f"same shape (batch, classes) or (batch, time, classes), got "
+                             f"{p.shape} and {y.shape}")
+        p = p.astype(_working_dtype(p.dtype), copy=False)
         # Scores of a layer without SoftMax are negative or above 1 somewhere; the margin
         # lets a gradient checker nudge a probability by 1e-5.
         if p.size and (p.min() < -1e-3 or p.max() > 1 + 1e-3):
             raise ValueError(f"CrossEntropyLoss.forward: expected probabilities in [0, 1] "
                              f"(the output of a SoftMax), got values from {p.min():.3g} to "
                              f"{p.max():.3g}; is the SoftMax layer missing?")
+        if y.dtype.kind not in "biuf" or (y.size and y.min() < 0):
+            raise ValueError(f"CrossEntropyLoss.forward: expected non-negative labels (one-hot, "
+                             f"soft or all-zero padding rows), got "
+                             f"{y.min() if y.dtype.kind in 'biuf' else y.dtype}")
         self._prediction = p
-        eps = p.dtype.type(np.finfo(float).eps)
-        return float(-np.sum(np.log(p[y == 1] + eps)))
+        eps = p.dtype.type(self.EPS)
+        if np.all((y == 0) | (y == 1)):
+            return float(-np.sum(np.log(p[y == 1] + eps)))
+        weighted = y > 0
+        return float(-np.sum(y[weighted] * np.log(p[weighted] + eps)))
 
     def backward(self, label_tensor):
-        """``(batch, classes) -> (batch, classes)``: ``-label / prediction``.
+        """``(batch, [time,] classes) -> same``: ``-label / prediction``.
 
         Exact zeros of ``prediction`` are divided by eps instead (see the class).
         """
@@ -60,8 +84,16 @@ class CrossEntropyLoss:
         if y.shape != p.shape:
             raise ValueError(f"CrossEntropyLoss.backward: expected label of shape {p.shape}, "
                              f"got {y.shape}")
-        eps = p.dtype.type(np.finfo(float).eps)
+        eps = p.dtype.type(self.EPS)
         return -y.astype(p.dtype, copy=False) / np.where(p == 0, eps, p)
+
+
+def _working_dtype(dtype):
+    """The prediction's float dtype, at least float32 (where float64's eps is not 0);
+    integer predictions are computed in float64."""
+    if dtype.kind != "f":
+        return np.dtype(np.float64)
+    return np.promote_types(dtype, np.float32)
 
 
 class L2Loss:

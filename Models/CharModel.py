@@ -1,0 +1,108 @@
+"""A character-level language model that writes surnames.
+
+Architecture (per name of T characters, ``Data/Names.py``)::
+
+    tokens '.' + name                       (T,)        integers 0..26
+    Embedding(27 -> 32)                     (T, 32)
+    LSTM(32 -> 128, output_size=None)       (T, 128)    h_t: what the model has read
+    FullyConnected(128 -> 27), SoftMax      (T, 27)     p(next character | characters so far)
+
+trained with the summed cross-entropy against ``name + '.'`` (padding masked by
+all-zero label rows), Adam with learning rate 1e-3, float32 by default. The
+initial weights follow PyTorch's defaults (``nn.Embedding``: N(0, 1); ``nn.LSTM``:
+uniform on ``±1/sqrt(128)``; ``nn.Linear``: uniform on ``±1/sqrt(128)``).
+
+``sample`` writes new names; ``test_loss`` gives nats per character and the
+perplexity ``exp(nats)`` (a uniform guess among 27 characters scores ln 27 = 3.30).
+"""
+import numpy as np
+
+import _checks
+import checkpoint
+import NeuralNetwork
+from Data import Names
+from Layers import LSTM, Embedding, FullyConnected, SoftMax
+from Optimization import Loss, Optimizers
+
+from .RowMNIST import linear_like_torch
+
+LEARNING_RATE = 1e-3
+EMBEDDING, HIDDEN = 32, 128
+
+
+@checkpoint.register
+class CharModel(NeuralNetwork.NeuralNetwork):
+    """A ``NeuralNetwork`` over character tokens ``(batch, time)``: build it with ``build``.
+
+    The constructor is NeuralNetwork's (it adds no layers); ``sample`` and
+    ``test_loss`` work on any such stack that ends in a per-step SoftMax over the
+    27 characters and whose recurrent layers have ``memorize``.
+    """
+
+    def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
+        super().__init__(optimizer, weights_initializer, bias_initializer)
+        self.loss_layer = Loss.CrossEntropyLoss()
+
+    def test_loss(self, tokens=None, labels=None, batch_size=1024):
+        """``(nats per character, perplexity)`` on ``tokens``/``labels`` (default: the data
+        layer's test set). Each name counts ``len(name) + 1`` characters, the end included;
+        padded steps (all-zero label rows) are left out."""
+        if tokens is None:
+            tokens, labels = self.data_layer.get_test_set()
+        prediction = self.test(tokens, batch_size)
+        characters = int(np.asarray(labels).any(axis=-1).sum())
+        nats = self.loss_layer.forward(prediction, labels) / characters
+        return nats, float(np.exp(nats))
+
+    def sample(self, n, temperature=1.0, prefix="", seed=None, max_length=30):
+        """``n`` new names, each drawn a character at a time until '.' or ``max_length``.
+
+        Args:
+            temperature: the probabilities are raised to ``1 / temperature`` and
+                renormalized (softmax of logits / temperature): below 1 the likely
+                characters win more often, above 1 the names get wilder.
+            prefix: every name starts with these letters (returned with them).
+            seed: seeds a generator of its own; None draws from NumPy's global one.
+        Returns:
+            a list of ``n`` strings without the end marker.
+        """
+        n = _checks.size("CharModel.sample", "n", n)
+        temperature = float(temperature)
+        if not temperature > 0:
+            raise ValueError(f"CharModel.sample: expected a temperature > 0, got {temperature}")
+        uniform = np.random.random if seed is None else np.random.default_rng(seed).random
+        recurrent = [layer for layer in self.layers if hasattr(layer, "memorize")]
+        saved = [(layer.memorize, layer.state) for layer in recurrent]
+        tokens = np.tile([Names.END] + Names.encode(prefix), (n, 1))
+        names = [prefix] * n
+        alive = np.ones(n, dtype=bool)
+        try:
+            for layer in recurrent:       # carry the state from one step to the next
+                layer.memorize, layer.state = True, None
+            for _ in range(max_length - len(prefix)):
+                p = self.test(tokens)[:, -1].astype(np.float64)     # (n, 27)
+                logp = np.log(np.maximum(p, 1e-300)) / temperature
+                p = np.exp(logp - logp.max(axis=1, keepdims=True))
+                cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+                drawn = np.minimum((cdf < uniform(n)[:, None]).sum(axis=1), Names.VOCABULARY - 1)
+                for i in np.flatnonzero(alive & (drawn != Names.END)):
+                    names[i] += Names.ALPHABET[drawn[i]]
+                alive &= drawn != Names.END
+                if not alive.any():
+                    break
+                tokens = drawn[:, None]
+        finally:
+            for layer, (memorize, state) in zip(recurrent, saved):
+                layer.memorize, layer.state = memorize, state
+        return names
+
+
+def build(dtype=np.float32, learning_rate=LEARNING_RATE, cell=LSTM.LSTM):
+    """The character model of the module docstring, untrained."""
+    net = CharModel(Optimizers.Adam(learning_rate))
+    net.append_layer(Embedding.Embedding(Names.VOCABULARY, EMBEDDING, dtype=dtype))
+    net.append_layer(cell(EMBEDDING, HIDDEN, output_size=None, dtype=dtype))
+    net.append_layer(linear_like_torch(FullyConnected.FullyConnected(HIDDEN, Names.VOCABULARY,
+                                                                     dtype=dtype)))
+    net.append_layer(SoftMax.SoftMax())
+    return net

@@ -1,0 +1,90 @@
+"""What a command line shows: the result table, the figures, --evaluate and --export-onnx."""
+import sys
+import time
+
+from tabulate import tabulate
+
+from . import paths
+from .arguments import given
+from .loading import load_data, read_network
+
+
+def figure_paths(task, path):
+    """``{name: <stem>_<name>.png}`` next to the checkpoint ``path``."""
+    return {name: paths.sibling(path, f"_{name}", ".png") for name in task.figure_names}
+
+
+def report(task, args, run, net, data, path, seconds):
+    """Print the results of a finished run and write its figures; the exit status."""
+    test_x, test_y = task.test_set(data)
+    rows = [["epochs", len(net.history)], [f"training {task.unit}", len(data)],
+            ["wall time", f"{seconds:.0f} s"]]
+    if net.history and "validation_accuracy" in net.history[-1]:
+        rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
+    rows += task.results(net, test_x, test_y) + [["checkpoint", str(path)]]
+    print(tabulate(rows, headers=["result", ""]))
+    if not run.settings["plot"]:
+        return 0
+    try:
+        written = write_figures(task, net, test_x, test_y, path, args.show)
+    except Exception as err:                    # noqa: BLE001 - the model is saved already
+        print(f"{task.prog}: the figures failed ({type(err).__name__}: {err}); the model is "
+              f"saved in {path}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print("figures: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def write_figures(task, net, test_x, test_y, checkpoint, show):
+    """Draw the task's figures into ``<stem>_<name>.png``, each written atomically."""
+    import matplotlib
+    if not show:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    draws = task.figures(net, test_x, test_y)
+    written = []
+    for name, path in figure_paths(task, checkpoint).items():
+        with paths.atomic(path) as tmp:
+            figure = draws[name](tmp)
+        written.append(path)
+        if not show:
+            plt.close(figure)
+    if show:
+        plt.show()
+    return written
+
+
+def evaluate(task, parser, args):
+    """Print the test results of --checkpoint (the shipped model by default)."""
+    path = args.checkpoint or task.shipped
+    net, _ = read_network(task, parser, path)
+    settings = {name: s.default for name, s in task.settings.items()}
+    settings.update(given(task, args))
+    test_x, test_y = task.test_set(load_data(task, parser, task.evaluation_settings(settings)))
+    start = time.perf_counter()
+    rows = task.results(net, test_x, test_y)
+    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}", len(test_x)], *rows,
+                    ["time", f"{time.perf_counter() - start:.1f} s"]]))
+    return 0
+
+
+def export_onnx(task, parser, args):
+    """Write --checkpoint (the shipped model by default) as an ONNX model to --export-onnx."""
+    path, target = args.checkpoint or task.shipped, args.export_onnx
+    net, _ = read_network(task, parser, path)
+    trouble = paths.problem(target, replace=args.overwrite)
+    if trouble:
+        hint = "; --overwrite replaces it" if target.is_file() and not args.overwrite else ""
+        parser.error(f"cannot write {target}: {trouble}{hint}")
+    if not hasattr(net, "export_onnx"):
+        parser.error("this version of the framework cannot export to ONNX "
+                     "(NeuralNetwork.export_onnx is missing)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        net.export_onnx(str(target))
+    except (ValueError, TypeError, OSError) as err:
+        parser.error(f"cannot export {path} to {target}: {err}")
+    if not args.quiet:
+        print(f"exported {path} to {target}")
+    return 0

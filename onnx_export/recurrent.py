@@ -1,0 +1,157 @@
+"""Converters of the recurrent layers RNN, LSTM and GRU, with their optional output layer.
+
+float32: the ONNX RNN, LSTM and GRU operators, on (time, batch, features) input (ONNX
+Runtime refuses the batch-first ``layout=1``): a Transpose before and after, and a 2-D
+classic sequence is a batch of one. Our ``weights`` rows [W_x; W_h; b] with column
+blocks per gate become ONNX's ``W = W_x^T``, ``R = W_h^T`` (row blocks per gate) and
+``B = [Wb, Rb]``:
+
+    RNN   one block; Wb = b, Rb = 0.
+    LSTM  our gate order f, i, o, g becomes ONNX's i, o, f, c (our blocks 1, 2, 0, 3);
+          Wb = b, Rb = 0. ONNX's default activations (sigmoid, tanh, tanh) are ours.
+    GRU   our r, z, n becomes ONNX's z, r, h (our blocks 1, 0, 2); Wb = b_x, Rb = b_h,
+          and ``linear_before_reset=1``: the reset gate scales the recurrent product
+          with its bias, ``r * (h W_h,n + b_h,n)``, PyTorch's equation and ours.
+
+float64: ONNX Runtime's CPU provider has no double kernel for these operators, so the
+cell's own equations run in a Scan over the time axis: the input's part ``x @ W_x + b``
+for all steps in one MatMul before the Scan, then per step ``h @ W_h`` (+ ``b_h`` for
+the GRU) and the gates, in our gate order.
+
+The optional output layer is MatMul + Add + Sigmoid on every step. Every sequence
+starts from a zero state (``memorize`` is not exported).
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from Layers import GRU, LSTM, RNN
+from .graph import Graph, features, register
+
+RECURRENT_LAYERS = (RNN.RNN, LSTM.LSTM, GRU.GRU)
+
+# Our column blocks in ONNX's gate order (see the module docstring).
+ONNX_GATE_ORDER = {RNN.RNN: (0,), LSTM.LSTM: (1, 2, 0, 3), GRU.GRU: (1, 0, 2)}
+
+
+@register(RNN.RNN)
+@register(LSTM.LSTM)
+@register(GRU.GRU)
+def recurrent(layer, graph, x):
+    n_in, n, out = layer.input_size, layer.hidden_size, layer.output_size
+    features(graph, x, n_in, (2, 3), f"(time, {n_in}) or (batch, time, {n_in})")
+    classic = len(x.shape) == 2                      # one sequence: a batch of one
+    seq = graph.node("Unsqueeze", [x, graph.ints([0])]) if classic else x.name
+    if x.dtype == np.float64:
+        h = _scan(layer, graph, seq, x.dtype)
+    else:
+        h = _onnx_operator(layer, graph, seq)
+    if out is not None:                               # y_t = sigmoid([h_t, 1] @ output_weights)
+        w = layer.output_weights
+        h = graph.node("Sigmoid", [graph.node("Add", [
+            graph.node("MatMul", [h, graph.constant(w[:-1], "output_weights")]),
+            graph.constant(w[-1], "output_bias")])])
+    if classic:
+        h = graph.node("Squeeze", [h, graph.ints([0])])
+    return x.to(h, (*x.shape[:-1], n if out is None else out))
+
+
+def _onnx_operator(layer, graph, seq):
+    """The ONNX RNN/LSTM/GRU operator on ``seq`` (batch, time, input_size) -> (batch, time,
+    hidden_size), weights converted to its layout and gate order."""
+    n_in, n = layer.input_size, layer.hidden_size
+    order = ONNX_GATE_ORDER[type(layer)]
+    w = layer.weights
+
+    def onnx_blocks(rows):          # (rows, gates * n) -> (1, gates * n, rows), ONNX's order
+        return np.concatenate([rows[:, g * n:(g + 1) * n] for g in order], axis=1).T[None]
+
+    biases = w[n_in + n:]                             # b (RNN, LSTM) or [b_x; b_h] (GRU)
+    recurrent_bias = biases[1:2] if len(biases) == 2 else np.zeros_like(biases[:1])
+    bias = np.concatenate([onnx_blocks(biases[:1]), onnx_blocks(recurrent_bias)], axis=1)
+    attributes = {"linear_before_reset": 1} if type(layer) is GRU.GRU else {}
+    y = graph.node(type(layer).__name__, [
+        graph.node("Transpose", [seq], perm=[1, 0, 2]),            # (time, batch, input)
+        graph.constant(onnx_blocks(w[:n_in]), "W"),
+        graph.constant(onnx_blocks(w[n_in:n_in + n]), "R"),
+        graph.constant(bias.reshape(1, -1), "B")], hidden_size=n, **attributes)
+    y = graph.node("Squeeze", [y, graph.ints([1])])   # (time, 1 direction, batch, n) ->
+    return graph.node("Transpose", [y], perm=[1, 0, 2])            # (batch, time, n)
+
+
+def _scan(layer, graph, seq, dtype):
+    """The cell's equations in a Scan over time (float64, see the module docstring)."""
+    n_in, n = layer.input_size, layer.hidden_size
+    w = layer.weights
+    a_x = graph.node("Add", [graph.node("MatMul", [seq, graph.constant(w[:n_in], "W_x")]),
+                             graph.constant(w[n_in + n], "b_x")])   # (batch, time, gates n)
+    batch = graph.node("Shape", [seq], start=0, end=1)
+    zeros = graph.node("ConstantOfShape", [graph.node("Concat", [batch, graph.ints([n])],
+                                                      axis=0)],
+                       value=graph.onnx.numpy_helper.from_array(np.zeros(1, dtype)))
+    body = Graph(graph.onnx, parent=graph)
+    cell = _LSTM_CELL if type(layer) is LSTM.LSTM else \
+        _GRU_CELL if type(layer) is GRU.GRU else _RNN_CELL
+    states = [body.name(s) for s in cell.states]
+    a_x_t = body.name("a_x_t")
+    new_states = cell.step(layer, body, a_x_t, states, dtype)
+    h_t = body.node("Identity", [new_states[0]])
+    body_graph = body.subgraph([(s, dtype) for s in states] + [(a_x_t, dtype)],
+                               [(s, dtype) for s in new_states] + [(h_t, dtype)],
+                               f"{graph.scope}_step")
+    outputs = graph.node("Scan", [zeros] * len(states) + [a_x], outputs=len(states) + 1,
+                         body=body_graph, num_scan_inputs=1, scan_input_axes=[1],
+                         scan_output_axes=[1])
+    return outputs[-1]
+
+
+class _Cell(NamedTuple):
+    states: tuple       # names of the state arrays, h first
+    step: object        # (layer, body, a_x_t, states, dtype) -> new states
+
+
+def _split(body, a, gates, n):
+    """The ``gates`` column blocks of ``a`` (batch, gates * n)."""
+    return body.node("Split", [a, body.ints([n] * gates)], outputs=gates, axis=1)
+
+
+def _recurrent_part(layer, body, h_prev):
+    n_in, n = layer.input_size, layer.hidden_size
+    return body.node("MatMul", [h_prev, body.constant(layer.weights[n_in:n_in + n], "W_h")])
+
+
+def _rnn_step(layer, body, a_x_t, states, dtype):
+    """h = tanh(a_x + h_prev W_h)."""
+    h_prev, = states
+    return [body.node("Tanh", [body.node("Add", [a_x_t, _recurrent_part(layer, body, h_prev)])])]
+
+
+def _lstm_step(layer, body, a_x_t, states, dtype):
+    """a = a_x + h_prev W_h; f, i, o, g gates; c = f c_prev + i g; h = o tanh(c)."""
+    h_prev, c_prev = states
+    a = body.node("Add", [a_x_t, _recurrent_part(layer, body, h_prev)])
+    a_f, a_i, a_o, a_g = _split(body, a, 4, layer.hidden_size)
+    f, i, o = (body.node("Sigmoid", [g]) for g in (a_f, a_i, a_o))
+    g = body.node("Tanh", [a_g])
+    c = body.node("Add", [body.node("Mul", [f, c_prev]), body.node("Mul", [i, g])])
+    return [body.node("Mul", [o, body.node("Tanh", [c])]), c]
+
+
+def _gru_step(layer, body, a_x_t, states, dtype):
+    """r, z = sigmoid(a_x + a_h); n = tanh(a_x,n + r a_h,n); h = (1 - z) n + z h_prev."""
+    h_prev, = states
+    k = layer.hidden_size
+    a_h = body.node("Add", [_recurrent_part(layer, body, h_prev),
+                            body.constant(layer.weights[layer.input_size + k + 1], "b_h")])
+    x_r, x_z, x_n = _split(body, a_x_t, 3, k)
+    h_r, h_z, h_n = _split(body, a_h, 3, k)
+    r = body.node("Sigmoid", [body.node("Add", [x_r, h_r])])
+    z = body.node("Sigmoid", [body.node("Add", [x_z, h_z])])
+    n = body.node("Tanh", [body.node("Add", [x_n, body.node("Mul", [r, h_n])])])
+    keep = body.node("Sub", [body.constant(np.ones((), dtype), "one"), z])
+    return [body.node("Add", [body.node("Mul", [keep, n]), body.node("Mul", [z, h_prev])])]
+
+
+_RNN_CELL = _Cell(("h",), _rnn_step)
+_LSTM_CELL = _Cell(("h", "c"), _lstm_step)
+_GRU_CELL = _Cell(("h",), _gru_step)

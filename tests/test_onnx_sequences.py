@@ -1,0 +1,86 @@
+"""ONNX export of the sequence layers: Embedding (int64 tokens), LastStep, and
+FullyConnected and SoftMax per step on (batch, time, features), alone and in token
+models, float32 and float64, batch 1 and 7, against ``net.test`` in ONNX Runtime.
+
+The sequence layers come from the sequence-learning branch: until Layers/Embedding.py
+and Layers/LastStep.py are on main, this module is skipped as a whole (everything
+else of the export is tests/test_onnx.py, which never skips).
+"""
+import os
+
+import numpy as np
+import onnx
+import pytest
+
+Embedding = pytest.importorskip("Layers.Embedding", reason="the sequence layers are not merged")
+LastStep = pytest.importorskip("Layers.LastStep", reason="the sequence layers are not merged")
+
+from Layers import FullyConnected, GRU, LSTM, ReLU, RNN, SoftMax, TanH  # noqa: E402
+from tests.test_onnx import (DTYPES, assert_close, export_and_compare, network,  # noqa: E402
+                             run_onnx)
+
+# name -> (layers(dtype), shape of one sample); None: the dynamic time axis
+PER_STEP = {
+    "FullyConnected per step": (lambda d: [FullyConnected.FullyConnected(5, 4, dtype=d)],
+                                (6, 5)),
+    "SoftMax per step": (lambda d: [SoftMax.SoftMax()], (6, 5)),
+    "LastStep": (lambda d: [LastStep.LastStep()], (6, 5)),
+    "LastStep, dynamic time": (lambda d: [LastStep.LastStep()], (None, 5)),
+    "LSTM, LastStep, FullyConnected, SoftMax": (lambda d: [
+        LSTM.LSTM(5, 6, dtype=d), LastStep.LastStep(),
+        FullyConnected.FullyConnected(6, 3, dtype=d), SoftMax.SoftMax()], (None, 5)),
+}
+
+# name -> layers(dtype) whose input is int64 tokens (batch, time), vocabulary of 11
+TOKEN_MODELS = {
+    "Embedding": lambda d: [Embedding.Embedding(11, 4, dtype=d)],
+    "Embedding, LSTM, LastStep, FullyConnected, SoftMax": lambda d: [
+        Embedding.Embedding(11, 4, dtype=d), LSTM.LSTM(4, 6, dtype=d), LastStep.LastStep(),
+        FullyConnected.FullyConnected(6, 3, dtype=d), SoftMax.SoftMax()],
+    "Embedding, GRU, FullyConnected and SoftMax per step": lambda d: [
+        Embedding.Embedding(11, 5, dtype=d), GRU.GRU(5, 6, dtype=d), ReLU.ReLU(),
+        FullyConnected.FullyConnected(6, 11, dtype=d), SoftMax.SoftMax()],
+    "Embedding, RNN with output layer, TanH per step": lambda d: [
+        Embedding.Embedding(11, 3, dtype=d), RNN.RNN(3, 4, 2, dtype=d), TanH.TanH()],
+}
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", list(PER_STEP))
+def test_per_step_layers_and_last_step(name, dtype, batch, tmp_path):
+    make, shape = PER_STEP[name]
+    net = network(make(dtype), dtype)
+    x = np.random.default_rng(1).normal(size=(batch, 6, 5)).astype(dtype)
+    export_and_compare(net, x, shape, dtype, tmp_path)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", list(TOKEN_MODELS))
+def test_token_models_take_int64_tokens_of_any_length(name, dtype, batch, tmp_path):
+    net = network(TOKEN_MODELS[name](dtype), dtype)
+    path = str(tmp_path / "model.onnx")
+    net.export_onnx(path)                             # input_shape: (None,), time dynamic
+    source = onnx.load(path).graph.input[0].type.tensor_type
+    assert [d.dim_param for d in source.shape.dim] == ["batch", "time"]
+    assert source.elem_type == onnx.TensorProto.INT64
+    rng = np.random.default_rng(batch)
+    for steps in (1, 6):
+        tokens = rng.integers(0, 11, (batch, steps))
+        assert_close(run_onnx(path, tokens), net.test(tokens), dtype)
+
+
+@pytest.mark.parametrize("layers, shape, message", [
+    (lambda: [Embedding.Embedding(5, 3)], (4, 2),
+     r"layer 0 Embedding\(5, 3\): expected input of shape \(batch, time\) of int64 "
+     r"tokens, got \(batch, 4, 2\)"),
+    (lambda: [LastStep.LastStep()], (4,),
+     r"layer 0 LastStep\(\): expected input of shape \(batch, time, features\), "
+     r"got \(batch, 4\)"),
+])
+def test_a_sequence_layer_refuses_an_input_shape_by_name(layers, shape, message, tmp_path):
+    net = network(layers(), np.float64)
+    with pytest.raises(ValueError, match=message):
+        net.export_onnx(tmp_path / "model.onnx", shape)
+    assert os.listdir(tmp_path) == []
