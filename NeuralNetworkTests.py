@@ -925,7 +925,7 @@ class TestEmbedding:
 
     def test_gradient_check_of_the_weights(self):
         tokens = np.array([[1, 4, 1, 3], [0, 1, 2, 2]])
-        layers = [Embedding.Embedding(5, 3), L2Loss()]
+        layers = [Embedding.Embedding(5, 3), Loss.L2Loss()]
         label = np.random.normal(size=(2, 4, 3))
         assert np.max(Helpers.gradient_check_weights(layers, tokens, label, False)) <= TOLERANCE
 
