@@ -1,10 +1,6 @@
 """ONNX export of the sequence layers: Embedding (int64 tokens), LastStep, and
 FullyConnected and SoftMax per step on (batch, time, features), alone and in token
 models, float32 and float64, batch 1 and 7, against ``net.test`` in ONNX Runtime.
-
-The sequence layers come from the sequence-learning branch: until Layers/Embedding.py
-and Layers/LastStep.py are on main, this module is skipped as a whole (everything
-else of the export is tests/test_onnx.py, which never skips).
 """
 import os
 
@@ -12,12 +8,8 @@ import numpy as np
 import onnx
 import pytest
 
-Embedding = pytest.importorskip("Layers.Embedding", reason="the sequence layers are not merged")
-LastStep = pytest.importorskip("Layers.LastStep", reason="the sequence layers are not merged")
-
-from Layers import FullyConnected, GRU, LSTM, ReLU, RNN, SoftMax, TanH  # noqa: E402
-from tests.test_onnx import (DTYPES, assert_close, export_and_compare, network,  # noqa: E402
-                             run_onnx)
+from Layers import Embedding, FullyConnected, GRU, LastStep, LSTM, ReLU, RNN, SoftMax, TanH
+from tests.test_onnx import DTYPES, assert_close, export_and_compare, network, run_onnx
 
 # name -> (layers(dtype), shape of one sample); None: the dynamic time axis
 PER_STEP = {
