@@ -8,7 +8,9 @@ import numpy as np
 import onnx
 import pytest
 
+import NeuralNetwork
 from Layers import Embedding, FullyConnected, GRU, LastStep, LSTM, ReLU, RNN, SoftMax, TanH
+from Models import CharModel, RowMNIST  # noqa: F401  (their checkpoints load as themselves)
 from tests.test_onnx import DTYPES, assert_close, export_and_compare, network, run_onnx
 
 # name -> (layers(dtype), shape of one sample); None: the dynamic time axis
@@ -76,3 +78,15 @@ def test_a_sequence_layer_refuses_an_input_shape_by_name(layers, shape, message,
     with pytest.raises(ValueError, match=message):
         net.export_onnx(tmp_path / "model.onnx", shape)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["rowmnist_gru", "rowmnist_lstm", "names_lstm"])
+def test_shipped_sequence_models_export(name, tmp_path):
+    """The shipped row-MNIST and surname models run in ONNX Runtime as in net.test."""
+    net = NeuralNetwork.load(f"trained/{name}.ckpt")
+    path = net.export_onnx(tmp_path / f"{name}.onnx")
+    rng = np.random.default_rng(0)
+    first = net.layers[0]
+    x = rng.integers(0, first.vocabulary_size, (5, 7)) if isinstance(first, Embedding.Embedding) \
+        else rng.random((5, 28, 28)).astype(np.float32)
+    assert_close(run_onnx(path, x), net.test(x), np.float32)
