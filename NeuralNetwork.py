@@ -184,6 +184,16 @@ class NeuralNetwork:
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
 
+    # The trainer's doors: it records an epoch's progress through these, never by assignment.
+    def record_progress(self, steps, loss_sum, samples):
+        """Note how far the current epoch got: steps done, their loss sum and samples."""
+        self.epoch_progress = (int(steps), float(loss_sum), int(samples))
+
+    def record_epoch(self, record):
+        """Append a finished epoch's ``record`` to ``history``; the next epoch starts at 0."""
+        self.history.append(dict(record))
+        self.epoch_progress = (0, 0.0, 0)
+
     def evaluate(self, input_tensor, label_tensor, batch_size=256):
         """Loss per sample (no regularization) and accuracy per non-padding label row."""
         prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)

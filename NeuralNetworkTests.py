@@ -16,6 +16,7 @@ which runs its rows of the table and checks exact values and properties; then
 optimizers, the loss, the network and end-to-end training on Iris and the 8x8
 digits.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import copy
 import math
 import os
@@ -1746,15 +1747,18 @@ ALIASES = {"TestNeuralNetwork3": ["TestNeuralNetwork"], "TestBatchNormalization"
 
 
 class _Tally:
-    """A pytest plugin counting the passed tests of one run and all that ran."""
+    """A pytest plugin counting the passed tests of one run and all that ran, naming failures."""
 
     def __init__(self):
         self.passed = self.ran = 0
+        self.failed = []
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.ran += 1
             self.passed += report.passed
+            if report.failed:
+                self.failed.append(report.nodeid.split("::", 1)[-1].replace("::", "."))
 
 
 def _groups():
@@ -1786,15 +1790,23 @@ def main(argv):
 
 
 def bonus(options=()):
-    """Run each group of ``BONUS`` and print the classic table; 1 if any group failed."""
-    rows = []
+    """Run each group of ``BONUS`` and print the classic table; 1 if any group failed.
+
+    pytest's own terminal output (progress dots, summaries) is switched off: the
+    table is the report, and a failed test is named below it.
+    """
+    rows, failed = [], []
     for group, covers in BONUS:
         tally = _Tally()
-        status = pytest.main(["-q", "--no-header", *options,
+        status = pytest.main(["-p", "no:terminal", *options,
                               f"{ROOT / 'NeuralNetworkTests.py'}::{group}"], plugins=[tally])
         rows.append([group, covers, f"{tally.passed} of {tally.ran}",
                      "OK" if status == 0 else "FAIL"])
+        failed += tally.failed
     print(tabulate(rows, headers=["group", "covers", "passed", "result"], tablefmt="github"))
+    if failed:
+        print(f"failed: {', '.join(failed)}\ndetails: python NeuralNetworkTests.py "
+              f"{' '.join(failed)}")
     return 0 if all(row[-1] == "OK" for row in rows) else 1
 
 

@@ -11,6 +11,7 @@ continues the run exactly, with the settings saved in the file. A new run never
 replaces a saved model unless ``--overwrite`` says so. The machinery (flags,
 checkpoints, signals, figures) is shared with TrainSequences.py: ``_commandline``.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,7 @@
 """Figures of a trained classifier: learning curves, confusion matrix, mistakes, filters.
 
+Also ``digits``, a titled grid of images (the mistakes grid is one).
+
 Each function returns a matplotlib ``Figure`` (a notebook shows it inline) and
 saves it as a PNG only when given ``path``. None of them opens a window. Losses
 are per sample, the unit of ``NeuralNetwork.evaluate`` and ``history``.
@@ -8,8 +10,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import LogNorm
-from matplotlib.ticker import FormatStrFormatter, LogLocator
+from matplotlib.colors import LogNorm, to_rgb
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
 
@@ -17,11 +19,13 @@ def curves(history, path=None, title="Learning curves"):
     """Loss per sample by epoch (training, validation) and the validation accuracy.
 
     The epoch with the lowest validation loss is marked: early stopping ends on its
-    weights. Args: ``history`` as kept by ``NeuralNetwork.train(epochs=...)``.
+    weights. Every epoch is a marker on an integer tick, so a one-epoch run shows
+    its points; the legends sit below the panels, clear of the data.
+    Args: ``history`` as kept by ``NeuralNetwork.train(epochs=...)``.
     """
     epochs = [h["epoch"] for h in history]
     validated = bool(history) and "validation_loss" in history[0]
-    fig, axes = plt.subplots(1, 2 if validated else 1, figsize=(10 if validated else 5.5, 3.8),
+    fig, axes = plt.subplots(1, 2 if validated else 1, figsize=(10 if validated else 5.5, 4.4),
                              squeeze=False)
     loss = axes[0, 0]
     loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
@@ -36,15 +40,17 @@ def curves(history, path=None, title="Learning curves"):
         for ax in axes[0]:
             ax.axvline(best["epoch"], color="gray", ls=":",
                        label=f"best validation loss (epoch {best['epoch']})")
-        accuracy.legend(loc="lower right")
     loss.set_yscale("log")
     # A loss curve spans about one decade: label 2, 3 and 5 times the powers of ten too.
     loss.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
     loss.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
     loss.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
-    loss.legend(loc="upper right")
     for ax in axes[0]:
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if epochs:
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False,
+                  fontsize="small")
     fig.suptitle(title)
     return _finish(fig, path)
 
@@ -53,14 +59,37 @@ def confusion(labels, predicted, path=None):
     """Confusion matrix of integer ``labels`` against ``predicted`` (scikit-learn's display).
 
     The colours are on a log scale, so that a handful of mistakes shows next to a
-    diagonal of a thousand; empty cells stay white.
+    diagonal of a thousand; empty cells stay white. Each count is written in black
+    or white, whichever stands out more from its own cell.
     """
     fig, ax = plt.subplots(figsize=(6.2, 5.5))
-    ConfusionMatrixDisplay.from_predictions(labels, predicted, ax=ax, colorbar=True,
-                                            cmap="Blues", im_kw={"norm": LogNorm(vmin=1)})
+    display = ConfusionMatrixDisplay.from_predictions(
+        labels, predicted, ax=ax, colorbar=True, cmap="Blues", im_kw={"norm": LogNorm(vmin=1)})
+    image = display.im_
+    for count, text in zip(display.confusion_matrix.ravel(), display.text_.ravel()):
+        cell = image.cmap(image.norm(count)) if count > 0 else (1.0, 1.0, 1.0, 1.0)
+        text.set_color(readable_on(cell))
     ax.set_title(f"Confusion matrix: {np.mean(labels == predicted):.2%} of "
                  f"{len(labels)} test images correct")
     return _finish(fig, path)
+
+
+def luminance(colour):
+    """Relative luminance of an RGB(A) colour, 0 (black) to 1 (white), as WCAG 2 defines it."""
+    rgb = np.asarray(to_rgb(colour))
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ [0.2126, 0.7152, 0.0722])
+
+
+def contrast(a, b):
+    """WCAG 2 contrast ratio of two colours, 1 (none) to 21 (black on white)."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable_on(background):
+    """``"black"`` or ``"white"``: the text colour with the higher contrast on ``background``."""
+    return max(("black", "white"), key=lambda text: contrast(text, background))
 
 
 def mistakes(images, labels, predicted, path=None, count=32):
@@ -69,22 +98,36 @@ def mistakes(images, labels, predicted, path=None, count=32):
     Args:
         images: ``(n, 1, y, x)`` or ``(n, y, x)``, any image size.
     """
-    images = np.asarray(images)
-    images = images[:, 0] if images.ndim == 4 else images
     wrong = np.flatnonzero(labels != predicted)
     shown = wrong[:count]
-    columns = min(8, max(1, len(shown)))
-    rows = max(1, int(np.ceil(len(shown) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.5),
-                             squeeze=False)
+    return digits(np.asarray(images)[shown],
+                  [f"{labels[i]} -> {predicted[i]}" for i in shown], path=path,
+                  title=f"Misclassified: {len(shown)} of {len(wrong)} shown (true -> predicted)"
+                  if len(wrong) else "No misclassified images")
+
+
+def digits(images, titles, path=None, title=None, colors=None, columns=8, cmap="gray_r"):
+    """Images in a grid, each with its own title above it, clear of the row above.
+
+    Args:
+        images: ``(n, 1, y, x)`` or ``(n, y, x)``. titles: ``n`` strings.
+        colors: ``n`` title colours (default black), e.g. green for right, red for wrong.
+    """
+    images = np.asarray(images)
+    images = images[:, 0] if images.ndim == 4 else images
+    columns = min(columns, max(1, len(images)))
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    # constrained layout keeps every title inside its own row's space
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.55 + 0.5),
+                             squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, index in zip(axes.ravel(), shown):
-        ax.imshow(images[index], cmap="gray_r")
-        ax.set_title(f"{labels[index]} -> {predicted[index]}", fontsize=8)
-    fig.suptitle(f"Misclassified: {len(shown)} of {len(wrong)} shown (true -> predicted)"
-                 if len(wrong) else "No misclassified images")
-    return _finish(fig, path)
+    for k, (ax, image) in enumerate(zip(axes.ravel(), images)):
+        ax.imshow(image, cmap=cmap)
+        ax.set_title(titles[k], fontsize=8, color="black" if colors is None else colors[k])
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path, tight=False)
 
 
 def filters(weights, path=None):

@@ -10,7 +10,12 @@ receives the network and never imports it; it uses
 * ``net.snapshot()``/``restore()`` through ``Schedules.EarlyStopping``;
 * ``net.history`` (one dict per finished epoch) and ``net.epoch_progress``
   (``(steps, loss sum, samples)`` of an epoch a callback interrupted), which it
-  keeps up to date so that an interrupted run can be resumed exactly.
+  reads and keeps up to date through ``net.record_progress`` and
+  ``net.record_epoch``, so that an interrupted run can be resumed exactly.
+
+Progress goes where it fits: tqdm bars where a person watches (a terminal, a
+notebook), one plain line per epoch when the output goes to a file or a pipe
+(no carriage returns in a log), nothing with ``progress=False``.
 
 Every loss it reports is per sample (the loss layer's sum divided by the batch
 size), the unit of ``evaluate``: the return value, the progress bars and
@@ -19,12 +24,15 @@ plus the regularization loss).
 """
 import math
 import sys
+import time
 
 from tqdm.auto import tqdm
 
 import _checks
 
 WHERE = "NeuralNetwork.train"
+# The names an epoch's numbers have in the bar and the plain lines.
+SHORT = {"train_loss": "loss", "validation_loss": "val_loss", "validation_accuracy": "val_acc"}
 
 
 def interactive():
@@ -35,6 +43,19 @@ def interactive():
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def report_mode(progress):
+    """``"bars"``, ``"lines"`` or ``None`` (silent) for ``progress`` True/None/False."""
+    if progress is not None and not progress:
+        return None
+    return "bars" if interactive() else "lines"
+
+
+def say(text):
+    """One plain line on stderr, after what is already on stdout (a log keeps the order)."""
+    sys.stdout.flush()
+    print(text, file=sys.stderr, flush=True)
 
 
 def steps_per_epoch(data_layer, batch_size=None):
@@ -52,19 +73,24 @@ def train_steps(net, iterations, validation=None, schedule=None, early_stopping=
                 progress=False, callback=None):
     """The classic ``train(iterations)``: that many steps; the mean loss per sample.
 
-    Quiet unless ``progress`` is true; ``callback`` as for ``train_epochs``.
+    Quiet unless ``progress`` is true (a bar, or one line at the end when the
+    output is not watched); ``callback`` as for ``train_epochs``.
     """
     if validation is not None or early_stopping is not None or schedule is not None:
         _checks.fail(WHERE, "epochs= with validation, schedule and early_stopping",
                      _checks.Described(f"iterations={iterations}"))
-    loss_sum, samples = 0.0, 0
+    mode = report_mode(progress) if progress else None
+    loss_sum, samples, steps = 0.0, 0, 0
     for _ in tqdm(range(_checks.size(WHERE, "iterations", iterations, minimum=0)),
-                  desc="train", disable=not progress, dynamic_ncols=True):
+                  desc="train", disable=mode != "bars", dynamic_ncols=True):
         loss, batch = net.step()
-        loss_sum, samples = loss_sum + loss, samples + batch
+        loss_sum, samples, steps = loss_sum + loss, samples + batch, steps + 1
         if callback is not None and callback(net, len(net.loss), loss):
             break
-    return loss_sum / samples if samples else float("nan")
+    mean = loss_sum / samples if samples else float("nan")
+    if mode == "lines":
+        say(f"train: {steps} iterations, loss={mean:.4f}")
+    return mean
 
 
 def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
@@ -82,9 +108,9 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
         early_stopping: ``Schedules.EarlyStopping`` watching the validation loss.
             A run it stops, or that ends, is left with the best parameters it saw;
             a run a callback interrupts keeps its current ones (for an exact resume).
-        progress: show a progress bar per epoch (tqdm: widgets in a notebook, text
-            in a terminal); None (default) shows them only where a person watches
-            (a notebook or a terminal).
+        progress: True or None (default): a tqdm bar per epoch where a person
+            watches (a terminal, a notebook), else one plain line per epoch on
+            stderr; False: nothing at all.
         callback: ``callback(net, iteration, loss)`` after every step; a true result
             stops training after that step.
     """
@@ -93,23 +119,25 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
         _checks.fail(WHERE, "validation=(input, label) with early_stopping", None)
     per_epoch = steps_per_epoch(net.data_layer, None if batch_size is None else
                                 _checks.size(WHERE, "batch_size", batch_size))
-    show = interactive() if progress is None else bool(progress)
+    mode = report_mode(progress)
+    total = len(net.history) + epochs
     total_loss, total_samples = 0.0, 0
     interrupted = stopped = False
     for _ in range(epochs):
         epoch = len(net.history) + 1
         done, loss_sum, samples = net.epoch_progress
+        started = time.perf_counter()
         # Updated by hand, not iterated: tqdm closes an iterated bar when the loop ends,
         # before the epoch's validation numbers could be added to it.
-        bar = tqdm(initial=done, total=per_epoch, desc=f"epoch {epoch}", disable=not show,
-                   leave=True, dynamic_ncols=True)
+        bar = tqdm(initial=done, total=per_epoch, desc=f"epoch {epoch}/{total}",
+                   disable=mode != "bars", leave=True, dynamic_ncols=True)
         for step in range(done, per_epoch):
             loss, batch = net.step()
             bar.update()
             loss_sum, samples = loss_sum + loss, samples + batch
             total_loss, total_samples = total_loss + loss, total_samples + batch
-            net.epoch_progress = (step + 1, loss_sum, samples)
-            if show and ((step + 1) % 10 == 0 or step + 1 == per_epoch):
+            net.record_progress(step + 1, loss_sum, samples)
+            if mode == "bars" and ((step + 1) % 10 == 0 or step + 1 == per_epoch):
                 bar.set_postfix(loss=f"{loss_sum / samples:.4f}", refresh=False)
             if callback is not None and callback(net, len(net.loss), loss):
                 interrupted = True
@@ -117,18 +145,19 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
         if interrupted:
             bar.close()
             break
-        net.epoch_progress = (0, 0.0, 0)
         record = _end_of_epoch(net, epoch, loss_sum / max(samples, 1), validation, schedule)
-        names = {"train_loss": "loss", "validation_loss": "val_loss",
-                 "validation_accuracy": "val_acc"}
-        bar.set_postfix({short: f"{record[k]:.4f}" for k, short in names.items() if k in record})
+        numbers = {short: f"{record[k]:.4f}" for k, short in SHORT.items() if k in record}
+        bar.set_postfix(numbers)
         bar.close()
+        if mode == "lines":
+            say(f"epoch {epoch}/{total}: " + " ".join(f"{k}={v}" for k, v in numbers.items())
+                + f" ({time.perf_counter() - started:.1f} s)")
         if early_stopping is not None and early_stopping.update(net, record["validation_loss"]):
             stopped = True
             break
     if early_stopping is not None and not interrupted:
         early_stopping.restore(net)
-        if stopped and show:
+        if stopped and mode is not None:
             tqdm.write(early_stopping.report())
     return total_loss / total_samples if total_samples else float("nan")
 
@@ -140,7 +169,7 @@ def _end_of_epoch(net, epoch, train_loss, validation, schedule):
     if validation is not None:
         record["validation_loss"], record["validation_accuracy"] = net.evaluate(*validation)
         net.phase = False
-    net.history.append(record)
+    net.record_epoch(record)
     if schedule is not None:
         schedule.step(net.optimizer, epoch)
     return record

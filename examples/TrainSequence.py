@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from tabulate import tabulate
-from tqdm import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))      # the repository
+import _requirements  # noqa: E402,F401 - before numpy: one line if this Python lacks it
+import numpy as np  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from Data.Sequences import AddingData  # noqa: E402
 from Layers import LSTM, RNN, FullyConnected, Initializers  # noqa: E402
 from Optimization import Loss, Optimizers  # noqa: E402
@@ -76,7 +77,8 @@ def main(argv=None):
         np.random.seed(args.seed)
         model = LastStepRegressor(layer(2, args.hidden), args.hidden, args.lr, args.clip)
         start = time.perf_counter()
-        bar = tqdm(range(args.iterations), desc=name, dynamic_ncols=True)
+        # disable=None: a bar on a terminal only, none in a log file
+        bar = tqdm(range(args.iterations), desc=name, dynamic_ncols=True, disable=None)
         for i in bar:
             loss = model.step(*data.next())
             if i % 50 == 0:

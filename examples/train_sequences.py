@@ -13,13 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter, ScalarFormatter
-import numpy as np
-from tabulate import tabulate
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import _requirements  # noqa: E402,F401 - before numpy: one line if this Python lacks it
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+import numpy as np  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
 from Data.MNIST import RowMNISTData  # noqa: E402
 from Data.Names import NamesData  # noqa: E402
 from Layers import GRU  # noqa: E402

@@ -1,6 +1,7 @@
 """The vanishing gradient, measured: how much the loss still feels the input t steps back.
 
-    python examples/vanishing.py           # trains both cells, writes vanishing_gradient.png
+    python examples/vanishing.py             # trains both cells, writes examples/output/vanishing_gradient.png
+    python examples/vanishing.py --refresh   # ... and replaces the README's examples/vanishing_gradient.png
 
 An Elman RNN and an LSTM learn the adding problem (``Data/Sequences.py``): the
 target is the sum of two marked values, one in each half of the sequence, read
@@ -16,15 +17,17 @@ hidden units and batches of 32, so both cells train in a few seconds.
 """
 import argparse
 import copy
+import os
 import sys
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]        # the repository, and TrainSequence
+import _requirements  # noqa: E402,F401 - before numpy: one line if this Python lacks it
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
 from Data.Sequences import AddingData  # noqa: E402
 from Layers import LSTM, RNN  # noqa: E402
 from TrainSequence import LastStepRegressor  # noqa: E402
@@ -37,6 +40,8 @@ LEARNING_RATE = 1e-2
 CLIP = 1.0
 PROBE = 256           # test sequences whose gradients are measured
 CELLS = {"Elman RNN": RNN.RNN, "LSTM": LSTM.LSTM}
+COMMITTED = HERE / "vanishing_gradient.png"          # the README's figure: --refresh
+OUTPUT = HERE / "output" / "vanishing_gradient.png"  # a run's figure, git-ignored
 COLORS = {"Elman RNN": "tab:red", "LSTM": "tab:blue"}
 
 
@@ -151,9 +156,18 @@ def figure(results, baseline, path=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(HERE / "vanishing_gradient.png"))
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where to write the PNG (default: {os.path.relpath(OUTPUT, HERE.parent)}, "
+                             f"not tracked by git)")
+    parser.add_argument("--refresh", action="store_true",
+                        help=f"write the committed figure, {os.path.relpath(COMMITTED, HERE.parent)}, "
+                             f"that the README shows")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.refresh and args.output is not None:
+        parser.error("--refresh writes the committed figure; give either it or --output")
+    args.output = COMMITTED if args.refresh else args.output or OUTPUT
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     plt.switch_backend("Agg")                           # a file, never a window
     results, baseline = run(seed=args.seed)
     for r in results:
@@ -162,8 +176,6 @@ def main(argv=None):
               f"({r['seconds']:.1f} s)")
     plt.close(figure(results, baseline, args.output))
     print("wrote", args.output)
-
-
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@ cells in order (magics, display and widgets included); any cell error fails the
 test. Each notebook then gets one more cell, run in the same kernel, with its
 own assertions on what it computed (a new notebook needs an entry in CHECKS).
 The notebooks are committed with their outputs, so their figures show on a
-repository page; ``make notebook-outputs`` re-runs them in place.
+repository page; ``make notebook-outputs`` re-runs them in place
+(``examples/run_notebooks.py``), without the metadata that changes on every run.
 """
+import copy
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from examples.run_notebooks import WIDGET, normalize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -21,6 +25,7 @@ CHECK_TOUR = """
 assert difference.max() < 1e-5
 assert [c.name for c in report.failures] == ["gradient: bias"]
 assert net.history and len(net.loss) > 50
+assert "validation_loss" in net.history[-1]                   # the curve shows both losses
 assert net.history[-1]["train_loss"] < 1.0                    # per sample, not per batch
 assert (probabilities.argmax(1) == test_y[:12].argmax(1)).mean() > 0.9
 assert fig.axes and all(ax.get_title() for ax in fig.axes)
@@ -96,3 +101,34 @@ def test_notebook_is_committed_with_its_outputs(path):
     errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
     assert not errors
     assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_carries_nothing_volatile(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert normalize(copy.deepcopy(notebook)) == notebook, "run `make notebook-outputs`"
+
+
+def test_normalize_strips_timestamps_versions_and_widgets_and_keeps_results():
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                             "language": "python"},
+                              "language_info": {"name": "python", "version": "3.11.7"},
+                              "widgets": {"state": {"c0f0a0f6": {"value": "479.44it/s"}}}})
+    cell = nbformat.v4.new_code_cell("net.train(epochs=1)", execution_count=1)
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-11-25T08:32:41.081072Z"}
+    cell.metadata["tags"] = ["keep"]
+    printed = nbformat.v4.new_output("stream", name="stdout", text="test accuracy: 92.3%\n")
+    bar = nbformat.v4.new_output("display_data", data={
+        WIDGET: {"model_id": "c0f0a0f6", "version_major": 2, "version_minor": 0},
+        "text/plain": "epoch 1:   0%|          | 0/19"})
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})
+    cell.outputs = [printed, bar, figure]
+    notebook.cells = [cell]
+    normalize(notebook)
+    nbformat.validate(notebook)
+    assert "widgets" not in notebook.metadata
+    assert notebook.metadata["language_info"] == {"name": "python"}
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert dict(cell.metadata) == {"tags": ["keep"]}
+    assert cell.outputs == [printed, figure] and cell.execution_count == 1

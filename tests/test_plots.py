@@ -67,3 +67,75 @@ def test_confusion_and_filters_have_colour_bars():
     assert len(plots.confusion(labels, labels, None).axes) == 2      # the matrix and its bar
     assert len([ax for ax in plots.filters(rng.normal(size=(4, 1, 3, 3))).axes
                 if ax.get_label() == "<colorbar>"]) == 1
+
+
+def test_a_one_epoch_run_shows_its_points_on_integer_ticks_clear_of_the_legends():
+    figure = plots.curves(HISTORY[:1])
+    figure.canvas.draw()
+    for ax in figure.axes:
+        assert list(ax.get_xticks()[(ax.get_xticks() >= ax.get_xlim()[0]) &
+                                     (ax.get_xticks() <= ax.get_xlim()[1])]) == [1]
+        assert ax.get_xlim()[0] < 1 < ax.get_xlim()[1]
+        data = [line for line in ax.get_lines() if "best" not in line.get_label()]
+        assert data and all(line.get_marker() not in ("", "None", None) for line in data)
+        legend = ax.get_legend().get_window_extent()
+        assert not legend.overlaps(ax.get_window_extent())          # below the panel
+        for line in data:
+            for point in ax.transData.transform(line.get_xydata()):
+                assert not legend.contains(*point)
+
+
+def test_integer_epoch_ticks_for_a_longer_run():
+    figure = plots.curves(HISTORY)
+    figure.canvas.draw()
+    for ax in figure.axes:
+        ticks = ax.get_xticks()
+        assert np.array_equal(ticks, np.round(ticks)), ticks
+
+
+def wcag_contrast(a, b):
+    """Contrast ratio of two colours by the WCAG 2 formula (written out here, independently)."""
+    def lum(colour):
+        channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                    for c in matplotlib.colors.to_rgb(colour)]
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    high, low = sorted((lum(a), lum(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_confusion_counts_are_readable_on_their_cells():
+    # A large off-diagonal count gets a dark cell: its number must not be dark too.
+    labels = np.repeat(np.arange(10), 1000)
+    predicted = labels.copy()
+    predicted[:300] = 9                                 # 300 zeros read as nines
+    predicted[1000:1003] = 2                            # 3 ones read as twos
+    figure = plots.confusion(labels, predicted)
+    ax = figure.axes[0]
+    image = ax.get_images()[0]
+    texts = {t.get_text(): t for t in ax.texts}
+    for count in ("300", "700", "3"):
+        cell = image.cmap(image.norm(int(count)))
+        assert wcag_contrast(texts[count].get_color(), cell) >= 4.5, count    # WCAG AA
+    assert texts["700"].get_color() == "white" and texts["3"].get_color() == "black"
+
+
+def test_contrast_follows_wcag():
+    assert plots.contrast("black", "white") == pytest.approx(21.0)
+    assert plots.contrast("tab:blue", "tab:blue") == pytest.approx(1.0)
+    assert plots.contrast("tab:blue", "white") == pytest.approx(wcag_contrast("tab:blue", "w"))
+    assert plots.readable_on((0.03, 0.19, 0.42)) == "white"            # dark navy
+    assert plots.readable_on((0.87, 0.92, 0.97)) == "black"            # pale blue
+
+
+def test_digit_titles_stay_clear_of_the_row_above():
+    rng = np.random.default_rng(2)
+    figure = plots.digits(rng.random((12, 1, 28, 28)), [f"{d} (100%)" for d in range(12)],
+                          colors=["green"] * 11 + ["red"], columns=6, title="digits")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axes = figure.axes
+    assert axes[11].title.get_color() == "red"
+    for upper, lower in zip(axes[:6], axes[6:]):
+        image_bottom = upper.get_images()[0].get_window_extent(renderer).y0
+        title_top = lower.title.get_window_extent(renderer).y1
+        assert title_top < image_bottom - 2, (title_top, image_bottom)      # pixels of air

@@ -205,9 +205,11 @@ def test_a_run_without_checkpoint_writes_a_new_run_directory(tmp_path, small_mni
     assert TrainLeNet.TASK.shipped.read_bytes() == shipped
 
 
-def test_make_train_names_the_shipped_model():
-    makefile = (ROOT / "Makefile").read_text()
-    assert "TrainLeNet.py --checkpoint trained/lenet_mnist.ckpt" in makefile
+def test_make_train_leaves_the_shipped_model_alone():
+    # Issue 21: `make train` trains into a new, git-ignored trained/runs/<time>/ directory.
+    recipe = (ROOT / "Makefile").read_text().split("\ntrain:")[1].split("\n\n")[0]
+    assert "TrainLeNet.py" in recipe and "--checkpoint" not in recipe
+    assert "trained/runs/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 @pytest.mark.parametrize("fault", ["schedule", "validation", "backward"])
