@@ -10,6 +10,7 @@ machinery (``_commandline``): progress, validation every epoch, learning curves,
 atomic checkpoint that ``--resume --checkpoint PATH`` continues exactly, a safe
 Ctrl-C, ``--evaluate``, ``--quiet``, one-line errors. ``TASK --help`` lists them.
 """
+import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import sys
 from pathlib import Path
 
