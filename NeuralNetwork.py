@@ -13,6 +13,7 @@ Epoch-based training (validation, schedules, early stopping, resumable progress)
 protocol: ``get_config()``, ``state_dict()``/``load_state_dict()`` and ``from_config``.
 """
 import math
+import os
 
 import numpy as np
 from tabulate import tabulate
@@ -20,7 +21,7 @@ from tabulate import tabulate
 import _checks
 import checkpoint
 import onnx_export
-from Layers.Base import linked_copy, restore_state, snapshot_state
+from Layers.Base import learned_state, linked_copy, restore_state, snapshot_state
 from Optimization import Trainer
 
 
@@ -156,6 +157,10 @@ class NeuralNetwork:
         if (iterations is None) == (epochs is None):
             _checks.fail("NeuralNetwork.train", "iterations or epochs=, one of them",
                          _checks.Described(f"iterations={iterations}, epochs={epochs}"))
+        if schedule is not None and not callable(getattr(schedule, "step", None)):
+            _checks.fail("NeuralNetwork.train", "schedule as an object with step(optimizer, "
+                         "epoch), e.g. Schedules.ExponentialDecay(0.9) (to scale the learning "
+                         "rate once, set net.optimizer.learning_rate)", schedule, TypeError)
         self.phase = False
         self._call_steps = 0
         if epochs is None:
@@ -171,16 +176,31 @@ class NeuralNetwork:
         (without regularization) and the number of samples in it.
         """
         self._call_steps += 1
+        if self._last_good is None:
+            self._last_good = self.snapshot()
+        where = (f"at iteration {self._call_steps} of this call (iteration "
+                 f"{len(self.loss) + 1} overall)")
         loss = self.forward()
-        if not math.isfinite(loss):
-            if self._last_good is not None:
-                self.restore(self._last_good)
+        broken = non_finite_state(self.layers)     # e.g. running statistics of huge inputs
+        if not math.isfinite(loss) or broken:
+            self.restore(self._last_good)
+            what = f"the loss became {loss}" if not math.isfinite(loss) else \
+                f"{broken} became NaN or infinite in forward (the loss was {loss})"
             raise TrainingDiverged(
-                f"NeuralNetwork.train: the loss became {loss} at iteration {self._call_steps} "
-                f"of this call (iteration {len(self.loss) + 1} overall); the parameters that "
-                f"gave the last finite loss were kept (is the learning rate too large?)")
+                f"NeuralNetwork.train: {what} {where}; the parameters that gave the last "
+                f"finite loss were kept (is the learning rate too large, or the input?)")
         self._last_good = self.snapshot()
-        self.backward()
+        try:
+            self.backward()
+        except Exception:
+            self.restore(self._last_good)   # a refusal half-way changes nothing
+            raise
+        broken = non_finite_state(self.layers)
+        if broken:
+            self.restore(self._last_good)
+            raise TrainingDiverged(
+                f"NeuralNetwork.train: {broken} became NaN or infinite in the update {where}; "
+                f"the parameters before it were kept (is the learning rate too large?)")
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
 
@@ -194,8 +214,15 @@ class NeuralNetwork:
         self.history.append(dict(record))
         self.epoch_progress = (0, 0.0, 0)
 
-    def evaluate(self, input_tensor, label_tensor, batch_size=256):
-        """Loss per sample (no regularization) and accuracy per non-padding label row."""
+    def evaluate(self, input_tensor, label_tensor=None, batch_size=256):
+        """Loss per sample (no regularization) and accuracy per non-padding label row:
+        ``evaluate(x, y)``, inputs and labels as two arguments."""
+        if label_tensor is None:
+            got = (f"one {type(input_tensor).__name__} of {len(input_tensor)}"
+                   if isinstance(input_tensor, (tuple, list)) else "no labels")
+            _checks.fail("NeuralNetwork.evaluate", "evaluate(x, y), the inputs and the labels as "
+                         "two arguments (for a pair, evaluate(*data))",
+                         _checks.Described(got), TypeError)
         prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)
         loss = self.loss_layer.forward(prediction, labels) / len(prediction)
         right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
@@ -280,23 +307,59 @@ class NeuralNetwork:
 
         With ``batch_size``, in chunks of that many samples (bounded memory, the same
         result; not for a classic 2-D RNN input, whose first axis is time).
+
+        The samples are independent: a recurrent layer with ``memorize`` on starts every
+        sequence here from zeros, and its memorized (training) state is left as it was.
         """
-        self.phase = True
+        owner = f"{type(self).__name__}.test"
+        if batch_size is not None:
+            batch_size = _checks.size(owner, "batch_size", batch_size)
+        if np.ndim(input_tensor) == 0:
+            _checks.fail(owner, "an input batch, an array with the batch axis first",
+                         _checks.Described(f"a 0-d {type(input_tensor).__name__}"))
         _checks.finite("NeuralNetwork.test", input_tensor)
         _checks.sample_shape(f"{type(self).__name__}.test", input_tensor, self.input_shape)
-        outputs = []
-        step = batch_size or max(len(input_tensor), 1)
-        for start in range(0, max(len(input_tensor), 1), step):
-            x = input_tensor[start:start + step]
-            for layer in self.layers:
-                x = layer.forward(x)
-            outputs.append(x)
+        phases = [layer.testing_phase for layer in self.layers]
+        memorized = [(layer, layer.state) for layer in self.layers
+                     if getattr(layer, "memorize", False)]
+        self.phase = True
+        for layer, _ in memorized:
+            layer.memorize = False
+        try:
+            outputs = []
+            step = batch_size or max(len(input_tensor), 1)
+            for start in range(0, max(len(input_tensor), 1), step):
+                x = input_tensor[start:start + step]
+                for layer in self.layers:
+                    x = layer.forward(x)
+                outputs.append(x)
+        finally:                            # the phase the network was in, layer by layer
+            for layer, phase in zip(self.layers, phases):
+                layer.testing_phase = phase
+            for layer, state in memorized:
+                layer.memorize, layer.state = True, state
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+
+def non_finite_state(layers):
+    """``"<name> of layer <i> (<class>)"`` for the first learned array (``Base.learned_state``)
+    holding NaN or inf, else None."""
+    for i, layer in enumerate(layers):
+        for name, value in learned_state(layer).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" \
+                    and not np.isfinite(value).all():
+                return f"{name} of layer {i} ({type(layer).__name__})"
+    return None
 
 
 def save(filename, net):
     """Write ``net`` (not its data layer) to ``filename`` as a data-only checkpoint,
     atomically (see ``checkpoint.save``)."""
+    if isinstance(filename, NeuralNetwork) and isinstance(net, (str, bytes, os.PathLike)):
+        _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first (or "
+                     "net.save(filename))", _checks.Described(
+                         f"save({type(filename).__name__}, {net!r}): the arguments are swapped"),
+                     TypeError)
     checkpoint.save(filename, net)
 
 

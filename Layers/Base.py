@@ -3,8 +3,9 @@
 A layer is an object with two methods:
 
 ``forward(input_tensor) -> output_tensor``
-    Computes the layer's output from its input. The input is never modified in
-    place (the output may share its memory: Flatten returns a reshaped view).
+    Computes the layer's output from its input, a new array: the input is never
+    modified in place and shares no memory with the output (Flatten copies
+    where a reshape would be a view).
     Whatever ``backward`` will need, forward keeps in attributes that the class
     lists in ``_cache_fields``: one or several, e.g. FullyConnected's ``_x``,
     Conv's ``_x_pad``, ``_cols`` and ``_x_shape``, TanH's classic ``activations``.
@@ -181,12 +182,20 @@ class BaseLayer:
         return x.astype(dtype, copy=False)
 
     def _error(self, error_tensor, shape, dtype=None):
-        """Return ``error_tensor`` as an array, checking it matches the last output."""
-        e = np.asarray(error_tensor)
+        """Return ``error_tensor`` as an array, checking it is real and matches the last output."""
+        name = f"{type(self).__name__}.backward"
         if shape is None:
-            raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
+            raise RuntimeError(f"{name}: called before forward")
+        try:
+            e = np.asarray(error_tensor)
+        except (TypeError, ValueError) as err:  # ragged nested lists, ...
+            raise TypeError(f"{name}: expected a real numeric error of shape {tuple(shape)}, "
+                            f"got {type(error_tensor).__name__} ({err})") from None
+        if e.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected a real numeric error of shape {tuple(shape)}, "
+                            f"got an array of dtype {e.dtype}")
         if e.shape != tuple(shape):
-            raise ValueError(f"{type(self).__name__}.backward: expected error of shape "
+            raise ValueError(f"{name}: expected error of shape "
                              f"{tuple(shape)} (the last output), got {e.shape}")
         return e if dtype is None else e.astype(dtype, copy=False)
 

@@ -19,7 +19,9 @@ class BatchNormalization(TrainableLayer):
     variance 1.
 
     Images ``(batch, channels, y, x)`` get per-channel statistics over batch
-    and pixels: ``reformat`` turns them into ``(batch*y*x, channels)`` and back.
+    and pixels: forward and backward turn them into ``(batch*y*x, channels)`` rows
+    and back (``reformat`` is the same map for callers; it changes nothing that
+    forward or backward read).
 
     gamma and beta are not regularized: the optimizer's regularizer does not
     act on them and they add nothing to the regularization loss.
@@ -36,7 +38,7 @@ class BatchNormalization(TrainableLayer):
     Reference: Ioffe & Szegedy, "Batch Normalization", ICML 2015.
     """
 
-    _cache_fields = ("_x_hat", "_inv_std", "_trained")
+    _cache_fields = ("_x_hat", "_inv_std", "_trained", "_image_shape", "_reformat_shape")
     _param_names = ("weights", "bias")
     _regularized = ()                   # gamma and beta: see Base
     # Learned besides the parameters: kept by checkpoints and NeuralNetwork.snapshot.
@@ -55,7 +57,8 @@ class BatchNormalization(TrainableLayer):
         self._has_running = False
         self.gradient_weights = None
         self.gradient_bias = None
-        self._image_shape = None
+        self._image_shape = None    # (b, c, y, x) of the last forward's image, else None
+        self._reformat_shape = None     # the last image shape reformat saw (its own)
         self._x_hat = None      # normalized input of the last forward, (n, channels)
         self._inv_std = None    # 1 / sqrt(var + epsilon) used by the last forward
         self._trained = None    # whether the last forward used batch statistics
@@ -77,16 +80,19 @@ class BatchNormalization(TrainableLayer):
         return {"weights": (self.channels,), "bias": (self.channels,)}
 
     def reformat(self, tensor):
-        """``(b, c, y, x) -> (b*y*x, c)``; a 2-D tensor goes back to the last image shape."""
+        """``(b, c, y, x) -> (b*y*x, c)``; a 2-D tensor goes back to the image shape last
+        given to ``reformat`` or ``forward``. (Forward and backward keep their own shape:
+        calling this changes nothing they read.)"""
         t = np.asarray(tensor)
         if t.ndim == 4:
-            self._image_shape = t.shape
-            return t.transpose(0, 2, 3, 1).reshape(-1, t.shape[1])
-        if t.ndim == 2 and self._image_shape is not None:
-            b, c, y, x = self._image_shape
-            return t.reshape(b, y, x, c).transpose(0, 3, 1, 2)
+            self._reformat_shape = t.shape
+            return _rows(t)
+        if t.ndim == 2 and self._reformat_shape is not None \
+                and t.shape == _rows_shape(self._reformat_shape):
+            return _image(t, self._reformat_shape)
         raise ValueError(f"BatchNormalization.reformat: expected (batch, channels, y, x), or "
-                         f"(batch*y*x, channels) after an image, got {t.shape}")
+                         f"(batch*y*x, channels) of the last image "
+                         f"{self._reformat_shape}, got {t.shape}")
 
     def forward(self, input_tensor):
         """``(batch, channels)`` or ``(batch, channels, y, x)`` -> same shape."""
@@ -96,11 +102,11 @@ class BatchNormalization(TrainableLayer):
         if x.shape[1] != self.channels:
             raise ValueError(f"BatchNormalization.forward: expected input of shape "
                              f"(batch, {self.channels}[, y, x]), got {x.shape}")
-        image = x.ndim == 4
+        image, x_shape = x.ndim == 4, x.shape
+        self._image_shape = x.shape if image else None
         if image:
-            x = self.reformat(x)
-        else:
-            self._image_shape = None
+            self._reformat_shape = x.shape
+            x = _rows(x)
         if self.testing_phase:
             mean, var = self.running_mean, self.running_var
         else:
@@ -115,7 +121,7 @@ class BatchNormalization(TrainableLayer):
         self._inv_std = 1.0 / np.sqrt(var + self.dtype(self.epsilon))
         self._x_hat = (x - mean) * self._inv_std
         y = self.weights * self._x_hat + self.bias
-        return np.ascontiguousarray(self.reformat(y)) if image else y
+        return np.ascontiguousarray(_image(y, x_shape)) if image else y
 
     def backward(self, error_tensor):
         """dL/d(output) -> dL/d(input), same layout as forward; sets the gradients."""
@@ -124,7 +130,7 @@ class BatchNormalization(TrainableLayer):
         if self._image_shape is None:
             e = self._error(error_tensor, self._x_hat.shape, self.dtype)
         else:
-            e = self.reformat(self._error(error_tensor, self._image_shape, self.dtype))
+            e = _rows(self._error(error_tensor, self._image_shape, self.dtype))
         self.gradient_weights = np.sum(e * self._x_hat, axis=0)
         self.gradient_bias = e.sum(axis=0)
         if self._trained:
@@ -132,7 +138,25 @@ class BatchNormalization(TrainableLayer):
         else:   # fixed statistics: a plain per-channel affine map
             dx = e * (self.weights * self._inv_std)
         self._update()
-        return np.ascontiguousarray(self.reformat(dx)) if self._image_shape is not None else dx
+        if self._image_shape is None:
+            return dx
+        return np.ascontiguousarray(_image(dx, self._image_shape))
+
+
+def _rows(image):
+    """``(b, c, y, x) -> (b*y*x, c)``: one row per pixel, one column per channel."""
+    return image.transpose(0, 2, 3, 1).reshape(-1, image.shape[1])
+
+
+def _rows_shape(image_shape):
+    b, c, y, x = image_shape
+    return (b * y * x, c)
+
+
+def _image(rows, image_shape):
+    """``(b*y*x, c) -> (b, c, y, x)``, the inverse of ``_rows``."""
+    b, c, y, x = image_shape
+    return rows.reshape(b, y, x, c).transpose(0, 3, 1, 2)
 
 
 def input_gradient(dy, x_hat, gamma, inv_std):

@@ -49,7 +49,9 @@ class Conv(TrainableLayer):
         self.convolution_shape = _checks.shape("Conv", "convolution_shape", convolution_shape, (2, 3))
         self.num_kernels = _checks.size("Conv", "num_kernels", num_kernels)
         spatial = len(self.convolution_shape) - 1
-        stride = _checks.shape("Conv", "stride_shape", stride_shape, (1, spatial))
+        stride = _checks.shape("Conv", "stride_shape", stride_shape, (1, 2, 3))
+        if len(stride) not in (1, spatial):
+            raise ValueError(_stride_message(stride, self.convolution_shape))
         self.stride_shape = stride * spatial if len(stride) == 1 else stride
         self.weights = np.random.uniform(0.0, 1.0, (self.num_kernels, *self.convolution_shape)) \
             .astype(dtype)
@@ -100,6 +102,9 @@ class Conv(TrainableLayer):
         if x.shape[1] != c:
             raise ValueError(f"Conv.forward: expected input of shape {expected} "
                              f"({c} channels), got {x.shape}")
+        if 0 in x.shape[2:]:
+            raise ValueError(f"Conv.forward: expected input of shape {expected} with every "
+                             f"spatial size >= 1, got {x.shape}")
         if one_d:
             x = x[:, :, np.newaxis, :]
         b, _, in_y, in_x = x.shape
@@ -151,3 +156,22 @@ class Conv(TrainableLayer):
             dx = dx[:, :, 0, :] if one_d else dx      # a batch-first view, batch-last in memory
         self._update()
         return dx
+
+
+def _stride_message(stride, convolution_shape):
+    """What a stride that does not fit ``convolution_shape`` probably means.
+
+    The PyTorch habit ``Conv((1, 1), (3, 3), 4)`` gives a kernel shape without the
+    channels, which reads here as a 1-D convolution over 3 channels.
+    """
+    one_d = len(convolution_shape) == 2
+    layout = "(channels, x)" if one_d else "(channels, y, x)"
+    message = (f"Conv: expected stride_shape of {'1 integer' if one_d else '1 or 2 integers'} "
+               f"for convolution_shape {convolution_shape}, which is channels-first: {layout}, "
+               f"got {stride}")
+    if one_d and len(stride) == 2:
+        kernel = ", ".join(map(str, convolution_shape))
+        message += (f"; a {'x'.join(map(str, convolution_shape))} kernel is convolution_shape "
+                    f"(channels, {kernel}), "
+                    f"e.g. Conv({stride}, (1, {kernel}), n) for one input channel")
+    return message

@@ -5,7 +5,8 @@ from .Base import BaseLayer
 
 
 class Flatten(BaseLayer):
-    """``(batch, ...) -> (batch, prod(...))`` and back."""
+    """``(batch, ...) -> (batch, prod(...))`` and back; a copy in both directions, never a
+    view of the argument (see ``Base``)."""
 
     _cache_fields = ("_shape",)
 

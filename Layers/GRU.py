@@ -43,12 +43,12 @@ class GRU(RecurrentLayer):
     _gates = 3
     _bias_rows = 2
 
-    def step(self, x, state):
-        """``x`` ``(batch, input_size)``, ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
+    def step(self, a_x, state):
+        """One step: ``a_x = x_t @ W_x + b_x`` ``(batch, 3 hidden)`` (the shell computes it
+        for every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
         h_prev, = state
         k = self.hidden_size
-        w_x, w_h, b = self._blocks()
-        a_x = x @ w_x + b[0]
+        _, w_h, b = self._blocks()
         a_h = h_prev @ w_h + b[1]
         r = sigmoid(a_x[:, :k] + a_h[:, :k])
         z = sigmoid(a_x[:, k:2 * k] + a_h[:, k:2 * k])

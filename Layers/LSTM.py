@@ -1,8 +1,7 @@
 """Long short-term memory layer."""
 import numpy as np
-from scipy.special import expit as sigmoid
 
-from ._recurrent import RecurrentLayer
+from ._recurrent import RecurrentLayer, sigmoid
 from ._recurrent_kernels import LSTMKernel
 
 
@@ -23,7 +22,8 @@ class LSTM(RecurrentLayer):
     Elman cell's repeated tanh and weight matrix.
 
     Args, input layouts, ``memorize``: as for ``RNN``. ``state`` is ``(h, c)``,
-    each ``(batch, hidden_size)``.
+    each ``(batch, hidden_size)``. ``fused = True`` runs the same equations fused for
+    speed (``_recurrent_kernels.py``) instead of the steps below; off by default.
 
     Parameters:
         weights: ``(input_size + hidden_size + 1, 4 * hidden_size)``, rows
@@ -39,43 +39,54 @@ class LSTM(RecurrentLayer):
 
     _gates = 4
     _states = 2
-    _kernel = LSTMKernel
+    _fused = LSTMKernel     # runs only with layer.fused = True (see _recurrent_kernels.py)
 
-    def step(self, x, state):
-        """``x`` ``(batch, input_size)``, ``state`` ``(h_prev, c_prev)`` -> ``(h, c)`` and the cache."""
+    def step(self, a_x, state):
+        """One step: ``a_x = x_t @ W_x + b`` ``(batch, 4 hidden)`` (the shell computes it for
+        every step at once), ``state`` ``(h_prev, c_prev)`` -> ``(h, c)`` and the cache."""
         h_prev, c_prev = state
         n = self.hidden_size
-        w_x, w_h, b = self._blocks()
-        a = x @ w_x + h_prev @ w_h + b
-        f = sigmoid(a[:, :n])
-        i = sigmoid(a[:, n:2 * n])
-        o = sigmoid(a[:, 2 * n:3 * n])
+        a = h_prev @ self._blocks()[1]
+        a += a_x
+        s = sigmoid(a[:, :3 * n])                 # the three sigmoid gates in one call
+        f, i, o = s[:, :n], s[:, n:2 * n], s[:, 2 * n:]
         g = np.tanh(a[:, 3 * n:])
         c = f * c_prev + i * g
         tanh_c = np.tanh(c)
         h = o * tanh_c
-        return (h, c), (c_prev, f, i, o, g, tanh_c)
+        return (h, c), (c_prev, s, g, tanh_c)
+
+    def backward_factors(self, cache):
+        """What ``step_backward`` needs that does not depend on dL/d(state), for every step
+        at once: the cache fields stacked over time, ``(time, batch, ...)``, -> two more::
+
+            dc_dh = o (1 - tanh(c_t)^2)                            dh_t's way into dc_t
+            per = [c_{t-1} f (1 - f), g i (1 - i), tanh(c_t) o (1 - o), i (1 - g^2)]
+
+        (``s (1 - s)`` is sigmoid' and ``1 - g^2`` tanh', written with the kept outputs;
+        ``s = [f, i, o]`` is one array.)
+        """
+        c_prev, s, g, tanh_c = cache
+        n = self.hidden_size
+        i, o = s[..., n:2 * n], s[..., 2 * n:]
+        dc_dh = o * (1 - tanh_c * tanh_c)
+        per = np.concatenate([c_prev, g, tanh_c, i * (1 - g * g)], axis=-1)
+        per[..., :3 * n] *= s * (1 - s)
+        return dc_dh, per
 
     def step_backward(self, dstate, cache):
         """dL/d(h_t, c_t) -> dL/da (for both maps) and ``(dh_prev, dc_prev)``::
 
-            do = dh * tanh(c_t)
             dc = dc + dh * o * (1 - tanh(c_t)^2)      c_t reaches the loss through h_t too
-            df = dc * c_{t-1},   di = dc * g,   dg = dc * i
+            df = dc * c_{t-1},   di = dc * g,   do = dh * tanh(c_t),   dg = dc * i
             da = [df f (1 - f), di i (1 - i), do o (1 - o), dg (1 - g^2)]
+               = [dc, dc, dh, dc] * per           with per from ``backward_factors``
             dh_prev = da @ W_h^T,   dc_prev = dc * f
-
-        (``f (1 - f)`` is sigmoid' and ``1 - g^2`` tanh', written with the kept outputs.)
         """
         dh, dc = dstate
-        c_prev, f, i, o, g, tanh_c = cache
-        do = dh * tanh_c
-        dc = dc + dh * o * (1 - tanh_c * tanh_c)
-        df = dc * c_prev
-        di = dc * g
-        dg = dc * i
-        da = np.concatenate([df * f * (1 - f), di * i * (1 - i), do * o * (1 - o),
-                             dg * (1 - g * g)], axis=1)
+        c_prev, s, g, tanh_c, dc_dh, per = cache
+        dc = dc + dh * dc_dh
+        da = np.concatenate([dc, dc, dh, dc], axis=1) * per
         dh_prev = da @ self._blocks()[1].T
-        dc_prev = dc * f
+        dc_prev = dc * s[:, :self.hidden_size]                     # dc * f
         return da, da, (dh_prev, dc_prev)

@@ -38,20 +38,21 @@ class RNN(RecurrentLayer):
 
     _gates = 1
 
-    def step(self, x, state):
-        """``x`` ``(batch, input_size)``, ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
+    def step(self, a_x, state):
+        """One step: ``a_x = x_t @ W_x + b`` ``(batch, hidden)`` (the shell computes it for
+        every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
         h_prev, = state
-        w_x, w_h, b = self._blocks()
-        h = np.tanh(x @ w_x + h_prev @ w_h + b)
-        return (h,), h
+        h = np.tanh(a_x + h_prev @ self._blocks()[1])
+        return (h,), (h,)
 
-    def step_backward(self, dstate, h):
+    def step_backward(self, dstate, cache):
         """dL/d(h_t) -> dL/d(pre-activation) (for both maps) and ``(dh_prev,)``::
 
             da = dh * (1 - h^2)          tanh' written with the kept output
             dh_prev = da @ W_h^T
         """
         dh, = dstate
+        h, = cache
         da = dh * (1 - h * h)
         dh_prev = da @ self._blocks()[1].T
         return da, da, (dh_prev,)

@@ -16,8 +16,9 @@ class Sigmoid(BaseLayer):
     def forward(self, input_tensor):
         """``(batch, ...) -> (batch, ...)``; scipy's ``expit`` is stable for large |x|."""
         x = self._input(input_tensor, range(1, 33), "(batch, ...)")
-        self.activations = expit(x)
-        return self.activations
+        self.activations = expit(x).astype(x.dtype, copy=False)   # (float16: expit gives float32)
+        # A copy to hand out: a caller writing into the output must not change backward.
+        return self.activations.copy(order="K")
 
     def backward(self, error_tensor):
         """``dx = dy * y * (1 - y)``, same shape as the input."""

@@ -17,7 +17,8 @@ class TanH(BaseLayer):
         """``(batch, ...) -> (batch, ...)``."""
         x = self._input(input_tensor, range(1, 33), "(batch, ...)")
         self.activations = np.tanh(x)
-        return self.activations
+        # A copy to hand out: a caller writing into the output must not change backward.
+        return self.activations.copy(order="K")
 
     def backward(self, error_tensor):
         """``dx = dy * (1 - y**2)``, same shape as the input."""

@@ -24,26 +24,25 @@ The report's rows, in order:
     batch     a batch gives the results of its samples run one by one
     sequence  (sequence=True) the output up to step t ignores later steps
 
-Gradients compare ``|analytic - numeric| / max(|analytic|, |numeric|, 1e-4)``
-with ``tolerance``: a relative error, except for entries below 1e-4, where the
-central difference's own round-off (about 1e-11 for a loss of order 1) would
-make a relative error meaningless; there it is an absolute error of 1e-4 * 1e-5.
+Gradients compare ``_gradients.relative_difference`` (``|analytic - numeric| /
+max(|analytic|, |numeric|, 1e-4)``) with ``tolerance``: a relative error, except
+for entries below 1e-4, where the central difference's own round-off (about 1e-11
+for a loss of order 1) would make a relative error meaningless; there it is an
+absolute error of 1e-4 * 1e-5.
 """
 import copy
 import random
 
 import numpy as np
 
-# Helpers re-exports check_layer and is being imported when this module loads;
-# its numerical differences are looked up on the module when a check runs.
-from . import Helpers
 from ._check_report import Check, LayerCheckFailed, Report  # noqa: F401 - re-exported
+from ._gradients import backprop, forward_loss, numerical_gradient, relative_difference
+from ._recurrent import RecurrentLayer
 
-FLOOR = 1e-4            # below it a gradient entry is compared absolutely (see above)
 LEARNING_RATE = 0.1     # of the plain step used by the update-order check
 
 
-def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
+def check_layer(layer, input_shape, *, output_shape=None, sequence=None,
                 batch_dependent=False, tolerance=1e-5, seed=0):
     """Run every check the framework's own layers pass on ``layer``; return a ``Report``.
 
@@ -56,7 +55,8 @@ def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
             features)`` is then ONE sequence (the classic recurrent layout): it is
             not split into samples; instead the output up to each step must not
             change when later steps are added. A 3-D ``(batch, time, features)``
-            input gets both the batch and the sequence check.
+            input gets both the batch and the sequence check. ``None`` (default):
+            True for the framework's recurrent layers (RNN, LSTM, GRU), else False.
         batch_dependent: the training-phase output legitimately depends on the
             other samples of the batch (BatchNormalization): skip the one-by-one
             comparison while training (it still runs in the testing phase).
@@ -67,6 +67,8 @@ def check_layer(layer, input_shape, *, output_shape=None, sequence=False,
         raise TypeError(f"check_layer: expected a layer with forward and backward, "
                         f"got {type(layer).__name__}")
     shape = _shape("input_shape", input_shape)
+    if sequence is None:
+        sequence = isinstance(layer, RecurrentLayer)
     if output_shape is not None:
         output_shape = _shape("output_shape", output_shape)
     if sequence and len(shape) not in (2, 3):
@@ -127,15 +129,9 @@ def _same(a, b):
     return np.allclose(a, b, rtol=rtol, atol=0.01 * rtol)
 
 
-def _errors(analytic, numeric):
-    """Elementwise ``|a - n| / max(|a|, |n|, FLOOR)``."""
-    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), FLOOR)
-    return np.abs(analytic - numeric) / scale
-
-
 def _worst(analytic, numeric):
     """Detail text for the worst entry, and its error."""
-    errors = _errors(analytic, numeric)
+    errors = relative_difference(analytic, numeric)
     index = np.unravel_index(np.argmax(errors), errors.shape)
     text = (f"worst at {list(map(int, index))}: analytic {analytic[index]:.6g}, "
             f"numeric {numeric[index]:.6g}, error {errors[index]:.1e}")
@@ -209,7 +205,7 @@ class _Checker:
         return np.array(layer.forward(x.copy()))   # a copy: the layer may reuse its buffer
 
     def loss(self, layers, x):
-        return Helpers._loss(layers, x.copy(), self.r, self.seed)
+        return forward_loss(layers, x.copy(), self.r, self.seed)
 
     # -- contract ------------------------------------------------------------
 
@@ -303,9 +299,9 @@ class _Checker:
         layer = self.copy()
         layers = [layer, _LinearLoss()]
         self.loss(layers, self.x)
-        analytic = np.asarray(Helpers._backprop(layers, self.r), dtype=np.float64)
+        analytic = np.asarray(backprop(layers, self.r), dtype=np.float64)
         x = self.x.copy()
-        numeric = Helpers.numerical_gradient(x, lambda: self.loss(layers, x))
+        numeric = numerical_gradient(x, lambda: self.loss(layers, x))
         detail, error = _worst(analytic, numeric)
         if error <= self.tolerance:
             return Check("gradient: input", "pass", detail)
@@ -321,7 +317,7 @@ class _Checker:
         if self.sequence:
             axis = analytic.ndim - 2                                  # time
             others = tuple(a for a in range(analytic.ndim) if a != axis)
-            per_step = _errors(analytic, numeric).max(axis=others)
+            per_step = relative_difference(analytic, numeric).max(axis=others)
             if per_step[-1] <= self.tolerance:
                 self.bptt_early = True
                 return ("dL/d(input) is right at the last step but wrong at earlier ones: "
@@ -329,7 +325,7 @@ class _Checker:
                         "back from step t + 1)?")
         if analytic.shape == self.r.shape:
             diagonal = self._jacobian_diagonal()
-            if np.all(_errors(analytic, self.r * diagonal) <= self.tolerance):
+            if np.all(relative_difference(analytic, self.r * diagonal) <= self.tolerance):
                 return ("backward applies only the diagonal of the Jacobian (dy_k/dx_k), but "
                         "each output also depends on the other inputs: apply the full "
                         "Jacobian, summing over every output of the sample.")
@@ -339,17 +335,17 @@ class _Checker:
     def _jacobian_diagonal(self):
         """``dy_k / dx_k`` for every entry, by central differences (input and output alike)."""
         layer, x = self.copy(), self.x.copy()
-        jacobian = Helpers.numerical_gradient(x, lambda: self.forward(layer, x))
+        jacobian = numerical_gradient(x, lambda: self.forward(layer, x))
         return jacobian.reshape(x.size, x.size).diagonal().reshape(x.shape)
 
     def _common_hint(self, what, analytic, numeric):
         """Zero, a flipped sign or a constant factor, the slips any gradient can have."""
         if not np.any(analytic) and np.any(numeric):
             return f"{what} is all zeros: the error does not reach it."
-        if np.all(_errors(analytic, -numeric) <= self.tolerance):
+        if np.all(relative_difference(analytic, -numeric) <= self.tolerance):
             return f"{what} has the wrong sign."
         factor = np.sum(analytic * numeric) / max(np.sum(numeric * numeric), 1e-300)
-        if np.all(_errors(analytic, factor * numeric) <= self.tolerance):
+        if np.all(relative_difference(analytic, factor * numeric) <= self.tolerance):
             if self.has_batch and abs(factor * self.x.shape[0] - 1) < 1e-6:
                 return f"{what} is the mean over the batch, not the sum (the loss sums)."
             return f"{what} is {factor:.4g} times the true one: a constant factor is off."
@@ -362,7 +358,7 @@ class _Checker:
         setattr(layer, name, parameter)
         layers = [layer, _LinearLoss()]
         self.loss(layers, self.x)
-        Helpers._backprop(layers, self.r)
+        backprop(layers, self.r)
         gradient = getattr(layer, "gradient_" + name, None)
         if gradient is None:
             return Check(row, "FAIL", f"gradient_{name} is None",
@@ -371,7 +367,7 @@ class _Checker:
         def loss():
             setattr(layer, name, parameter)   # through the attribute, so properties work too
             return self.loss(layers, self.x)
-        numeric = Helpers.numerical_gradient(parameter, loss)
+        numeric = numerical_gradient(parameter, loss)
         gradient = np.asarray(gradient, dtype=np.float64)
         if gradient.shape != parameter.shape:
             self.misshapen = True
@@ -392,7 +388,7 @@ class _Checker:
 
     def _parameter_hint(self, name, gradient, numeric):
         if gradient.ndim == 2 and gradient.shape[0] == gradient.shape[1] \
-                and np.all(_errors(gradient.T, numeric) <= self.tolerance):
+                and np.all(relative_difference(gradient.T, numeric) <= self.tolerance):
             return (f"gradient_{name} is the transpose of the true gradient: x.T @ error, "
                     f"not error.T @ x?")
         common = self._common_hint(f"gradient_{name}", gradient, numeric)
@@ -534,12 +530,19 @@ class _Checker:
                     " (If it should, like BatchNormalization, pass batch_dependent=True.)"
                 return Check(name, "FAIL", f"sample {i} alone gives another output",
                              "a sample's output depends on the other samples: a sum, mean or "
-                             "max over the batch axis in forward?" + should)
+                             "max over the batch axis in forward?" + should + self._time_hint())
             if not _same(single.backward(self.r[i:i + 1].copy()), dx[i:i + 1]):
                 return Check(name, "FAIL", f"sample {i} alone gets another dL/d(input)",
                              "a sample's dL/d(input) depends on the other samples: a sum or "
-                             "mean over the batch axis in backward?")
+                             "mean over the batch axis in backward?" + self._time_hint())
         return Check(name, "pass", f"{self.x.shape[0]} samples: outputs and dL/d(input) equal")
+
+    def _time_hint(self):
+        """For a 2-D input: the first axis may be time, as in the classic recurrent layout."""
+        if self.x.ndim != 2:
+            return ""
+        return (" (If the first axis is time, one sequence as in the classic recurrent layout, "
+                "pass sequence=True.)")
 
     def _causal(self):
         """The output up to step t does not change when later steps are appended."""

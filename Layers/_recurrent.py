@@ -22,28 +22,28 @@ What a cell provides
     ``self._blocks()`` returns its views ``W_x, W_h, b``.
 ``_states``
     arrays in the state: 1 for ``(h,)``, 2 for ``(h, c)``.
-``step(x, state) -> (state, cache)``
-    one step forward. ``x`` ``(batch, input_size)`` is the input at step t and
-    ``state`` the state at t - 1; returns the state at t and what
-    ``step_backward`` needs. A cell starts from two affine maps, each
-    ``(batch, _gates * hidden_size)``::
+``step(a_x, state) -> (state, cache)``
+    one step forward. ``a_x`` ``(batch, _gates * hidden_size)`` is the input's part
+    of step t and ``state`` the state at t - 1; returns the state at t and what
+    ``step_backward`` needs. A cell starts from two affine maps::
 
-        a_x = x @ W_x + b[0]          the input's part
-        a_h = h_prev @ W_h (+ b[1])   the recurrent part
+        a_x = x_t @ W_x + b[0]        the input's part: the shell computes it for
+                                      every step at once, before the loop
+        a_h = h_prev @ W_h (+ b[1])   the recurrent part: the step computes it
 
-    RNN and LSTM add them, ``a = a_x + a_h = [x, h_prev, 1] @ weights``; the GRU's
+    RNN and LSTM add them, ``a = a_x + a_h = [x_t, h_prev, 1] @ weights``; the GRU's
     reset gate scales part of ``a_h`` before it meets ``a_x``.
 ``step_backward(dstate, cache) -> (da_x, da_h, dstate_prev)``
     one step backward. ``dstate`` is dL/d(state at t) along every path (the
     layer's output at t and the step t + 1); returns dL/d(a_x), dL/d(a_h) and
     dL/d(state at t - 1). For RNN and LSTM ``da_x`` and ``da_h`` are the same array.
-``_kernel`` (optional, default None)
-    an object whose ``forward(layer, x, state) -> (h, state, cache)`` and
-    ``backward(layer, dh, cache, input_gradient) -> (gradient_weights, dx)``
-    replace the loops over ``step`` and ``step_backward`` (``_forward_steps``,
-    ``_backward_steps``, same arguments): the same math arranged for speed, which
-    must give the steps' numbers to round-off. The LSTM has one
-    (``_recurrent_kernels.py``); ``layer._kernel = None`` runs its steps instead.
+
+Where the speed comes from (PyTorch's CPU LSTM does the same): only the recurrent
+part must run step by step. The input's part of every step is ONE matrix product
+over all ``time * batch`` rows before the loop, and everything backward that does
+not feed the recurrence is one product after it. The hidden states of a sequence
+go into one buffer allocated once per ``forward``, which is also what the weight
+gradient reads.
 
 What the shell adds, besides the loops, the state and the output layer: none of
 the following feeds the recurrence, so each is ONE matrix product over all ``time
@@ -52,6 +52,13 @@ the following feeds the recurrence, so each is ONE matrix product over all ``tim
     dL/dW_x = sum_t x_t^T da_x[t]          dL/db[0] = sum_t da_x[t]
     dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
     dL/dx_t = da_x[t] @ W_x^T
+
+``_fused`` (optional, default None)
+    an object whose ``forward(layer, x, state)`` and ``backward(layer, dh, cache,
+    input_gradient)`` replace ``_forward_steps`` and ``_backward_steps`` when the
+    layer's ``fused`` is True (default False): the same math arranged for speed,
+    which must give the steps' numbers to round-off. Only the LSTM has one
+    (``_recurrent_kernels.py``); the steps stay the code that runs by default.
 
 The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
@@ -63,6 +70,19 @@ from .Base import TrainableLayer, stack_bias
 from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid
+
+
+def sigmoid(a):
+    """``1 / (1 + exp(-a))``, elementwise, into one new array.
+
+    (Faster than scipy's ``expit`` on a batch of gates. For ``a`` below about -88
+    in float32 (-709 in float64) exp(-a) overflows to inf and the result is 0, as
+    it should be; the shell's loops silence NumPy's warning about it.)
+    """
+    e = np.negative(a)
+    np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 class RecurrentLayer(TrainableLayer):
@@ -80,6 +100,10 @@ class RecurrentLayer(TrainableLayer):
             over consecutive windows of long sequences); the input's batch must then
             match the state's, else ``forward`` raises ``ValueError`` (set ``state =
             None`` to start new sequences).
+        fused: False (default): the cell's ``step`` and ``step_backward`` run. True: a
+            cell with a fused kernel (the LSTM) runs it instead, the same numbers to
+            round-off, faster on large batches (bench/README.md); a switch for speed,
+            the steps remain the reference.
         state: the state at the last step of the last ``forward``, a tuple of
             ``(batch, hidden_size)`` arrays, h first; ``None`` before any forward.
             Assign ``None`` to start from zeros.
@@ -99,8 +123,9 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _kernel = None                       # or the loops arranged for speed (module docstring)
-    _cache_fields = ("_cache", "_buffers")   # _buffers: arrays a kernel reuses between calls
+    _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
+    _fused = None                        # the cell's loops fused for speed (module docstring)
+    fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -207,10 +232,10 @@ class RecurrentLayer(TrainableLayer):
             x = x[np.newaxis]
         batch, steps, _ = x.shape
         state = self._initial_state(batch, input_tensor)
-        if self._kernel is None:
-            h, self.state, cache = self._forward_steps(x, state)
-        else:
-            h, self.state, cache = self._kernel.forward(self, x, state)
+        loops = self._fused if self.fused and self._fused is not None else self
+        h, self.state, cache = loops._forward_steps(x, state) if loops is self \
+            else loops.forward(self, x, state)
+        cache = (loops, cache)
         y = h.reshape(batch * steps, -1)                  # rows (batch, time)
         if self._fc is not None:
             y = self._sigmoid.forward(self._fc.forward(y))
@@ -232,10 +257,9 @@ class RecurrentLayer(TrainableLayer):
         if self._fc is not None:
             e = self._fc.backward(self._sigmoid.backward(e))
         dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
-        if self._kernel is None:
-            self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient)
-        else:
-            self.gradient_weights, dx = self._kernel.backward(self, dh, cache, input_gradient)
+        loops, cache = cache
+        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient) \
+            if loops is self else loops.backward(self, dh, cache, input_gradient)
         if dx is not None:
             dx = dx[0] if two_d else dx
         self._update()
@@ -244,13 +268,27 @@ class RecurrentLayer(TrainableLayer):
     def _forward_steps(self, x, state):
         """The cell's ``step`` at every t: ``(batch, time, input_size)`` -> h ``(batch, time,
         hidden_size)``, the last state and the cache for ``_backward_steps``."""
-        xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # (time, batch, input): x_t = xs[t]
-        hs, caches = [state[0]], []                       # h_0 ... h_T
-        for x_t in xs:
-            state, cache = self.step(x_t, state)
-            hs.append(state[0])
-            caches.append(cache)
-        return np.stack(hs[1:], axis=1), state, (xs, hs, caches)
+        batch, steps, n_in = x.shape
+        w_x, _, b = self._blocks()
+        xs = self._buffer("x", (steps, batch, n_in))
+        xs[...] = x.transpose(1, 0, 2)                              # x_t = xs[t]
+        a_x = self._buffer("a_x", (steps, batch, self._gates * self.hidden_size))
+        np.matmul(xs.reshape(steps * batch, n_in), w_x, out=a_x.reshape(steps * batch, -1))
+        a_x += b[0]                                                 # every step's input part
+        hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
+        hs[0] = state[0]
+        caches = None                        # caches[k][t]: field k of step t's cache
+        with np.errstate(over="ignore"):                   # sigmoid: exp(-a) = inf gives 0
+            for t in range(steps):
+                state, cache = self.step(a_x[t], state)
+                hs[t + 1] = state[0]
+                if caches is None:
+                    caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
+                              for k, c in enumerate(cache)]
+                for field, c in zip(caches, cache):
+                    field[t] = c
+        # A copy: the output must not be a view of the buffers the next call overwrites.
+        return hs[1:].transpose(1, 0, 2).copy(), state, (xs, hs, caches)
 
     def _backward_steps(self, dh, cache, input_gradient):
         """BPTT with the cell's ``step_backward``: dL/dh_t ``(batch, time, hidden_size)`` ->
@@ -258,16 +296,23 @@ class RecurrentLayer(TrainableLayer):
         xs, hs, caches = cache
         steps, batch, n_in = xs.shape
         n = self.hidden_size
+        dh = dh.transpose(1, 0, 2)                                   # (time, batch, hidden)
         dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
-        da_x, da_h = [None] * steps, [None] * steps
+        da_x = self._buffer("da_x", (steps, batch, self._gates * n))
+        da_h = None                 # GRU: dL/d(a_h) of every step; RNN, LSTM: da_x serves
+        step_caches = list(zip(*caches, *self.backward_factors(caches)))   # step t's fields
         for t in reversed(range(steps)):
-            dstate = (dstate[0] + dh[:, t],) + dstate[1:]
-            da_x[t], da_h[t], dstate = self.step_backward(dstate, caches[t])
+            dstate = (dstate[0] + dh[t],) + dstate[1:]
+            da_x_t, da_h_t, dstate = self.step_backward(dstate, step_caches[t])
+            da_x[t] = da_x_t
+            if da_h_t is not da_x_t:
+                if da_h is None:
+                    da_h = self._buffer("da_h", da_x.shape)
+                da_h[t] = da_h_t
         # (dstate is now dL/d(initial state): truncated BPTT stops there.)
-        same = all(a is b for a, b in zip(da_x, da_h))    # RNN, LSTM: one array for both
-        da_x = np.stack(da_x).reshape(steps * batch, -1)   # rows (time, batch)
-        da_h = da_x if same else np.stack(da_h).reshape(steps * batch, -1)
-        h_prev = np.stack(hs[:-1]).reshape(steps * batch, n)
+        da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
+        da_h = da_x if da_h is None else da_h.reshape(steps * batch, -1)
+        h_prev = hs[:-1].reshape(steps * batch, n)
         grad = np.empty_like(self.weights)
         np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=grad[:n_in])
         np.matmul(h_prev.T, da_h, out=grad[n_in:n_in + n])
@@ -279,6 +324,24 @@ class RecurrentLayer(TrainableLayer):
         # The error for the previous layer uses the weights of forward, before the update.
         dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
         return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
+
+    def backward_factors(self, cache):
+        """Extra cache fields for ``step_backward``, computed for every step at once from the
+        cache fields stacked over time, ``(time, batch, ...)``: none by default."""
+        return ()
+
+    def _buffer(self, name, shape):
+        """An uninitialized array kept on the layer and reused while ``shape`` stays.
+
+        Per-sequence arrays, a few megabytes: allocated fresh for every call they cost
+        more in page faults (memory fresh from the OS) than the arithmetic in them.
+        """
+        if self._buffers is None:
+            self._buffers = {}
+        array = self._buffers.get(name)
+        if array is None or array.shape != shape or array.dtype != self.dtype:
+            array = self._buffers[name] = np.empty(shape, self.dtype)
+        return array
 
     def _initial_state(self, batch, input_tensor):
         """Zeros, or with ``memorize`` the state the last forward ended in."""

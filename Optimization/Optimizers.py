@@ -92,11 +92,15 @@ def clip_gradients(gradient, threshold=5.0):
 
     ``g <- g * threshold / ||g||`` when ``||g|| > threshold``, else ``g`` unchanged
     (the norm runs over all entries). Returns a new array only when it rescales.
+    A gradient with NaN or inf has no direction to keep and is refused with a
+    ``ValueError`` (rescaling would turn [inf, 1] into [nan, 0]); ``NeuralNetwork``
+    then puts back the parameters of before the step.
 
     Reference: Pascanu et al., "On the difficulty of training recurrent neural
     networks", ICML 2013.
     """
     g = np.asarray(gradient)
+    _checks.finite("clip_gradients", g, "gradient")
     norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
     if norm > threshold:
         return g * g.dtype.type(threshold / norm) if g.dtype.kind == "f" else g * (threshold / norm)

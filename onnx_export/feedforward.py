@@ -25,18 +25,13 @@ import math
 
 import numpy as np
 
-from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU,
-                    Sigmoid, SoftMax, TanH)
+from Layers import (BatchNormalization, Conv, Dropout, Embedding, Flatten, FullyConnected,
+                    LastStep, Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Layers._windows import same_padding
 from .graph import Tensor, features, refuse, register
 
-try:                    # the sequence layers (issue: sequence learning) are on their way to main
-    from Layers import Embedding, LastStep
-except ImportError:
-    Embedding = LastStep = None
-
 # Layers whose input is int64 tokens rather than floats.
-TOKEN_LAYERS = () if Embedding is None else (Embedding.Embedding,)
+TOKEN_LAYERS = (Embedding.Embedding,)
 
 
 # -- layers without parameters -------------------------------------------------------
@@ -144,6 +139,7 @@ def _conv_im2col(layer, graph, x, pads, out):
     return graph.node("Add", [y, graph.constant(layer.bias.reshape(k, *[1] * spatial), "bias")])
 
 
+@register(Embedding.Embedding)
 def embedding(layer, graph, x):
     """Row t of ``weights`` for token t: Gather on axis 0, int64 tokens (batch, time)."""
     if len(x.shape) != 2:
@@ -152,6 +148,7 @@ def embedding(layer, graph, x):
     return Tensor(y, (*x.shape, layer.embedding_size), graph.dtype)
 
 
+@register(LastStep.LastStep)
 def last_step(layer, graph, x):
     """``x[:, -1]``: Gather of index -1 on the time axis, which a scalar index drops."""
     if len(x.shape) != 3:
@@ -159,7 +156,3 @@ def last_step(layer, graph, x):
     y = graph.node("Gather", [x, graph.constant(np.array(-1, np.int64), "last")], axis=1)
     return x.to(y, (x.shape[0], x.shape[2]))
 
-
-if Embedding is not None:
-    register(Embedding.Embedding)(embedding)
-    register(LastStep.LastStep)(last_step)

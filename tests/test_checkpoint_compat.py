@@ -20,6 +20,19 @@ import make_checkpoints                                      # noqa: E402
 KINDS = sorted(p.stem for p in DATA.glob("*.ckpt") if p.stem != "lenet_run")
 
 
+# The recurrent layers' arithmetic was rearranged after these files were written (issue 19:
+# the textbook steps run, with the input's part of every step in one product), which moves
+# float64 results by round-off (1e-16); every other layer computes exactly as it did.
+REARRANGED = ("rnn", "lstm", "gru")
+
+
+def assert_outputs(name, got, expected):
+    if name.startswith(REARRANGED):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_every_kind_is_there():
     assert set(KINDS) == set(make_checkpoints.KINDS) | {"lenet_float32"}
 
@@ -28,10 +41,10 @@ def test_every_kind_is_there():
 def test_an_old_checkpoint_gives_identical_outputs_and_trains_on_identically(name):
     net = NeuralNetwork.load(DATA / f"{name}.ckpt")
     x = np.load(DATA / f"{name}.input.npy")
-    np.testing.assert_array_equal(net.test(x), np.load(DATA / f"{name}.output.npy"))
+    assert_outputs(name, net.test(x), np.load(DATA / f"{name}.output.npy"))
     batch = np.load(DATA / f"{name}.batch.npz")
     make_checkpoints.after_training(net, batch["x"], batch["y"])   # uses the optimizer state
-    np.testing.assert_array_equal(net.test(x), np.load(DATA / f"{name}.trained.npy"))
+    assert_outputs(name, net.test(x), np.load(DATA / f"{name}.trained.npy"))
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -41,7 +54,7 @@ def test_a_resaved_old_checkpoint_loads_identically(name, tmp_path):
     again = NeuralNetwork.load(tmp_path / "again.ckpt")
     assert type(again) is type(net)
     x = np.load(DATA / f"{name}.input.npy")
-    np.testing.assert_array_equal(again.test(x), np.load(DATA / f"{name}.output.npy"))
+    assert_outputs(name, again.test(x), np.load(DATA / f"{name}.output.npy"))
 
 
 def test_the_old_lenet_is_a_lenet():

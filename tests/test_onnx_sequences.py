@@ -1,10 +1,6 @@
 """ONNX export of the sequence layers: Embedding (int64 tokens), LastStep, and
 FullyConnected and SoftMax per step on (batch, time, features), alone and in token
 models, float32 and float64, batch 1 and 7, against ``net.test`` in ONNX Runtime.
-
-The sequence layers come from the sequence-learning branch: until Layers/Embedding.py
-and Layers/LastStep.py are on main, this module is skipped as a whole (everything
-else of the export is tests/test_onnx.py, which never skips).
 """
 import os
 
@@ -12,12 +8,10 @@ import numpy as np
 import onnx
 import pytest
 
-Embedding = pytest.importorskip("Layers.Embedding", reason="the sequence layers are not merged")
-LastStep = pytest.importorskip("Layers.LastStep", reason="the sequence layers are not merged")
-
-from Layers import FullyConnected, GRU, LSTM, ReLU, RNN, SoftMax, TanH  # noqa: E402
-from tests.test_onnx import (DTYPES, assert_close, export_and_compare, network,  # noqa: E402
-                             run_onnx)
+import NeuralNetwork
+from Layers import Embedding, FullyConnected, GRU, LastStep, LSTM, ReLU, RNN, SoftMax, TanH
+from Models import CharModel, RowMNIST  # noqa: F401  (their checkpoints load as themselves)
+from tests.test_onnx import DTYPES, assert_close, export_and_compare, network, run_onnx
 
 # name -> (layers(dtype), shape of one sample); None: the dynamic time axis
 PER_STEP = {
@@ -84,3 +78,15 @@ def test_a_sequence_layer_refuses_an_input_shape_by_name(layers, shape, message,
     with pytest.raises(ValueError, match=message):
         net.export_onnx(tmp_path / "model.onnx", shape)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["rowmnist_gru", "rowmnist_lstm", "names_lstm"])
+def test_shipped_sequence_models_export(name, tmp_path):
+    """The shipped row-MNIST and surname models run in ONNX Runtime as in net.test."""
+    net = NeuralNetwork.load(f"trained/{name}.ckpt")
+    path = net.export_onnx(tmp_path / f"{name}.onnx")
+    rng = np.random.default_rng(0)
+    first = net.layers[0]
+    x = rng.integers(0, first.vocabulary_size, (5, 7)) if isinstance(first, Embedding.Embedding) \
+        else rng.random((5, 28, 28)).astype(np.float32)
+    assert_close(run_onnx(path, x), net.test(x), np.float32)

@@ -1,5 +1,5 @@
 """RNN, LSTM and GRU beyond NeuralNetworkTests.py's TestRNN/TestLSTM/TestGRU (gradients, memorize,
-update): batching, the LSTM's kernel against its textbook steps, the state, float32, the GRU
+update): batching, the cells' steps are what runs, the state, float32, the LSTM and GRU
 against PyTorch, clipping, truncated BPTT, sequence data."""
 import pickle
 import tracemalloc
@@ -48,6 +48,29 @@ def test_batch_equals_sequences_one_by_one(kind, width):
     np.testing.assert_allclose(total, grad, rtol=sum_rtol, atol=sum_atol)
 
 
+@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("shape", [(6, 4), (3, 6, 4)])
+def test_forward_and_backward_run_the_cells_own_steps(kind, shape, monkeypatch):
+    # The code in RNN.py, LSTM.py and GRU.py is the code that runs: one call of step and of
+    # step_backward per time step, and their results are the layer's.
+    cls = CELLS[kind]
+    calls = {"step": 0, "step_backward": 0}
+    for name in calls:
+        original = getattr(cls, name)
+
+        def counted(self, *args, _name=name, _original=original):
+            calls[_name] += 1
+            return _original(self, *args)
+        monkeypatch.setattr(cls, name, counted)
+    layer = cell(kind)
+    y = layer.forward(np.random.normal(size=shape))
+    layer.backward(np.ones_like(y))
+    assert calls == {"step": 6, "step_backward": 6}
+    monkeypatch.setattr(cls, "step", lambda self, a_x, state: (state, (state[0],) * 4))
+    with pytest.raises(Exception):      # a step that does nothing breaks the layer
+        np.testing.assert_allclose(layer.forward(np.random.normal(size=shape)), y)
+
+
 def run(layer, x, e, first):
     """forward(first) to leave a state, then forward(x) and backward(e): every result."""
     layer.state = None
@@ -62,24 +85,55 @@ def run(layer, x, e, first):
 @pytest.mark.parametrize("output_size", [None, 2])
 @pytest.mark.parametrize("shape, hidden", [((6, 4), 5), ((3, 6, 4), 5), ((32, 20, 4), 40)],
                          ids=["classic", "batch", "wide"])
-def test_the_lstm_kernel_gives_the_numbers_of_the_textbook_steps(dtype, output_size, shape,
-                                                                  hidden):
-    # LSTM runs _recurrent_kernels.LSTMKernel by default; with _kernel = None the shell runs
-    # LSTM.step / LSTM.step_backward. Same math, so equal to round-off (64 eps of the scale).
+def test_the_fused_lstm_switch_gives_the_numbers_of_the_steps(dtype, output_size, shape, hidden):
+    # Off by default; layer.fused = True runs _recurrent_kernels.LSTMKernel. Same math, so
+    # equal to round-off (64 eps of the scale).
     layer = LSTM.LSTM(4, hidden, output_size, dtype=dtype)
+    assert layer.fused is False
     layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
     layer.memorize = True
     x, first = np.random.normal(size=shape), np.random.normal(size=shape)
     e = np.random.normal(size=shape[:-1] + (output_size or hidden,))
-    fast = run(layer, x, e, first)
-    layer._kernel = None
     steps = run(layer, x, e, first)
-    for name, a, b in zip(["y", "dx", "dW", "h", "c", "dW_out"], fast, steps):
+    layer.fused = True
+    fused = run(layer, x, e, first)
+    for name, a, b in zip(["y", "dx", "dW", "h", "c", "dW_out"], fused, steps):
         assert a.dtype == b.dtype == dtype, name
         scale = max(1.0, np.abs(b).max())
         np.testing.assert_allclose(a, b, rtol=0, atol=64 * np.finfo(dtype).eps * scale,
                                    err_msg=name)
         assert not np.array_equal(b, 0), name
+
+
+def test_lstm_matches_torch():
+    # The same equations as torch.nn.LSTM. Our gate blocks are f, i, o, g; PyTorch's
+    # i, f, g, o, and its two biases add up to our one bias row.
+    torch = pytest.importorskip("torch")
+    layer = LSTM.LSTM(4, 5)
+    layer.memorize = True
+    x = np.random.normal(size=(3, 6, 4))
+    h0, c0 = np.random.normal(size=(3, 5)), np.random.normal(size=(3, 5))
+    e = np.random.normal(size=(3, 6, 5))
+    reference = torch.nn.LSTM(4, 5, batch_first=True).double()
+    w_x, w_h, b = layer._blocks()
+    order = np.concatenate([np.arange(5, 10), np.arange(5), np.arange(15, 20), np.arange(10, 15)])
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", w_x[:, order].T), ("weight_hh_l0", w_h[:, order].T),
+                            ("bias_ih_l0", b[0, order]), ("bias_hh_l0", np.zeros(20))):
+            getattr(reference, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    layer.state = (h0, c0)
+    y = layer.forward(x)
+    dx = layer.backward(e)
+    x_t = torch.from_numpy(x).requires_grad_()
+    y_t, (h_t, c_t) = reference(x_t, (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None]))
+    (y_t * torch.from_numpy(e)).sum().backward()
+    back = np.argsort(order)                                  # PyTorch's blocks -> ours
+    grad = np.vstack([reference.weight_ih_l0.grad.numpy().T, reference.weight_hh_l0.grad.numpy().T,
+                      reference.bias_ih_l0.grad.numpy()[None]])[:, back]
+    for name, ours, theirs in (("y", y, y_t.detach().numpy()), ("h", layer.state[0], h_t[0].detach().numpy()),
+                               ("c", layer.state[1], c_t[0].detach().numpy()),
+                               ("dx", dx, x_t.grad.numpy()), ("dW", layer.gradient_weights, grad)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))

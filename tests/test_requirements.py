@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["TrainLeNet.py", "TrainSequences.py", "NeuralNetworkTests.py", "examples/vanishing.py",
-           "examples/TrainSequence.py", "examples/train_sequences.py",
+SCRIPTS = ["TrainLeNet.py", "TrainSequences.py", "NeuralNetworkTests.py",
+           "examples/vanishing.py", "examples/TrainSequence.py", "examples/train_sequences.py",
            "examples/run_notebooks.py"]
 
 
