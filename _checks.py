@@ -98,3 +98,8 @@ def sample_shape(owner, batch, shape):
     """Refuse a batch whose samples are not of ``shape`` (no check when ``shape`` is None)."""
     if shape is not None and tuple(np.shape(batch)[1:]) != tuple(shape):
         fail(owner, f"input of shape (batch, {', '.join(map(str, shape))})", np.shape(batch))
+
+
+def plural(count, word):
+    """``plural(1, "epoch")`` is "1 epoch", ``plural(3, "epoch")`` "3 epochs"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

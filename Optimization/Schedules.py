@@ -160,7 +160,7 @@ class EarlyStopping(checkpoint.Configurable):
     def report(self):
         """One sentence: when training stopped and why."""
         return (f"early stopping after epoch {self.epoch}: the validation loss has not improved "
-                f"on {self.best:.4f} (epoch {self.best_epoch}) for {self.patience} epochs; "
+                f"on {self.best:.4f} (epoch {self.best_epoch}) for {_checks.plural(self.patience, 'epoch')}; "
                 f"the weights of epoch {self.best_epoch} are back")
 
     def restore(self, net):

@@ -17,14 +17,11 @@ import numpy as np
 
 import checkpoint
 import NeuralNetwork
+from _checks import plural
 from . import paths
 from .arguments import flag, given
 from .loading import read_network
 from .report import figure_paths, report
-
-
-def plural(count, word):
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 class StopRequest:

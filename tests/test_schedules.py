@@ -156,3 +156,11 @@ def test_each_epoch_bar_ends_with_its_validation_numbers(capsys):
     assert f"val_loss={record['validation_loss']:.4f}" in last_of_epoch_1
     assert f"val_acc={record['validation_accuracy']:.4f}" in last_of_epoch_1
     assert "early stopping after epoch 2: the validation loss has not improved" in out
+
+
+def test_early_stopping_counts_its_epochs_in_words():
+    stopper = Schedules.EarlyStopping(patience=1)
+    stopper.epoch, stopper.best, stopper.best_epoch = 2, 0.5, 1
+    assert "for 1 epoch;" in stopper.report()
+    stopper.patience = 3
+    assert "for 3 epochs;" in stopper.report()
