@@ -3,7 +3,6 @@ import inside a function (parsed with ast, not run)."""
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint", "onnx_export")
@@ -98,17 +97,9 @@ def test_persistence_sits_below_the_framework():
     below = {m for m in edges if m == "checkpoint" or m.startswith("checkpoint.")}
     for module in below:
         assert edges[module] <= below | {"_checks"}, (module, edges[module] - below)
-    assert not cycles({m: edges[m] for m in edges if m not in
-                       ("Layers.Helpers", "Layers._check_layer")}), "a cycle"
-
-
-# Layers/Helpers.py <-> Layers/_check_layer.py is being untangled on another branch
-# (issue 19's gradient-check half); when it lands this test passes and the mark goes.
-KNOWN = [["Layers.Helpers", "Layers._check_layer"]]
+    assert not cycles(edges), "a cycle"
 
 
 def test_the_project_imports_form_a_tree():
     found = cycles(graph())
-    if found == KNOWN:
-        pytest.xfail("Layers.Helpers <-> Layers._check_layer (the gradient-check rework)")
     assert found == [], f"import cycles: {found}"
