@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint", "onnx_export")
+PACKAGES = ("Layers", "Optimization", "Data", "Models", "checkpoint", "onnx_export", "_commandline")
 
 
 def project_modules():
@@ -103,3 +103,9 @@ def test_persistence_sits_below_the_framework():
 def test_the_project_imports_form_a_tree():
     found = cycles(graph())
     assert found == [], f"import cycles: {found}"
+
+
+def test_every_package_of_the_project_is_read():
+    """A new package must join PACKAGES, or its imports would escape the cycle check."""
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert packages <= set(PACKAGES), packages - set(PACKAGES)
