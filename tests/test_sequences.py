@@ -393,3 +393,22 @@ def test_a_sequence_network_remembers_the_first_of_twenty_tokens():
     net.train(800)
     tokens = rng.integers(0, 8, (500, 20))
     assert np.mean(net.test(tokens).argmax(axis=1) == tokens[:, 0]) > 0.9
+
+
+def test_embedding_passes_check_layer_with_integer_tokens():
+    report = Helpers.check_layer(Embedding.Embedding(5, 3), (4, 6))
+    assert not report.failures, report
+    names = {c.name: c.status for c in report.checks}
+    assert names["gradient: weights"] == "pass" and names["gradient: input"] == "skip"
+
+
+def test_check_layer_catches_an_embedding_that_overwrites_repeated_tokens():
+    class Overwriting(Embedding.Embedding):
+        def backward(self, error_tensor, input_gradient=True):
+            self.gradient_weights = np.zeros_like(self.weights)
+            self.gradient_weights[self._tokens] = error_tensor     # repeats: last one wins
+            return None
+
+    layer = Overwriting(3, 2)
+    report = Helpers.check_layer(layer, (4, 6))
+    assert "gradient: weights" in [c.name for c in report.failures]
