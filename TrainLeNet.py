@@ -21,7 +21,6 @@ from _commandline import Setting, number
 from _commandline.mnist import MNISTTask, augment_setting, mnist_settings
 from Data.MNIST import MNISTData
 from Models import LeNet, plots
-from Optimization import Schedules
 
 ROOT = Path(__file__).resolve().parent
 DESCRIPTION = __doc__.splitlines()[0]
@@ -45,10 +44,8 @@ class LeNetTask(MNISTTask):
     }
 
     def build(self, s):
-        net = LeNet.LeNet(optimizer=LeNet.default_optimizer(s["lr"], s["l2"]))
-        schedule = Schedules.ExponentialDecay(s["lr_decay"]) if s["lr_decay"] < 1 else None
-        stopper = Schedules.EarlyStopping(s["patience"]) if s["patience"] else None
-        return net, schedule, stopper
+        return (LeNet.LeNet(optimizer=LeNet.default_optimizer(s["lr"], s["l2"])),
+                *self.controls(s))
 
     def summary(self, net):
         return net.summary((1, 28, 28))

@@ -23,16 +23,10 @@ from Data.MNIST import RowMNISTData
 from Data.Names import NamesData
 from Layers import GRU, LSTM
 from Models import CharModel, RowMNIST, plots
-from Optimization import Schedules
 
 ROOT = Path(__file__).resolve().parent
 RUNS = ROOT / "trained" / "runs"
 CELLS = {"lstm": LSTM.LSTM, "gru": GRU.GRU}
-
-
-def schedule_and_stopping(s):
-    return (Schedules.ExponentialDecay(s["lr_decay"]) if s["lr_decay"] < 1 else None,
-            Schedules.EarlyStopping(s["patience"]) if s["patience"] else None)
 
 
 class RowMNISTTask(MNISTTask):
@@ -51,7 +45,7 @@ class RowMNISTTask(MNISTTask):
 
     def build(self, s):
         return (RowMNIST.build(s["cell"], dtype=self.dtype, learning_rate=s["lr"]),
-                *schedule_and_stopping(s))
+                *self.controls(s))
 
     def summary(self, net):
         return net.summary((28, 28))
@@ -93,7 +87,7 @@ class NamesTask(_commandline.Task):
 
     def build(self, s):
         return (CharModel.build(learning_rate=s["lr"], cell=CELLS[s["cell"]]),
-                *schedule_and_stopping(s))
+                *self.controls(s))
 
     def summary(self, net):
         return net.summary((10,))

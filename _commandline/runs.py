@@ -138,6 +138,11 @@ def resume(task, parser, args):
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
+    for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
+                                training["early_stopping"]), task.controls(saved)):
+        if _described(kept) != _described(made):
+            parser.error(f"cannot resume {path}: its {name} ({_described(kept)}) is not what "
+                         f"its settings make ({_described(made)})")
     settings = dict(saved)
     for name, value in given(task, args).items():
         if name != "epochs" and value != saved[name]:
@@ -165,6 +170,11 @@ def resume(task, parser, args):
     run = Run(settings, path, net, training, replaces_finished=training["finished"])
     check_place(task, parser, run, overwrite=True)
     return run
+
+
+def _described(control):
+    """A schedule or stopper as its class and config, for comparing what a file holds."""
+    return None if control is None else f"{type(control).__name__}{control.get_config()}"
 
 
 def check_place(task, parser, run, overwrite):

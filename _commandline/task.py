@@ -1,4 +1,6 @@
 """What a command line tells the machinery about its task."""
+from Optimization import Schedules
+
 from .arguments import Setting, integer, number
 
 
@@ -53,8 +55,17 @@ class Task:
         return f"{len(data)} training {self.unit} from {self.source(data)}"
 
     def build(self, settings):
-        """``(network, schedule, early_stopping)`` of a new run (NumPy is seeded already)."""
+        """``(network, schedule, early_stopping)`` of a new run (NumPy is seeded already);
+        the last two as ``controls`` makes them."""
         raise NotImplementedError
+
+    def controls(self, settings):
+        """``(schedule, early_stopping)`` of the common settings: the learning rate times
+        ``lr_decay`` after every epoch (None if 1), early stopping after ``patience`` epochs
+        (None if 0). A resumed run's saved pair must be what its settings make."""
+        return (Schedules.ExponentialDecay(settings["lr_decay"]) if settings["lr_decay"] < 1
+                else None,
+                Schedules.EarlyStopping(settings["patience"]) if settings["patience"] else None)
 
     def summary(self, net):
         """The network as a table, printed when a new run starts."""

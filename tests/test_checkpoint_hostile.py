@@ -1104,3 +1104,22 @@ def test_an_all_zero_random_state_is_refused(saved, load):
     data = with_array(saved["run"], lambda doc: doc["training"]["rng"]["keys"],
                       npy(np.zeros(624, np.uint32)))
     refused(load(data), "training.rng.keys", "all-zero state")
+
+
+def test_resume_refuses_a_schedule_or_stopper_its_settings_do_not_make(saved, tmp_path):
+    """The saved run holds ExponentialDecay(0.9) and EarlyStopping(2, 0.01): settings that
+    say no early stopping (patience 0), or no decay (lr_decay 1), contradict it."""
+    cases = {"patience 0": ({"lr_decay": 0.9, "patience": 0}, "early stopping"),
+             "lr_decay 1": ({"lr_decay": 1.0, "patience": 0}, "schedule")}
+    commands = []
+    for name, (settings, _) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.ckpt"
+        path.write_bytes(edited(saved["lenet_run"], lambda d, s=settings: [
+            put(d, ("training", "settings", key), value) for key, value in s.items()]))
+        commands.append([sys.executable, str(ROOT / "TrainLeNet.py"), "--resume",
+                         "--checkpoint", str(path)])
+    for (name, (_, what)), result in zip(cases.items(), run_all(commands)):
+        detail = f"{name}: status {result.returncode}, stderr {result.stderr!r}"
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, detail
+        assert f"its {what} (" in result.stderr and "is not what its settings make" \
+            in result.stderr, detail
