@@ -40,8 +40,9 @@ assert (rnn["name"], lstm["name"]) == ("Elman RNN", "LSTM")
 assert far_to_near(rnn["after"]) < 1e-3
 assert far_to_near(lstm["after"]) > 1e-1
 assert far_to_near(lstm["after"]) > 1e4 * far_to_near(rnn["after"])
-# Before training the LSTM's forget gates (about 0.5) make its gradient vanish too.
-assert far_to_near(lstm["before"]) < 1e-3
+# Before training the LSTM's gradient fades too, though its forget gates start open
+# (LSTM.initialize: about 0.73): trained, it is flat.
+assert far_to_near(lstm["before"]) < 1e-2 < 1e-1 < far_to_near(lstm["after"])
 assert lstm["test_mse"] < baseline / 10 < rnn["test_mse"]
 for r in (rnn, lstm):
     assert len(r["before"]) == len(r["after"]) == 50 and (r["after"] > 0).all()
