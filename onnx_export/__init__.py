@@ -43,11 +43,11 @@ those become other standard operators that have one (an im2col for Conv, a Scan
 of the cell's equations for the recurrent layers), computing the same sums.
 """
 import os
-import uuid
 
 import numpy as np
 
 import _checks
+import checkpoint
 from . import feedforward, recurrent
 from .graph import CONVERTERS, OPSET, Graph, Tensor, register
 
@@ -194,25 +194,10 @@ def _cast(graph, x, dtype):
 
 
 def _write_atomically(data, path):
-    """Write ``data`` to a new temporary file next to ``path``, then rename it into place.
-
-    As ``checkpoint.py`` saves: O_EXCL (never an existing file), mode 0666 less the umask,
-    flushed to disk before the rename; on any failure the temporary file is removed.
-    """
-    directory, name = os.path.split(os.path.abspath(path))
-    # At most 50 characters of the name: the temporary name must fit 255 bytes too.
-    temporary = os.path.join(directory, f".{name[:50]}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+    """``checkpoint``'s atomic write (temporary file, fsync, rename), with an error that
+    names the file asked for rather than the temporary one."""
     try:
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as err:          # name the file asked for, not the temporary one
+        checkpoint.write_atomically(path, data)
+    except OSError as err:
         raise type(err)(err.errno, f"export_onnx: cannot write {path} ({err.strerror})") \
             from None
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
