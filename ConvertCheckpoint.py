@@ -151,8 +151,23 @@ def _state_value(obj, key, now):
     if isinstance(now, np.ndarray):
         value = np.array(value, dtype=now.dtype if value is None else np.asarray(value).dtype)
         if value.dtype.kind != "f" or not np.isfinite(value).all():
-            raise ValueError(f"{type(obj).__name__}.{key}: expected finite numbers")
+            raise ValueError(f"{type(obj).__name__}.{key}: expected finite floating-point "
+                             f"numbers, got {value.dtype} values")
     return value
+
+
+# Kept on each optimizer by the pickle release (BatchNormalization switched it off for
+# gamma and beta); today the layer declares which parameters it regularizes.
+_RETIRED = ("apply_regularizer",)
+
+
+def _optimizer_state(old):
+    """The state of the parameter that the pickled optimizer ``old`` updated: its public
+    attributes that are not constructor arguments (the release's ``v``, ``r``, ``k``),
+    for the fresh optimizer's ``load_state_dict`` to take or refuse."""
+    args = checkpoint.constructor_args(type(old))
+    return {key: _state_value(old, key, value) for key, value in vars(old).items()
+            if not key.startswith("_") and key not in args and key not in _RETIRED}
 
 
 def rebuild(net):
@@ -168,8 +183,7 @@ def rebuild(net):
             layer.optimizer = optimizer.fork() if first.is_linked(net.optimizer) \
                 else _rebuild(first, "optimizer")
             for name, new in layer.parameter_optimizers().items():
-                new.load_state_dict({key: _state_value(optimizers[name], key, value)
-                                     for key, value in optimizers[name].state_dict().items()})
+                new.load_state_dict(_optimizer_state(optimizers[name]))
         layers.append(layer)
     config = net.get_config() if type(net) is not NeuralNetwork.NeuralNetwork else {}
     config = {k: np.dtype(v).type if k == "dtype" else v for k, v in config.items()}

@@ -1,12 +1,17 @@
 """ConvertCheckpoint.py against forged and damaged pickles (issue 20, item 7): no
 memory-corruption primitive, one line and exit status 2 for every refusal, damaged
-files refused where their shapes or values show it, old recurrent layers converted."""
+files refused where their shapes or values show it, old recurrent layers converted; and
+(issue 25) trained networks of every kind that the last pickle release had, with each of
+its optimizers, pickled by that release's own code, convert to the same outputs."""
 import copyreg
+import io
 import os
+import shutil
 import pickle
 import random
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,8 @@ from Layers._recurrent import RecurrentLayer
 from Optimization import Loss, Optimizers
 
 ROOT = Path(__file__).resolve().parent.parent
+PICKLES = ROOT / "tests" / "data" / "pickles"
+RELEASE = "1dae96a"             # the last release that saved with pickle (make_pickles.py)
 CORE = "numpy._core" if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else "numpy.core"
 
 
@@ -134,6 +141,16 @@ def forged():
     nan = network()
     nan.layers[2].weights[0, 0] = np.nan
     cases["NaN weights"] = old_pickle(nan)
+    moments = network()
+    adam = moments.layers[2].parameter_optimizers()["weights"]
+    adam.v = adam.v[:-1]
+    cases["an Adam moment of the wrong shape"] = old_pickle(moments)
+    moments = network()
+    moments.layers[0].parameter_optimizers()["weights"].r[0, 0] = np.nan
+    cases["a NaN moment"] = old_pickle(moments)
+    moments = network()
+    moments.layers[1].parameter_optimizers()["weights"].s = np.ones(3)
+    cases["a state entry that Adam does not hold"] = old_pickle(moments)
     negative = network()
     negative.optimizer.learning_rate = 1e-3
     negative.optimizer._hyper["learning_rate"] = -1.0
@@ -196,3 +213,94 @@ def test_damaged_pickles_are_refused_where_it_shows(tmp_path, capsys):
     with capsys.disabled():
         print(f"\ndamaged pickles (60): {counts}")
     assert counts["refused"] >= 40, counts
+
+
+# -- trained networks pickled by the release itself (issue 25) -----------------------------
+
+def converted_outputs(tmp_path, pickle_file, data):
+    """Convert ``pickle_file``; return its ``test(input)`` and the same after the two
+    training steps that make_pickles.py took from the saved state (seed 7)."""
+    new = tmp_path / (pickle_file.stem + ".ckpt")
+    assert ConvertCheckpoint.main([str(pickle_file), str(new)]) == 0
+    net = NeuralNetwork.load(new)
+    before = net.test(data["input"])
+
+    class FixedBatch:
+        def next(self):
+            return data["x"], data["y"]
+    net.data_layer = FixedBatch()
+    np.random.seed(7)                          # Dropout's masks, as the release drew them
+    for layer in net.layers:                   # memorize starts from zeros, as it did there
+        if hasattr(layer, "memorize"):
+            layer.state = None
+    net.train(2)
+    return before, net.test(data["input"])
+
+
+def assert_converts(tmp_path, directory, name):
+    data = np.load(directory / f"{name}.npz")
+    before, after = converted_outputs(tmp_path, directory / f"{name}.pkl", data)
+    # The references were computed by the old code (maybe on another machine): the last
+    # bits of a product depend on the BLAS kernel, so float64 agrees to 1e-12, not exactly.
+    np.testing.assert_allclose(before, data["output"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(after, data["trained"], rtol=1e-12, atol=1e-15)
+
+
+def committed():
+    return sorted(p.stem for p in PICKLES.glob("*.pkl"))
+
+
+def test_every_kind_with_every_optimizer_is_there():
+    sys.path.insert(0, str(PICKLES))
+    try:
+        import make_pickles
+    finally:
+        sys.path.remove(str(PICKLES))
+    assert committed() == sorted(f"{kind}_{opt}" for kind in make_pickles.NETWORKS
+                                 for opt in make_pickles.OPTIMIZERS)
+    assert len(committed()) == 21
+
+
+@pytest.mark.parametrize("name", committed())
+def test_a_trained_pickle_of_the_release_converts_to_the_same_outputs(tmp_path, name):
+    assert_converts(tmp_path, PICKLES, name)
+
+
+def release_tree(tmp_path):
+    """The pickle release's code, from this clone's git history, in ``tmp_path``."""
+    git = shutil.which("git")
+    if git is None or subprocess.run([git, "cat-file", "-e", f"{RELEASE}^{{commit}}"],
+                                     cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.skip(f"commit {RELEASE} is not in this clone's history")
+    archive = subprocess.run([git, "archive", "--format=tar", RELEASE], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        # the "data" filter where Python has it (3.12 warns without one)
+        tar.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter")
+                                    else {}))
+    script = tmp_path / "tests" / "data" / "pickles" / "make_pickles.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PICKLES / "make_pickles.py", script)
+    return script
+
+
+def test_pickles_made_now_by_the_release_from_git_history_convert(tmp_path):
+    """The same, with pickles that the release's code writes here and now (this machine's
+    kernels on both sides), plus the release's own shipped LeNet (float32)."""
+    script = release_tree(tmp_path / "release")
+    out = tmp_path / "made"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # the release's modules
+    result = subprocess.run([sys.executable, str(script), str(out), "--shipped"], env=env,
+                            cwd=script.parent, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    made = sorted(p.stem for p in out.glob("*.pkl"))
+    assert made == committed()
+    for name in made:
+        assert_converts(tmp_path, out, name)
+    data = np.load(out / "lenet_mnist.npz")
+    before, _ = converted_outputs(tmp_path, tmp_path / "release" / "trained" / "lenet_mnist.pkl",
+                                  {"input": data["input"], "x": data["input"],
+                                   "y": np.eye(10)[[0, 1, 2, 3]]})
+    # float32, computed by two versions of the code: agreement to float32 round-off.
+    np.testing.assert_allclose(before, data["output"], rtol=1e-5, atol=1e-7)
