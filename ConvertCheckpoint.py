@@ -139,8 +139,9 @@ def _rebuild(obj, kind):
         raise ValueError(f"expected a {kind}, got {type(obj).__name__}")
     if kind == "optimizer":
         fresh = checkpoint.build(type(obj), obj.get_config())
-    else:
-        fresh = type(obj)(**_config(obj))
+        fresh.load_state_dict(_optimizer_state(obj))
+        return fresh
+    fresh = type(obj)(**_config(obj))
     state = fresh.state_dict()
     fresh.load_state_dict({key: _state_value(obj, key, now) for key, now in state.items()})
     return fresh
