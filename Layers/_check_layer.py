@@ -15,6 +15,11 @@ The loss is a fixed random linear functional ``L = sum(output * R)``: backward
 receives ``R`` as dL/d(output), so every output element contributes and any
 output shape works.
 
+The report's header names the layer with its constructor's arguments, read back from
+the layer's attributes of the same names (as ``get_config`` does for a checkpoint):
+``MyFC(input_size=4, output_size=3)``; an argument at its default is left out, and one
+the layer does not keep under its own name shows as ``n_in=?``.
+
 The report's rows, in order:
     contract  forward's output shape, backward's result shape, arguments left alone
     gradient  dL/d(input) and dL/d(each parameter) against central differences
@@ -31,6 +36,7 @@ for a loss of order 1) would make a relative error meaningless; there it is an
 absolute error of 1e-4 * 1e-5.
 """
 import copy
+import inspect
 import random
 
 import numpy as np
@@ -84,10 +90,50 @@ def check_layer(layer, input_shape, *, output_shape=None, sequence=None,
     try:
         checker = _Checker(layer, shape, output_shape, sequence, batch_dependent, tokens,
                            tolerance, seed)
-        return Report(f"{layer!r}, input {shape}", checker.run())
+        return Report(f"{_describe(layer)}, input {shape}", checker.run())
     finally:
         np.random.set_state(saved[0])
         random.setstate(saved[1])
+
+
+def _describe(layer):
+    """``MyFC(input_size=4, output_size=3)``: the class and its constructor's arguments
+    (see the module docstring)."""
+    cls = type(layer)
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]   # no self
+    except (TypeError, ValueError):            # a constructor Python cannot describe
+        parameters = []
+    args = []
+    for p in parameters:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        try:
+            value = getattr(layer, p.name)
+        except Exception:          # noqa: BLE001 - not kept, or a property that raises
+            if p.default is p.empty:
+                args.append(f"{p.name}=?")
+            continue
+        if p.default is p.empty or not _equal(value, p.default):
+            args.append(f"{p.name}={_short(value)}")
+    return f"{cls.__name__}({', '.join(args)})"
+
+
+def _equal(value, default):
+    try:
+        return bool(value == default)
+    except Exception:              # noqa: BLE001 - an array's ==, or a student's __eq__
+        return False
+
+
+def _short(value):
+    """A short text for an argument's value: ``float32`` for a dtype, ``array(4, 3)``."""
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _shape(name, value):
@@ -101,6 +147,19 @@ def _shape(name, value):
         raise ValueError(f"check_layer: expected {name} as a tuple of positive integers, "
                          f"got {value!r}")
     return shape
+
+
+def _bias_hint(weights, features):
+    """Where the extra column of dL/d(input) comes from, by the layout of ``weights``."""
+    shape = np.shape(weights) if isinstance(weights, np.ndarray) else ()
+    if len(shape) == 2 and shape[0] == features + 1:
+        return ("(the bias's): drop the bias row of the weights (weights[:-1]) when computing "
+                "the error for the previous layer.")
+    if len(shape) == 2 and shape[1] == features + 1:
+        return ("(the bias's): drop the bias column of the weights (weights[:, :-1]) when "
+                "computing the error for the previous layer.")
+    return ("(the bias's?): the constant 1 appended to the input has no previous layer, so "
+            "leave its column out of the error for the previous layer.")
 
 
 class _LinearLoss:
@@ -239,7 +298,7 @@ class _Checker:
         except Exception as err:
             return rows + [Check("contract: backward", "FAIL", f"error {out.shape}",
                                  f"backward raised {type(err).__name__}: {err}")], False
-        rows.append(self._backward_row(x, out, dx))
+        rows.append(self._backward_row(layer, x, out, dx))
         rows.append(self._arguments_row(changed_by_forward, not np.array_equal(x, self.x),
                                         not np.array_equal(error, self.r)))
         if self.names:
@@ -260,7 +319,7 @@ class _Checker:
                          "the time of one sequence) in front and unchanged.")
         return Check(name, "pass", detail)
 
-    def _backward_row(self, x, out, dx):
+    def _backward_row(self, layer, x, out, dx):
         name = "contract: backward shape"
         if self.tokens is not None and dx is None:
             return Check(name, "pass", "returns None: integer tokens have no gradient")
@@ -270,9 +329,16 @@ class _Checker:
         detail = f"returns {dx.shape}, input {x.shape}"
         if dx.shape == x.shape:
             return Check(name, "pass", detail)
-        if dx.shape == out.shape:
+        # [x, 1] @ weights: error @ weights.T has a column for the constant 1 too.
+        bias_column = dx.ndim == x.ndim and dx.shape[:-1] == x.shape[:-1] \
+            and dx.shape[-1] == x.shape[-1] + 1
+        if dx.shape == out.shape and not (bias_column and not np.array_equal(dx, self.r)):
             return Check(name, "FAIL", detail, "backward returns dL/d(output) instead of "
                          "dL/d(input)?")
+        if bias_column:
+            return Check(name, "FAIL", detail, f"backward returned shape {dx.shape} for an "
+                         f"input of shape {x.shape}: one column too many "
+                         + _bias_hint(getattr(layer, "weights", None), x.shape[-1]))
         return Check(name, "FAIL", detail, "backward must return dL/d(input), an array shaped "
                      "like forward's input.")
 

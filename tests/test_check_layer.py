@@ -96,6 +96,29 @@ class ElmanRNN(BaseLayer):
         return dx
 
 
+class CourseFC(BaseLayer):
+    """The course sheets' layout: ``weights`` ``(input_size + 1, output_size)``, the bias
+    the last row, ``forward(X) = [X, 1] @ weights``."""
+
+    def __init__(self, input_size, output_size):
+        super().__init__()
+        self.trainable = True
+        self.optimizer = None
+        self.input_size, self.output_size = input_size, output_size
+        self.weights = np.random.uniform(0, 1, (input_size + 1, output_size))
+
+    def forward(self, x):
+        self.x1 = np.hstack([x, np.ones((len(x), 1))])
+        return self.x1 @ self.weights
+
+    def backward(self, e):
+        self.gradient_weights = self.x1.T @ e
+        dx = e @ self.weights[:-1].T            # the bias row has no previous layer
+        if self.optimizer is not None:
+            self.weights = self.optimizer.calculate_update(self.weights, self.gradient_weights)
+        return dx
+
+
 # ---------------------------------------------------------------------------
 # The gallery: one mistake each
 # ---------------------------------------------------------------------------
@@ -140,6 +163,39 @@ class ReturnsOutputError(Dense):
     def backward(self, e):
         self.gradients(e)
         return e
+
+
+class ErrorWithBiasColumn(CourseFC):
+    def backward(self, e):
+        self.gradient_weights = self.x1.T @ e
+        return e @ self.weights.T
+
+
+class ErrorWithBiasColumnTransposed(ErrorWithBiasColumn):
+    """Weights ``(output_size, input_size + 1)``, as some books write them."""
+
+    def __init__(self, input_size, output_size):
+        super().__init__(input_size, output_size)
+        self.weights = np.ascontiguousarray(self.weights.T)
+
+    def forward(self, x):
+        self.x1 = np.hstack([x, np.ones((len(x), 1))])
+        return self.x1 @ self.weights.T
+
+    def backward(self, e):
+        self.gradient_weights = e.T @ self.x1
+        return e @ self.weights
+
+
+class AppendsOne(BaseLayer):
+    """No weights; backward hands back a column for the constant 1 it appended."""
+
+    def forward(self, x):
+        self.y = np.tanh(np.hstack([x, np.ones((len(x), 1))]))
+        return self.y
+
+    def backward(self, e):
+        return e * (1 - self.y ** 2)
 
 
 class NotMarkedTrainable(Dense):
@@ -290,6 +346,18 @@ GALLERY = [
     ("returns-output-error", lambda: ReturnsOutputError(4, 3), (5, 4), {},
 
      {"contract: backward shape": r"backward returns dL/d\(output\) instead of dL/d\(input\)\?"}),
+    ("error-with-the-bias-column", lambda: ErrorWithBiasColumn(4, 3), (5, 4), {},
+     {"contract: backward shape": r"backward returned shape \(5, 5\) for an input of shape "
+                                  r"\(5, 4\): one column too many \(the bias's\): drop the "
+                                  r"bias row of the weights \(weights\[:-1\]\) when computing the "
+                                  r"error for the previous layer\."}),
+    ("error-with-the-bias-column-square", lambda: ErrorWithBiasColumn(4, 5), (5, 4), {},
+     {"contract: backward shape": r"one column too many \(the bias's\): drop the bias row"}),
+    ("error-with-the-bias-column-transposed", lambda: ErrorWithBiasColumnTransposed(4, 3),
+     (5, 4), {}, {"contract: backward shape": r"drop the bias column of the weights "
+                                              r"\(weights\[:, :-1\]\)"}),
+    ("error-with-a-column-for-the-one", AppendsOne, (5, 4), {},
+     {"contract: backward shape": r"one column too many \(the bias's\?\): the constant 1"}),
     ("not-marked-trainable", lambda: NotMarkedTrainable(4, 3), (5, 4), {},
      {"contract: parameters": r"has parameters but trainable is False"}),
     ("backward-returns-none", ForgetsToReturn, (5, 6), {},
@@ -395,6 +463,7 @@ CORRECT = [
     ("gru-output-3d", lambda: recurrent(GRU.GRU, 3), (3, 6, 4), SEQ,
      ["weights", "output_weights"]),
     ("student-dense", lambda: Dense(4, 3), (5, 4), {}, ["weights", "bias"]),
+    ("course-fc", lambda: CourseFC(4, 3), (5, 4), {}, ["weights"]),
     ("student-rnn", lambda: ElmanRNN(3, 4), (6, 3), SEQ, ["weights"]),
 ]
 
@@ -474,6 +543,31 @@ def test_report_renders_as_a_table_and_in_a_notebook():
     page = report._repr_html_()
     assert page.startswith("<p><b>check_layer(") and "<table>" in page and "FAIL" in page
     assert Helpers.check_layer(ReLU.ReLU(), (3, 4)).assert_ok().ok
+
+
+class RaisingProperty(Dense):
+    @property
+    def n_out(self):
+        raise RuntimeError("not set yet")
+
+
+@pytest.mark.parametrize("factory, title", [
+    (lambda: CourseFC(4, 3), "CourseFC(input_size=4, output_size=3)"),
+    (lambda: ElmanRNN(3, 4), "ElmanRNN(n_in=3, hidden=4)"),           # bptt_steps: default
+    (lambda: ElmanRNN(3, 4, 2), "ElmanRNN(n_in=3, hidden=4, bptt_steps=2)"),
+    (lambda: Dense(4, 3), "Dense(n_in=?, n_out=?)"),                  # not kept by those names
+    (lambda: RaisingProperty(4, 3), "RaisingProperty(n_in=?, n_out=?)"),
+    (DiagonalSoftMax, "DiagonalSoftMax()"),
+    (NoBaseLayer, "NoBaseLayer()"),
+    (lambda: FullyConnected.FullyConnected(4, 3, dtype=np.float32),
+     "FullyConnected(input_size=4, output_size=3, dtype=float32)"),
+    (lambda: RNN.RNN(4, 5, 3), "RNN(input_size=4, hidden_size=5, output_size=3)"),
+])
+def test_the_header_shows_the_constructor_arguments(factory, title):
+    shape = (6, 3) if title.startswith("ElmanRNN") else \
+        (6, 4) if title.startswith("RNN") else (5, 4)
+    report = Helpers.check_layer(factory(), shape, sequence=title.startswith(("ElmanRNN", "RNN")))
+    assert report.summary().startswith(f"check_layer({title}, input {shape}): ")
 
 
 @pytest.mark.parametrize("layer, shape, error, pattern", [

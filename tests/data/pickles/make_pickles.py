@@ -60,16 +60,18 @@ def one_hot(rng, n, k):
 # 1e-10 for no fault of the conversion.
 def dense(rng):
     layers = (FullyConnected.FullyConnected(4, 6), TanH.TanH(),
-              BatchNormalization.BatchNormalization(6), Dropout.Dropout(0.7), FullyConnected.FullyConnected(6, 5),
-              Sigmoid.Sigmoid(), FullyConnected.FullyConnected(5, 3), ReLU.ReLU(),
+              BatchNormalization.BatchNormalization(6), Dropout.Dropout(0.7),
+              FullyConnected.FullyConnected(6, 5), Sigmoid.Sigmoid(),
+              FullyConnected.FullyConnected(5, 3), ReLU.ReLU(),
               FullyConnected.FullyConnected(3, 3), SoftMax.SoftMax())
     return layers, Loss.CrossEntropyLoss(), rng.random((6, 4)), one_hot(rng, 6, 3)
 
 
 def conv2d(rng):
     layers = (Conv.Conv((1, 1), (2, 3, 3), 3), ReLU.ReLU(),
-              BatchNormalization.BatchNormalization(3), Conv.Conv((2, 1), (3, 2, 2), 2), Pooling.Pooling((1, 2), (2, 2)),
-              Flatten.Flatten(), FullyConnected.FullyConnected(2 * 1 * 3, 3), SoftMax.SoftMax())
+              BatchNormalization.BatchNormalization(3), Conv.Conv((2, 1), (3, 2, 2), 2),
+              Pooling.Pooling((1, 2), (2, 2)), Flatten.Flatten(),
+              FullyConnected.FullyConnected(2 * 1 * 3, 3), SoftMax.SoftMax())
     return layers, Loss.CrossEntropyLoss(), rng.random((4, 2, 4, 6)), one_hot(rng, 4, 3)
 
 
