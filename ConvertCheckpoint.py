@@ -2,10 +2,12 @@
 
     .venv/bin/python ConvertCheckpoint.py OLD.pkl NEW.ckpt
 
-Older versions of this framework saved networks with pickle. Reading a pickle can
-run code written into it, which is why ``NeuralNetwork.load`` refuses them. Run
-this only on a file you trust (one you made yourself, or from someone you would
-let run a program on your machine). It reads the pickle with an unpickler that
+Older versions of this framework saved networks with pickle; every kind of network
+that the last of them wrote, trained with each of its optimizers, converts
+(tests/data/pickles holds one of each). Reading a pickle can run code written into
+it, which is why ``NeuralNetwork.load`` refuses them. Run this only on a file you
+trust (one you made yourself, or from someone you would let run a program on your
+machine). It reads the pickle with an unpickler that
 admits only the framework's classes and NumPy arrays of numbers (no object or
 structured dtypes, no array larger than its data, no raw scalar memory), then
 rebuilds every object from its constructor's arguments and loads its state through

@@ -25,7 +25,7 @@ from Optimization import Loss, Optimizers
 
 ROOT = Path(__file__).resolve().parent.parent
 PICKLES = ROOT / "tests" / "data" / "pickles"
-RELEASE = "1dae96a"             # the last release that saved with pickle (make_pickles.py)
+RELEASE = "1dae96aae57e4eeb373b5e9190256dd6820953d1"   # the last to pickle (make_pickles.py)
 CORE = "numpy._core" if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else "numpy.core"
 
 
