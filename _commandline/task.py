@@ -55,8 +55,9 @@ class Task:
         """Where the data came from, as a run records it (the same on every machine)."""
         raise NotImplementedError
 
-    def describe(self, data):
-        """One line about the data, printed when a new run starts."""
+    def describe(self, data, settings):
+        """One line about the data a new run uses (its settings applied), printed when it
+        starts."""
         return f"{len(data)} training {self.unit} from {self.source(data)}"
 
     def build(self, settings):
