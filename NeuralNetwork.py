@@ -147,7 +147,7 @@ class NeuralNetwork:
 
         ``train(iterations)`` runs that many steps (quietly unless ``progress=True``).
         ``train(epochs=E, batch_size=B)`` hands over to ``Trainer.train_epochs``:
-        ``E`` passes over the data layer's ``len()`` samples, with ``validation``,
+        ``E`` more passes over the data layer's samples (never a total), with ``validation``,
         ``schedule``, ``early_stopping``, ``progress`` and ``callback`` (see there).
         The loss per sample is the loss layer's value over the batch size, without
         the regularization term: the unit of ``evaluate`` and ``history``. A NaN

@@ -81,9 +81,12 @@ class NamesTask(_commandline.Task):
     def source(self, data):
         return "names 0.3.0 (dist.all.last)"
 
-    def describe(self, data):
+    def describe(self, data, s):
+        validation = self.validation_set(data, s)
         return (f"surnames from {self.source(data)}: {len(data)} training, "
-                f"{len(data.validation_names)} validation, {len(data.test_names)} test names")
+                f"{0 if validation is None else len(validation[0])} validation, "
+                f"{len(data.test_names)} test names; losses in nats per name (a name's "
+                f"characters summed)")
 
     def build(self, s):
         return (CharModel.build(learning_rate=s["lr"], cell=CELLS[s["cell"]]),
@@ -105,7 +108,9 @@ class NamesTask(_commandline.Task):
 
     def results(self, net, test_x, test_y):
         nats, perplexity = net.test_loss(test_x, test_y)
-        return [["test nats / character", f"{nats:.4f}"], ["perplexity", f"{perplexity:.2f}"],
+        per_name = nats * int(test_y.any(axis=-1).sum()) / len(test_x)   # the epochs' unit
+        return [["test nats / name", f"{per_name:.4f}"], ["test nats / character", f"{nats:.4f}"],
+                ["perplexity", f"{perplexity:.2f}"],
                 ["names (seed 0)", " ".join(net.sample(8, seed=0))]]
 
     def figures(self, net, test_x, test_y):

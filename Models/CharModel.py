@@ -21,10 +21,10 @@ import _checks
 import checkpoint
 import NeuralNetwork
 from Data import Names
-from Layers import LSTM, Embedding, FullyConnected, SoftMax
+from Layers import GRU, LSTM, RNN, Embedding, FullyConnected, SoftMax
 from Optimization import Loss, Optimizers
 
-from .RowMNIST import linear_like_torch
+from .RowMNIST import check_architecture, linear_like_torch
 
 LEARNING_RATE = 1e-3
 EMBEDDING, HIDDEN = 32, 128
@@ -36,12 +36,37 @@ class CharModel(NeuralNetwork.NeuralNetwork):
 
     The constructor is NeuralNetwork's (it adds no layers); ``sample`` and
     ``test_loss`` work on any such stack that ends in a per-step SoftMax over the
-    27 characters and whose recurrent layers have ``memorize``.
+    27 characters and whose recurrent layers have ``memorize``. A checkpoint holds
+    ``build``'s architecture only (``from_config``); save other stacks as a
+    ``NeuralNetwork``.
     """
 
     def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
         super().__init__(optimizer, weights_initializer, bias_initializer)
         self.loss_layer = Loss.CrossEntropyLoss()
+
+    @classmethod
+    def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
+                    bias_initializer=None, loss_layer=None):
+        """``NeuralNetwork.from_config`` for ``build``'s architecture only: an Embedding of
+        the 27 tokens of ``Data.Names`` (any width E), an LSTM, GRU or RNN (any hidden size
+        H, no output layer), FullyConnected back to the 27 tokens, SoftMax, and
+        ``CrossEntropyLoss``; ValueError otherwise (nats per character of another
+        vocabulary or another loss would be another quantity)."""
+        v = Names.VOCABULARY
+        check_architecture(
+            cls.__name__, layers, loss_layer,
+            ((Embedding.Embedding,), (LSTM.LSTM, GRU.GRU, RNN.RNN),
+             (FullyConnected.FullyConnected,), (SoftMax.SoftMax,)),
+            lambda embedding, cell, fc, softmax: (
+                embedding.vocabulary_size == v and cell.input_size == embedding.embedding_size
+                and cell.output_size is None and fc.input_size == cell.hidden_size
+                and fc.output_size == v),
+            f"Embedding({v}, E) -> LSTM, GRU or RNN(E, H) -> FullyConnected(H, {v}) -> "
+            f"SoftMax()")
+        return super().from_config(config, layers=layers, optimizer=optimizer,
+                                   weights_initializer=weights_initializer,
+                                   bias_initializer=bias_initializer, loss_layer=loss_layer)
 
     def test_loss(self, tokens=None, labels=None, batch_size=1024):
         """``(nats per character, perplexity)`` on ``tokens``/``labels`` (default: the data

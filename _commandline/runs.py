@@ -202,7 +202,7 @@ def setup(task, parser, run, data, quiet):
         net, schedule, stopper = task.build(s)
         s["source"] = task.source(data)
         if not quiet:
-            print(task.describe(data))
+            print(task.describe(data, s))
             print(task.summary(net))
     else:
         net, training = run.net, run.training

@@ -4,12 +4,17 @@ from Optimization import Schedules
 from .arguments import Setting, integer, number
 
 
+# One meaning on the command line, said in the same words in docs/training.md; Python's
+# train(epochs=N) counts the other way (N more), so the help names both.
+EPOCHS_HELP = ("the total number of epochs of the run, counted from its start; with --resume "
+               "the run continues up to it (in Python, train(epochs=N) runs N more)")
+
+
 def common_settings(epochs, batch_size, lr, lr_decay):
     """The settings every trainer has (Adam's learning rate and its decay, early stopping,
     the seed), with the task's defaults."""
     return {
-        "epochs": Setting(integer(1), epochs, "passes over the training set (with --resume: "
-                                              "the new total)"),
+        "epochs": Setting(integer(1), epochs, EPOCHS_HELP),
         "batch_size": Setting(integer(1), batch_size, "samples per step"),
         "lr": Setting(number(0, 1), lr, "Adam learning rate"),
         "lr_decay": Setting(number(0, 1), lr_decay, "multiply the learning rate by this after "
@@ -50,8 +55,9 @@ class Task:
         """Where the data came from, as a run records it (the same on every machine)."""
         raise NotImplementedError
 
-    def describe(self, data):
-        """One line about the data, printed when a new run starts."""
+    def describe(self, data, settings):
+        """One line about the data a new run uses (its settings applied), printed when it
+        starts."""
         return f"{len(data)} training {self.unit} from {self.source(data)}"
 
     def build(self, settings):

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from examples.run_notebooks import WIDGET, normalize
+from examples.run_notebooks import WIDGET, WIDGET_STATE, normalize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -133,3 +133,39 @@ def test_normalize_strips_timestamps_versions_and_widgets_and_keeps_results():
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     assert dict(cell.metadata) == {"tags": ["keep"]}
     assert cell.outputs == [printed, figure] and cell.execution_count == 1
+
+
+def test_normalize_keeps_a_progress_bar_as_the_text_of_its_final_state():
+    """Issue 26 item 14: the saved bars read ``0%| 0/19``, their widgets' first state."""
+    def model(name, **state):
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls",
+                "model_module_version": "2.0.0", "state": state}
+    state = {"box": model("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_bar",
+                                                 "IPY_MODEL_right"]),
+             "left": model("HTMLModel", value="epoch 1/6: 100%"),
+             "bar": model("FloatProgressModel", value=19.0, max=19.0, bar_style="success"),
+             "right": model("HTMLModel", value=" 19/19 [00:00&lt;00:00, 235.71it/s, "
+                                                "loss=2.0158, val_acc=0.6967]")}
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["widgets"] = {WIDGET_STATE: {"state": state, "version_major": 2,
+                                                   "version_minor": 0}}
+    cell = nbformat.v4.new_code_cell("net.train(epochs=6)", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        WIDGET: {"model_id": "box", "version_major": 2, "version_minor": 0},
+        "text/plain": "epoch 1/6:   0%|          | 0/19 [00:00<?, ?it/s]"})]
+    notebook.cells = [cell]
+    normalize(notebook)
+    nbformat.validate(notebook)
+    assert "widgets" not in notebook.metadata
+    assert [o.data for o in cell.outputs] == [
+        {"text/plain": "epoch 1/6: 100%|██████████| 19/19 [loss=2.0158, val_acc=0.6967]"}]
+
+
+def test_the_committed_tour_shows_its_progress_bars_finished():
+    notebook = nbformat.read(EXAMPLES / "Tour.ipynb", as_version=4)
+    texts = ["".join(o.get("data", {}).get("text/plain", "")) for cell in notebook.cells
+             if cell.cell_type == "code" for o in cell.outputs]
+    bars = [t for t in texts if t.startswith("epoch ")]
+    assert [t.split(":")[0] for t in bars] == [f"epoch {e}/6" for e in range(1, 7)]
+    assert all("100%|██████████| 19/19 [loss=" in t and "it/s" not in t for t in bars)
+    assert not [t for t in texts if " 0%|" in t]

@@ -1,13 +1,18 @@
 """TrainSequences.py: the sequence models on TrainLeNet's machinery (issue 18 item 4)."""
+import re
 import shutil
 
 import numpy as np
 import pytest
 
 import _commandline
+import checkpoint
 import NeuralNetwork
 import TrainSequences
+from Data import Names
+from Layers import GRU, LSTM, RNN, Embedding, FullyConnected, SoftMax
 from Models import CharModel, RowMNIST
+from Optimization import Loss, Optimizers
 from test_trainer import ROOT, ctrl_c_at, same_run, small_mnist  # noqa: F401 - a fixture
 
 
@@ -82,3 +87,118 @@ def test_a_bad_flag_names_the_task(capsys):
     err = refused(capsys, "names", "--cell", "rnn")
     assert err.startswith("TrainSequences.py names: error: argument --cell: expected one of "
                           "lstm, gru, got 'rnn'")
+
+
+# -- issue 26 ----------------------------------------------------------------------------------
+
+def char_model_of(vocabulary, loss=None):
+    """A CharModel over ``vocabulary`` symbols, as a user may build one."""
+    net = CharModel.CharModel(Optimizers.Adam(1e-3))
+    for layer in (Embedding.Embedding(vocabulary, 8), LSTM.LSTM(8, 16),
+                  FullyConnected.FullyConnected(16, vocabulary), SoftMax.SoftMax()):
+        net.append_layer(layer)
+    if loss is not None:
+        net.loss_layer = loss
+    return net
+
+
+def saved_as_before(monkeypatch, net, path):
+    """Save ``net`` as a release without CharModel.from_config did (it wrote any layers)."""
+    with monkeypatch.context() as patch:
+        if "from_config" in vars(CharModel.CharModel):
+            patch.delattr(CharModel.CharModel, "from_config")
+        net.save(path)
+    return path
+
+
+@pytest.mark.parametrize("net, message", [
+    (lambda: char_model_of(30), "expected the layers Embedding(27, E) -> LSTM, GRU or RNN(E, H) "
+                                "-> FullyConnected(H, 27) -> SoftMax(), got Embedding(30, 8) -> "
+                                "LSTM(8, 16) -> FullyConnected(16, 30) -> SoftMax()"),
+    (lambda: char_model_of(27, Loss.L2Loss()), "expected the loss CrossEntropyLoss, got L2Loss"),
+], ids=["30-symbols", "L2Loss"])
+def test_a_char_model_of_other_sizes_or_loss_is_refused_in_one_line(tmp_path, monkeypatch,
+                                                                     capsys, net, message):
+    """Issue 26 item 6: it printed a traceback (exit 1), or nats of the L2 loss."""
+    path = saved_as_before(monkeypatch, net(), tmp_path / "mine.ckpt")
+    err = refused(capsys, "names", "--evaluate", "--checkpoint", path)
+    assert err.startswith(f"TrainSequences.py names: error: cannot load {path}: ")
+    assert f"CharModel.from_config: {message}" in err
+    with pytest.raises(checkpoint.CheckpointError, match=re.escape(message)):
+        NeuralNetwork.load(path)
+    with pytest.raises(ValueError, match="would not load, so it was not written"):
+        net().save(tmp_path / "new.ckpt")                   # nor is such a file written now
+    assert not (tmp_path / "new.ckpt").exists()
+
+
+def test_the_sequence_models_accept_their_own_architectures_only():
+    parts = {"optimizer": Optimizers.Adam(1e-3), "loss_layer": Loss.CrossEntropyLoss()}
+    for cell in (LSTM.LSTM, GRU.GRU, RNN.RNN):              # what build(cell=...) makes
+        net = CharModel.build(cell=cell)
+        assert type(CharModel.CharModel.from_config({}, layers=net.layers, **parts)) is \
+            CharModel.CharModel
+    for cell in ("lstm", "gru"):
+        net = RowMNIST.build(cell)
+        assert RowMNIST.RowMNIST.from_config({}, layers=net.layers, **parts).input_shape == \
+            (28, 28)
+    rows = RowMNIST.build("lstm").layers
+    for layers, got in [
+            (rows[:1] + rows[2:], "LSTM(28, 128) -> FullyConnected(128, 10) -> SoftMax()"),
+            ([LSTM.LSTM(28, 16), *rows[1:]], "LSTM(28, 16) -> LastStep() -> FullyConnected(128"),
+            ([LSTM.LSTM(27, 128), *rows[1:]], "got LSTM(27, 128)"),
+            ([*rows[:2], FullyConnected.FullyConnected(128, 12), rows[3]], "(128, 12)"),
+            ([], "got no layers")]:
+        with pytest.raises(ValueError, match=r"RowMNIST.from_config: expected the layers LSTM "
+                                             r"or GRU\(28, H\) -> LastStep\(\) -> .*" +
+                                             re.escape(got)):
+            RowMNIST.RowMNIST.from_config({}, layers=layers, **parts)
+    with pytest.raises(ValueError, match="RowMNIST.from_config: expected the loss "
+                                         "CrossEntropyLoss, got None"):
+        RowMNIST.RowMNIST.from_config({}, layers=rows, optimizer=Optimizers.Adam(1e-3))
+    stacked = CharModel.build().layers
+    stacked.insert(2, LSTM.LSTM(128, 128))
+    with pytest.raises(ValueError, match="CharModel.from_config: expected the layers"):
+        CharModel.CharModel.from_config({}, layers=stacked, **parts)
+
+
+def test_epochs_is_the_run_total_on_the_command_line_and_more_in_python(tmp_path, capsys):
+    """Issue 26 item 12: one meaning per surface, said in each help."""
+    total = ("the total number of epochs of the run, counted from its start; with --resume the "
+             "run continues up to it (in Python, train(epochs=N) runs N more)")
+    with pytest.raises(SystemExit):
+        main("names", "--help")
+    assert total in " ".join(capsys.readouterr().out.split())
+    docs = " ".join((ROOT / "docs" / "training.md").read_text().split())
+    assert ("`--epochs` is the total number of epochs of the run, counted from its start; with "
+            "`--resume` the run continues up to it" in docs)
+    assert "`train(epochs=N)` runs N more epochs" in docs
+    assert "``E`` more passes" in " ".join(NeuralNetwork.NeuralNetwork.train.__doc__.split())
+    # ... and the behaviour is what they say.
+    path = tmp_path / "names.ckpt"
+    small = ["--subset", 40, "--validation", 10, "--no-plot", "--quiet"]
+    assert main("names", "--epochs", 1, *small, "--checkpoint", path) == 0
+    assert main("names", "--resume", "--epochs", 2, "--quiet", "--checkpoint", path) == 0
+    net = NeuralNetwork.load(path, Names.NamesData(64, subset=40, dtype=np.float32))
+    assert len(net.history) == 2                            # up to 2, not 1 + 2
+    net.train(epochs=2, progress=False)
+    assert len(net.history) == 4                            # 2 more
+
+
+def test_the_names_header_prints_the_split_used_and_every_loss_names_its_unit(tmp_path, capsys):
+    """Issue 26 item 14: the header said 8879 validation names with --validation 500, and
+    the epochs' loss per name stood beside a result per character, neither named."""
+    assert main("names", "--subset", 60, "--validation", 20, "--epochs", 1, "--no-plot",
+                "--checkpoint", tmp_path / "n.ckpt") == 0
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
+    assert ("surnames from names 0.3.0 (dist.all.last): 60 training, 20 validation, 8881 test "
+            "names; losses in nats per name" in out)
+    val_loss = float(err.split("val_loss=")[1].split()[0])        # the epoch's plain line
+    per_name = float(out.split("test nats / name")[1].split()[0])
+    per_character = float(out.split("test nats / character")[1].split()[0])
+    # After 2 steps the model is near uniform: a name's loss is about its length times ln 27.
+    assert 0.9 < val_loss / per_name < 1.1
+    assert per_character < np.log(27) + 0.2 < 2 * np.log(27) < per_name
+    test_x, test_y = Names.NamesData(64).get_test_set()
+    assert per_name == pytest.approx(per_character * test_y.any(axis=-1).sum() / len(test_x),
+                                     abs=1e-3)
