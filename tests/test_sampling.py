@@ -30,7 +30,7 @@ def record_outputs(layer):
 
 
 @pytest.mark.parametrize("prefix", ["", "mc"])
-def test_sampling_uses_the_probabilities_of_the_whole_name_read_at_once(shipped, prefix):
+def test_sampling_uses_the_probabilities_of_the_whole_name_read_at_once(prefix):
     # Generation carries the state: the probabilities each character was drawn from are
     # those that one forward pass over '.' + name (teacher forcing) gives at that step.
     net = NeuralNetwork.load(SHIPPED)
@@ -53,7 +53,7 @@ def test_the_shipped_model_writes_names_of_the_right_length(shipped):
     assert np.mean(lengths == 30) < 0.02
 
 
-def test_sampling_puts_back_phase_memorize_and_state(shipped):
+def test_sampling_puts_back_phase_memorize_and_state():
     net = NeuralNetwork.load(SHIPPED)
     lstm = net.layers[1]
     lstm.memorize = True
