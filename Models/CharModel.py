@@ -50,6 +50,8 @@ class CharModel(NeuralNetwork.NeuralNetwork):
         (no character to score) are a ``ValueError``."""
         if tokens is None:
             tokens, labels = self.data_layer.get_test_set()
+        if labels is None:
+            _checks.fail("CharModel.test_loss", "labels with the tokens", None, TypeError)
         labels = np.asarray(labels)
         characters = int(labels.any(axis=-1).sum())
         if characters == 0:
@@ -134,7 +136,7 @@ def draw(p, temperature, u):
     with np.errstate(over="ignore"):        # -x / 1e-310 overflows to -inf, as it should
         weights = np.exp((logp - logp.max(axis=1, keepdims=True)) / temperature)
     cdf = np.cumsum(weights, axis=1)
-    drawn = (cdf <= u[:, None] * cdf[:, -1:]).sum(axis=1)   # the first k with cdf_k > u
+    drawn = (cdf <= u[:, None] * cdf[:, -1:]).sum(axis=1)   # first k with cdf_k > u * sum
     return np.minimum(drawn, p.shape[1] - 1)
 
 

@@ -110,6 +110,9 @@ def test_labels_that_are_all_padding_are_refused_by_name(shipped):
                                          r"one character that is not padding .*got 2 names, "
                                          r"all padding"):
         shipped.test_loss(tokens, padding)
+    with pytest.raises(TypeError, match=r"^CharModel.test_loss: expected labels with the "
+                                        r"tokens, got None"):
+        shipped.test_loss(tokens)
     labels = Names.labels(Names.pad(["smith", "li"])[1])
     labels[1] = 0                                       # one name all padding: still scored
     loss, accuracy = shipped.evaluate(Names.pad(["smith", "li"])[0], labels)
