@@ -216,17 +216,25 @@ class NeuralNetwork:
 
     def evaluate(self, input_tensor, label_tensor=None, batch_size=256):
         """Loss per sample (no regularization) and accuracy per non-padding label row:
-        ``evaluate(x, y)``, inputs and labels as two arguments."""
+        ``evaluate(x, y)``, inputs and labels as two arguments. Like ``test`` it leaves
+        the network in the testing phase. Labels that are all padding (every row all
+        zeros) have no accuracy and are refused with a ``ValueError``."""
         if label_tensor is None:
             got = (f"one {type(input_tensor).__name__} of {len(input_tensor)}"
                    if isinstance(input_tensor, (tuple, list)) else "no labels")
             _checks.fail("NeuralNetwork.evaluate", "evaluate(x, y), the inputs and the labels as "
                          "two arguments (for a pair, evaluate(*data))",
                          _checks.Described(got), TypeError)
-        prediction, labels = self.test(input_tensor, batch_size), np.asarray(label_tensor)
+        labels = np.asarray(label_tensor)
+        counted = labels.any(axis=-1)           # all-zero rows are padded steps
+        if not counted.any():
+            _checks.fail("NeuralNetwork.evaluate", "labels with at least one row that is not "
+                         "all zeros (all-zero rows are padding, left out of the accuracy)",
+                         _checks.Described(f"{counted.size} label rows, all padding"))
+        prediction = self.test(input_tensor, batch_size)
         loss = self.loss_layer.forward(prediction, labels) / len(prediction)
         right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
-        return float(loss), float(np.mean(right[labels.any(axis=-1)]))
+        return float(loss), float(np.mean(right[counted]))
 
     def snapshot(self):
         """A copy of what every layer has learned (``Base.learned_state``), for ``restore``."""
@@ -308,6 +316,10 @@ class NeuralNetwork:
         With ``batch_size``, in chunks of that many samples (bounded memory, the same
         result; not for a classic 2-D RNN input, whose first axis is time).
 
+        The network is left in the testing phase (the classic contract: ``test`` sets the
+        testing phase, ``train`` the training phase; code that tests in the middle of
+        training sets ``net.phase = False`` again, as the epoch trainer does after validation).
+
         The samples are independent: a recurrent layer with ``memorize`` on starts every
         sequence here from zeros, and its memorized (training) state is left as it was.
         """
@@ -319,7 +331,6 @@ class NeuralNetwork:
                          _checks.Described(f"a 0-d {type(input_tensor).__name__}"))
         _checks.finite("NeuralNetwork.test", input_tensor)
         _checks.sample_shape(f"{type(self).__name__}.test", input_tensor, self.input_shape)
-        phases = [layer.testing_phase for layer in self.layers]
         memorized = [(layer, layer.state) for layer in self.layers
                      if getattr(layer, "memorize", False)]
         self.phase = True
@@ -333,9 +344,7 @@ class NeuralNetwork:
                 for layer in self.layers:
                     x = layer.forward(x)
                 outputs.append(x)
-        finally:                            # the phase the network was in, layer by layer
-            for layer, phase in zip(self.layers, phases):
-                layer.testing_phase = phase
+        finally:                            # memorize and the state it carried come back
             for layer, state in memorized:
                 layer.memorize, layer.state = True, state
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)

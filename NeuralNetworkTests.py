@@ -1435,15 +1435,13 @@ def accuracy_on_test_set(net):
 
 
 class TestNeuralNetwork:
-    @pytest.mark.parametrize("before", [False, True])
-    def test_test_restores_the_phase_it_found(self, before):
+    @pytest.mark.parametrize("batch_size", [None, 2])
+    def test_test_leaves_the_testing_phase(self, batch_size):
+        # The classic contract (issue 25): test() sets the testing phase and leaves it.
         net = iris_network(Optimizers.Sgd(1e-2), hidden=8)
-        net.phase = before
-        net.test(np.random.normal(size=(5, 4)))
-        assert net.phase is before
-        net.layers[1].testing_phase = True                 # a mixed state comes back too
-        net.test(np.random.normal(size=(5, 4)), batch_size=2)
-        assert [layer.testing_phase for layer in net.layers][:2] == [before, True]
+        net.phase = False
+        net.test(np.random.normal(size=(5, 4)), batch_size=batch_size)
+        assert net.phase is True
 
     def test_append_layer_gives_each_layer_its_own_linked_optimizer(self):
         optimizer = Optimizers.Adam(1e-3)
@@ -1513,8 +1511,7 @@ class TestNeuralNetwork:
         net.phase = False
         assert net.phase is False and not any(layer.testing_phase for layer in net.layers)
         net.test(net.data_layer.get_test_set()[0])      # runs in the testing phase and
-        assert not any(layer.testing_phase for layer in net.layers)   # puts back the training one
-        net.phase = "test"
+        assert all(layer.testing_phase for layer in net.layers)   # leaves it (classic)
         net.train(1)
         assert not any(layer.testing_phase for layer in net.layers)
         with pytest.raises(ValueError, match="NeuralNetwork.phase: expected 'train' or 'test'"):

@@ -71,55 +71,98 @@ class CharModel(NeuralNetwork.NeuralNetwork):
     def test_loss(self, tokens=None, labels=None, batch_size=1024):
         """``(nats per character, perplexity)`` on ``tokens``/``labels`` (default: the data
         layer's test set). Each name counts ``len(name) + 1`` characters, the end included;
-        padded steps (all-zero label rows) are left out."""
+        padded steps (all-zero label rows) are left out, and labels that are all padding
+        (no character to score) are a ``ValueError``."""
         if tokens is None:
             tokens, labels = self.data_layer.get_test_set()
+        if labels is None:
+            _checks.fail("CharModel.test_loss", "labels with the tokens", None, TypeError)
+        labels = np.asarray(labels)
+        characters = int(labels.any(axis=-1).sum())
+        if characters == 0:
+            _checks.fail("CharModel.test_loss", "labels with at least one character that is "
+                         "not padding (an all-zero row is a padded step)",
+                         _checks.Described(f"{labels.shape[0]} names, all padding"))
         prediction = self.test(tokens, batch_size)
-        characters = int(np.asarray(labels).any(axis=-1).sum())
         nats = self.loss_layer.forward(prediction, labels) / characters
         return nats, float(np.exp(nats))
 
     def sample(self, n, temperature=1.0, prefix="", seed=None, max_length=30):
         """``n`` new names, each drawn a character at a time until '.' or ``max_length``.
 
+        Generation carries each name's recurrent state from one character to the next:
+        the layers' ``forward`` runs one step at a time in the testing phase with
+        ``memorize`` on (``test`` would start every call from zeros: it treats samples
+        as independent sequences). The model's phase, ``memorize`` and recurrent
+        state are put back afterwards.
+
         Args:
-            temperature: the probabilities are raised to ``1 / temperature`` and
-                renormalized (softmax of logits / temperature): below 1 the likely
-                characters win more often, above 1 the names get wilder.
-            prefix: every name starts with these letters (returned with them).
-            seed: seeds a generator of its own; None draws from NumPy's global one.
+            n: how many names.
+            temperature: a positive finite number; the probabilities are raised to
+                ``1 / temperature`` and renormalized (softmax of logits / temperature):
+                below 1 the likely characters win more often (a tiny temperature picks
+                the most likely one), above 1 the names get wilder.
+            prefix: a str of letters a-z every name starts with (returned with them).
+            seed: an integer >= 0 seeding a generator of its own; None draws from
+                NumPy's global one.
+            max_length: an integer > ``len(prefix)``: the longest name returned.
         Returns:
             a list of ``n`` strings without the end marker.
         """
-        n = _checks.size("CharModel.sample", "n", n)
-        temperature = float(temperature)
-        if not temperature > 0:
-            raise ValueError(f"CharModel.sample: expected a temperature > 0, got {temperature}")
+        owner = "CharModel.sample"
+        n = _checks.size(owner, "n", n)
+        temperature = _checks.number(owner, "temperature", temperature, low=0, low_open=True)
+        if not isinstance(prefix, str):
+            _checks.fail(owner, "prefix as a str of letters a-z", prefix, TypeError)
+        if not set(prefix) <= set(Names.ALPHABET[1:]):
+            _checks.fail(owner, "prefix of letters a-z (the end marker '.' would end the "
+                         "name)", prefix)
+        max_length = _checks.size(owner, "max_length", max_length)
+        if max_length <= len(prefix):
+            _checks.fail(owner, f"max_length > len(prefix) = {len(prefix)}", max_length)
+        if seed is not None:
+            seed = _checks.size(owner, "seed", seed, minimum=0)
         uniform = np.random.random if seed is None else np.random.default_rng(seed).random
         recurrent = [layer for layer in self.layers if hasattr(layer, "memorize")]
         saved = [(layer.memorize, layer.state) for layer in recurrent]
-        tokens = np.tile([Names.END] + Names.encode(prefix), (n, 1))
+        phases = [layer.testing_phase for layer in self.layers]
+        tokens = np.tile([Names.END] + Names.encode(prefix), (n, 1))    # (n, 1 + len(prefix))
         names = [prefix] * n
         alive = np.ones(n, dtype=bool)
         try:
-            for layer in recurrent:       # carry the state from one step to the next
+            self.phase = True
+            for layer in recurrent:             # carry the state from one step to the next
                 layer.memorize, layer.state = True, None
             for _ in range(max_length - len(prefix)):
-                p = self.test(tokens)[:, -1].astype(np.float64)     # (n, 27)
-                logp = np.log(np.maximum(p, 1e-300)) / temperature
-                p = np.exp(logp - logp.max(axis=1, keepdims=True))
-                cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
-                drawn = np.minimum((cdf < uniform(n)[:, None]).sum(axis=1), Names.VOCABULARY - 1)
+                x = tokens
+                for layer in self.layers:
+                    x = layer.forward(x)
+                drawn = draw(x[:, -1], temperature, uniform(n))     # x: (n, steps, 27)
                 for i in np.flatnonzero(alive & (drawn != Names.END)):
                     names[i] += Names.ALPHABET[drawn[i]]
                 alive &= drawn != Names.END
                 if not alive.any():
                     break
-                tokens = drawn[:, None]
+                tokens = drawn[:, None]         # the next step reads the drawn character
         finally:
+            for layer, phase in zip(self.layers, phases):
+                layer.testing_phase = phase
             for layer, (memorize, state) in zip(recurrent, saved):
                 layer.memorize, layer.state = memorize, state
         return names
+
+
+def draw(p, temperature, u):
+    """One index per row of probabilities ``p`` ``(n, classes)``, drawn from ``p ** (1 /
+    temperature)`` renormalized, by the inverse CDF at the uniform numbers ``u`` ``(n,)``."""
+    logp = np.log(np.maximum(p.astype(np.float64), np.finfo(np.float64).tiny))
+    # The largest logit is subtracted before dividing: at a tiny temperature the most
+    # likely class gets exp(0) = 1 and the others exp(-inf) = 0, never inf - inf.
+    with np.errstate(over="ignore"):        # -x / 1e-310 overflows to -inf, as it should
+        weights = np.exp((logp - logp.max(axis=1, keepdims=True)) / temperature)
+    cdf = np.cumsum(weights, axis=1)
+    drawn = (cdf <= u[:, None] * cdf[:, -1:]).sum(axis=1)   # first k with cdf_k > u * sum
+    return np.minimum(drawn, p.shape[1] - 1)
 
 
 def build(dtype=np.float32, learning_rate=LEARNING_RATE, cell=LSTM.LSTM):

@@ -6,7 +6,8 @@ receives the network and never imports it; it uses
 
 * ``net.step()``: one training step, returning ``(loss of the batch, batch size)``
   with the loss layer's value (summed over the batch, no regularization);
-* ``net.evaluate(input, label)``: ``(loss per sample, accuracy)`` in the testing phase;
+* ``net.evaluate(input, label)``: ``(loss per sample, accuracy)`` in the testing phase,
+  which it leaves the network in; the trainer sets ``net.phase = False`` right after;
 * ``net.snapshot()``/``restore()`` through ``Schedules.EarlyStopping``;
 * ``net.history`` (one dict per finished epoch) and ``net.epoch_progress``
   (``(steps, loss sum, samples)`` of an epoch a callback interrupted), which it
@@ -69,6 +70,16 @@ def steps_per_epoch(data_layer, batch_size=None):
                      "epochs=", _checks.Described(type(data_layer).__name__), TypeError)
 
 
+def asks_to_stop(net, callback, loss):
+    """The callback's answer after a step (False without one). A callback may call
+    ``net.test``, which leaves the testing phase: the training phase is set again."""
+    if callback is None:
+        return False
+    stop = callback(net, len(net.loss), loss)
+    net.phase = False
+    return bool(stop)
+
+
 def train_steps(net, iterations, validation=None, schedule=None, early_stopping=None,
                 progress=False, callback=None):
     """The classic ``train(iterations)``: that many steps; the mean loss per sample.
@@ -85,7 +96,7 @@ def train_steps(net, iterations, validation=None, schedule=None, early_stopping=
                   desc="train", disable=mode != "bars", dynamic_ncols=True):
         loss, batch = net.step()
         loss_sum, samples, steps = loss_sum + loss, samples + batch, steps + 1
-        if callback is not None and callback(net, len(net.loss), loss):
+        if asks_to_stop(net, callback, loss):
             break
     mean = loss_sum / samples if samples else float("nan")
     if mode == "lines":
@@ -112,7 +123,8 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
             watches (a terminal, a notebook), else one plain line per epoch on
             stderr; False: nothing at all.
         callback: ``callback(net, iteration, loss)`` after every step; a true result
-            stops training after that step.
+            stops training after that step. It may test the network: the training
+            phase is set again after it.
     """
     epochs = _checks.size(WHERE, "epochs", epochs, minimum=0)
     if early_stopping is not None and validation is None:
@@ -139,7 +151,7 @@ def train_epochs(net, epochs, batch_size=None, validation=None, schedule=None,
             net.record_progress(step + 1, loss_sum, samples)
             if mode == "bars" and ((step + 1) % 10 == 0 or step + 1 == per_epoch):
                 bar.set_postfix(loss=f"{loss_sum / samples:.4f}", refresh=False)
-            if callback is not None and callback(net, len(net.loss), loss):
+            if asks_to_stop(net, callback, loss):
                 interrupted = True
                 break
         if interrupted:
@@ -168,7 +180,7 @@ def _end_of_epoch(net, epoch, train_loss, validation, schedule):
               "learning_rate": getattr(net.optimizer, "learning_rate", None)}
     if validation is not None:
         record["validation_loss"], record["validation_accuracy"] = net.evaluate(*validation)
-        net.phase = False
+        net.phase = False       # evaluate leaves the testing phase; the next epoch trains
     net.record_epoch(record)
     if schedule is not None:
         schedule.step(net.optimizer, epoch)

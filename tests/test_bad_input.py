@@ -124,7 +124,8 @@ def test_chunked_inference_is_independent_of_the_memorized_state():
     assert net.layers[0].memorize
     for kept, now in zip(state, net.layers[0].state):       # training state untouched
         np.testing.assert_array_equal(kept, now)
-    loss, _ = net.evaluate(np.random.normal(size=(300, 6, 4)), np.zeros((300, 6, 3)))
+    labels = np.eye(3)[np.random.randint(3, size=(300, 6))]
+    loss, _ = net.evaluate(np.random.normal(size=(300, 6, 4)), labels)
     assert np.isfinite(loss)
     net.train(1)                                       # and training continues from it
 

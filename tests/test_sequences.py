@@ -323,7 +323,8 @@ def test_character_model_saves_loads_samples_and_scores(tmp_path):
     assert 0 < nats < 4 and perplexity == pytest.approx(np.exp(nats))
     tokens = np.array([[0] + Names.encode("smith")])
     assert loaded.test(tokens).shape == (1, 6, 27)
-    with pytest.raises(ValueError, match="CharModel.sample: expected a temperature > 0"):
+    with pytest.raises(ValueError, match="CharModel.sample: expected temperature to be a "
+                                         "positive finite number"):
         net.sample(2, temperature=0)
     with pytest.raises(ValueError, match="CharModel.sample: expected n >= 1, got 0"):
         net.sample(0)
