@@ -30,9 +30,9 @@ import pytest
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Embedding, Flatten,
-                    FullyConnected, Helpers, Initializers, LastStep, Pooling, ReLU, Sigmoid,
-                    SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Bidirectional, Conv, Dropout,
+                    Embedding, Flatten, FullyConnected, Helpers, Initializers, LastStep, Pooling,
+                    ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -98,6 +98,7 @@ CASES = [
     ("gru", lambda: GRU.GRU(4, 5), (3, 6, 4), True),
     # Sequences (batch, time, features): the per-step layers act on the last axis.
     ("laststep", LastStep.LastStep, (3, 4, 2), False),
+    ("bidirectional-lstm", lambda: Bidirectional.Bidirectional(LSTM.LSTM(3, 4)), (2, 5, 3), True),
     ("sequence-fc", lambda: FullyConnected.FullyConnected(4, 3), (2, 5, 4), True),
     ("sequence-softmax", SoftMax.SoftMax, (2, 3, 4), False),
     # (The elementwise activations take any shape: TestSequenceLayers checks them per step.)
@@ -884,6 +885,11 @@ class TestLastStep:
         with pytest.raises(ValueError, match=r"LastStep.forward: expected input of shape "
                                              r"\(batch, time, features\), got \(2, 3\)"):
             LastStep.LastStep().forward(np.zeros((2, 3)))
+
+
+class TestBidirectional:
+    # (tests/test_bidirectional.py: check_layer, both directions' weights, PyTorch's numbers)
+    test_gradient = gradient_test("bidirectional")
 
 
 class TestSequenceLayers:
