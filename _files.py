@@ -1,8 +1,9 @@
 """Writing a user's file: what a save may replace, and the one atomic writer.
 
 Every file the framework writes (``checkpoint.save``, ``export_onnx``, the figures of
-``Models/plots.py``, the command lines) goes through ``write_atomically``, and every
-place that asks in advance whether a file may be replaced asks ``refusal``. The rule
+``Models/plots.py``, ``Data.idx.write_idx``, the command lines) goes through
+``write_atomically``, and every place that asks in advance whether a file may be
+replaced asks ``refusal``. The rule
 (also in docs/checkpoints.md):
 
     A save may create ``path`` if nothing is there, and may replace a regular file that
@@ -101,8 +102,10 @@ def write_atomically(path, data, owner="write_atomically"):
         old = os.lstat(path)
     except OSError:
         old = None
+    # Created no more open than the file it replaces: nobody else opens it meanwhile.
+    mode = 0o666 if old is None else stat.S_IMODE(old.st_mode) & 0o777
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as err:
         raise _named(err, owner, path) from None
     try:
@@ -140,7 +143,7 @@ def _keep_owner_and_mode(fd, old):
             os.fchown(fd, old.st_uid, old.st_gid)
         except OSError:
             pass
-    os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
+    os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)     # exactly, whatever the umask
 
 
 def _unlink(tmp):

@@ -23,6 +23,7 @@ import TrainLeNet
 import TrainSequences
 from _commandline import paths
 from Data.Names import NamesData
+from Data.idx import write_idx
 from Layers import FullyConnected, SoftMax
 from Models import plots
 from Optimization import Loss, Optimizers
@@ -45,6 +46,7 @@ WRITERS = {
     "checkpoint.save": lambda path: small_network().save(path),
     "export_onnx": lambda path: small_network().export_onnx(path),
     "plots": lambda path: plots.curves([{"epoch": 1, "train_loss": 1.0}], path),
+    "write_idx": lambda path: write_idx(path, np.zeros(3, np.uint8)),
 }
 
 
