@@ -23,9 +23,18 @@ class ArrayData:
     """
 
     def __init__(self, batch_size):
-        self.batch_size = _checks.size(type(self).__name__, "batch_size", batch_size)
+        self.batch_size = batch_size
         self._order = np.empty(0, dtype=int)
         self._position = 0
+
+    @property
+    def batch_size(self):
+        """Samples per training batch, an integer >= 1 (checked also when set later)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value):
+        self._batch_size = _checks.size(type(self).__name__, "batch_size", value)
 
     def __len__(self):
         return len(self._train[0])

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _files
+
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 # MNIST's and Fashion-MNIST's largest file holds 47 MB (60,000 images): a file that
 # promises over 2.5 times that is no dataset this reader serves, whatever else it is.
@@ -109,5 +111,5 @@ def write_idx(path, array):
         raise TypeError(f"write_idx: expected one of the IDX dtypes, got {array.dtype}")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path = Path(path)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+    _files.write_atomically(path, gzip.compress(raw) if Path(path).suffix == ".gz" else raw,
+                            owner="write_idx")

@@ -23,6 +23,9 @@ class SoftMax(BaseLayer):
         """``(batch, [time,] classes) -> (batch, [time,] classes)`` probabilities summing to
         1 over the classes."""
         x = self._input(input_tensor, (2, 3), "(batch, classes) or (batch, time, classes)")
+        if x.shape[-1] == 0:                # no class to give the probability to
+            raise ValueError(f"SoftMax.forward: expected at least 1 class on the last axis, "
+                             f"got shape {x.shape}")
         z = np.exp(x - x.max(axis=-1, keepdims=True))
         z /= z.sum(axis=-1, keepdims=True)
         self._y = z

@@ -6,6 +6,7 @@ Each function returns a matplotlib ``Figure`` (a notebook shows it inline) and
 saves it as a PNG only when given ``path``. None of them opens a window. Losses
 are per sample, the unit of ``NeuralNetwork.evaluate`` and ``history``.
 """
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,6 +14,8 @@ import numpy as np
 from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
+
+import _files
 
 
 def curves(history, path=None, title="Learning curves"):
@@ -151,9 +154,16 @@ def filters(weights, path=None):
 
 
 def _finish(fig, path, tight=True):
-    """Lay out ``fig``; save it to ``path`` if one is given. Returns the figure."""
+    """Lay out ``fig``; save it to ``path`` if one is given. Returns the figure.
+
+    The image is drawn in memory and then written atomically (``_files``), so a
+    failed save leaves no part of a picture behind, and no temporary file."""
     if tight:
         fig.tight_layout()
     if path is not None:
-        fig.savefig(Path(path), dpi=110, bbox_inches="tight")
+        image = io.BytesIO()
+        # The format follows the name, as savefig(path) does: .png by default.
+        fig.savefig(image, format=Path(path).suffix[1:].lower() or "png", dpi=110,
+                    bbox_inches="tight")
+        _files.write_atomically(path, image.getvalue(), owner="plots")
     return fig

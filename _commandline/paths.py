@@ -1,18 +1,20 @@
-"""Where a command line writes: names that fit, places checked twice, files written atomically.
+"""Where a command line writes: names that fit, places checked twice.
 
 A path is checked before any work begins (``problem``) and the checkpoint's place
 again when the run saves (``fingerprint``): what a user saved is never lost to a
 name the file system refuses, to a directory that cannot take the file, or to a
-run that did not write it.
+run that did not write it. What an existing file must be for a save to replace it is
+the framework's one rule (``_files.refusal``), and every file is written by its one
+atomic writer (``_files.write_atomically``, behind ``checkpoint.save``, ``export_onnx``
+and ``Models/plots.py``).
 """
 import errno
 import hashlib
 import os
-import stat
 import tempfile
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
+
+import _files
 
 # The longest file name (one path component) in bytes on Linux and macOS file systems.
 NAME_MAX = 255
@@ -40,14 +42,6 @@ def sibling(path, insert="", suffix=None, room=0):
     return path.with_name(stem + suffix)
 
 
-def temporary(path):
-    """A fresh hidden name next to ``path``, same suffix: ``.<name>.<pid>-<hex>.tmp<suffix>``."""
-    path = Path(path)
-    tag = f".{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
-    name = fit(path.name, NAME_MAX - 1 - len(tag))
-    return path.with_name(f".{name}{tag}")
-
-
 def fallback(path, script):
     """Where a save goes when ``path``'s place cannot take it: the system's temporary
     directory, often another file system; the name fits whatever ``path``'s was."""
@@ -68,8 +62,8 @@ def problem(path, replace=True):
 
     Checked: every name fits; no missing directory on the way is a dangling symbolic
     link, a loop of them or a file; the nearest existing directory takes a new file;
-    an existing ``path`` is a regular file (not a link, which a rename would replace)
-    that this user may replace (``replace=False``: that the path is free).
+    an existing ``path`` is one the save may replace by ``_files.refusal`` (a regular
+    file this user could write; ``replace=False``: that the path is free).
     """
     path = Path(path)
     part = too_long(path)
@@ -95,25 +89,10 @@ def problem(path, replace=True):
             pass
     except OSError as err:
         return f"cannot write in {folder}: {err.strerror or err}"
-    if path.is_symlink():
-        return f"{path} is a symbolic link; give the file itself"
-    if os.path.lexists(path):
-        if not replace:
-            return f"{path} exists"
-        if not path.is_file():
-            return f"{path} is not a regular file"
-        return foreign(path)
-    return None
-
-
-def foreign(path):
-    """Why this user may not replace ``path`` in its sticky directory (/tmp, say), or None."""
-    info, parent = os.lstat(path), os.stat(Path(path).parent)
-    user = os.geteuid()
-    if parent.st_mode & stat.S_ISVTX and user not in (0, info.st_uid, parent.st_uid):
-        return (f"{path} belongs to another user (uid {info.st_uid}) in a sticky directory, "
-                f"where only its owner may replace it")
-    return None
+    refused = _files.refusal(path)
+    if refused is None and not replace and os.path.lexists(path):
+        return f"{path} exists"
+    return refused
 
 
 def fingerprint(path):
@@ -124,29 +103,3 @@ def fingerprint(path):
     except OSError:
         return None
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
-
-
-@contextmanager
-def atomic(path):
-    """Yield a temporary name next to ``path``; when the block ends, rename it to ``path``.
-
-    The name is created fresh (``O_EXCL``: never through a link or over a file) and
-    removed if the block fails. A symbolic link at ``path`` is refused, not
-    followed or replaced; a rename puts the whole file there at once or nothing.
-    """
-    path = Path(path)
-    if path.is_symlink():
-        raise FileExistsError(errno.EEXIST, "a symbolic link is in the way", str(path))
-    tmp = temporary(path)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        yield tmp
-        if path.is_symlink():
-            raise FileExistsError(errno.EEXIST, "a symbolic link is in the way", str(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -1,8 +1,11 @@
 """What a command line shows: the result table, the figures, --evaluate and --export-onnx."""
+import os
 import sys
 import time
 
 from tabulate import tabulate
+
+import checkpoint
 
 from . import paths
 from .arguments import given
@@ -37,7 +40,8 @@ def report(task, args, run, net, data, path, seconds):
 
 
 def write_figures(task, net, test_x, test_y, checkpoint, show):
-    """Draw the task's figures into ``<stem>_<name>.png``, each written atomically."""
+    """Draw the task's figures into ``<stem>_<name>.png``, each written atomically (the
+    task's drawings save through ``Models/plots.py``, which writes with ``_files``)."""
     import matplotlib
     if not show:
         matplotlib.use("Agg")
@@ -45,8 +49,7 @@ def write_figures(task, net, test_x, test_y, checkpoint, show):
     draws = task.figures(net, test_x, test_y)
     written = []
     for name, path in figure_paths(task, checkpoint).items():
-        with paths.atomic(path) as tmp:
-            figure = draws[name](tmp)
+        figure = draws[name](path)
         written.append(path)
         if not show:
             plt.close(figure)
@@ -73,9 +76,18 @@ def export_onnx(task, parser, args):
     """Write --checkpoint (the shipped model by default) as an ONNX model to --export-onnx."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
+    # The rule of a run holds here too: --overwrite never replaces an unfinished run, nor
+    # the checkpoint being read (by inode: another name or a hard link is the same file).
+    if os.path.exists(target) and os.path.exists(path) and os.path.samefile(target, path):
+        parser.error(f"cannot write {target}: it is the checkpoint being exported ({path}); "
+                     f"choose another path")
+    if os.path.lexists(target) and not target.is_symlink() and unfinished_run(target):
+        parser.error(f"cannot write {target}: it holds an unfinished run, which is never "
+                     f"replaced; continue it with --resume --checkpoint {target} (or choose "
+                     f"another path)")
     trouble = paths.problem(target, replace=args.overwrite)
     if trouble:
-        hint = "; --overwrite replaces it" if target.is_file() and not args.overwrite else ""
+        hint = "; --overwrite replaces it" if trouble == f"{target} exists" else ""
         parser.error(f"cannot write {target}: {trouble}{hint}")
     if not hasattr(net, "export_onnx"):
         parser.error("this version of the framework cannot export to ONNX "
@@ -88,3 +100,12 @@ def export_onnx(task, parser, args):
     if not args.quiet:
         print(f"exported {path} to {target}")
     return 0
+
+
+def unfinished_run(path):
+    """Whether ``path`` holds the checkpoint of an unfinished run."""
+    try:
+        _, training = checkpoint.read(path)
+    except (checkpoint.CheckpointError, OSError):
+        return False
+    return training is not None and not training["finished"]

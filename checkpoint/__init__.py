@@ -18,7 +18,6 @@ leaves the process as it was (NumPy's global random state included).
 """
 import hashlib                                             # noqa: F401 - tests reseal with it
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -64,7 +63,7 @@ def save(filename, net, training=None):
     data = pack(doc, writer.arrays)
     # Never write what read refuses: the bytes are read back before they replace anything.
     _verify(filename, data)
-    write_atomically(Path(filename), data)
+    write_atomically(filename, data)
 
 
 def _verify(filename, data):

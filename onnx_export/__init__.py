@@ -47,7 +47,7 @@ import os
 import numpy as np
 
 import _checks
-import checkpoint
+import _files
 from . import feedforward, recurrent
 from .graph import CONVERTERS, OPSET, Graph, Tensor, register
 
@@ -59,7 +59,8 @@ def export(net, path, input_shape=None, *, dtype=None):
 
     Args:
         net: a built network (``layers`` non-empty), e.g. a ``NeuralNetwork`` or LeNet.
-        path: file to write (str or path-like); replaced atomically.
+        path: file to write (str or path-like); replaced atomically, and only where the
+            rule of docs/checkpoints.md allows (a regular file you could write).
         input_shape: shape of one sample without the batch axis (None entries: dynamic
             axes); by default ``net.input_shape`` or what the first layer fixes.
         dtype: float dtype of a network without parameters (default float64); otherwise
@@ -77,6 +78,7 @@ def export(net, path, input_shape=None, *, dtype=None):
     owner = "export_onnx"
     if not isinstance(path, (str, os.PathLike)):
         _checks.fail(owner, "a file path (str or os.PathLike)", path, TypeError)
+    _files.check(path, owner)               # refused before any work: the one rule
     layers = list(getattr(net, "layers", None) or [])
     if not layers:
         _checks.fail(owner, "a built network (with layers)", _checks.Described(
@@ -118,7 +120,7 @@ def export(net, path, input_shape=None, *, dtype=None):
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
         _checks.fail(owner, "converters that build a valid ONNX model (is one of them "
                      "yours?)", _checks.Described(str(err).strip()))
-    _write_atomically(model.SerializeToString(), os.fspath(path))
+    _files.write_atomically(path, model.SerializeToString(), owner)
     return path
 
 
@@ -191,13 +193,3 @@ def _cast(graph, x, dtype):
         return x
     to = graph.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     return x.to(graph.node("Cast", [x.name], to=to), dtype=np.dtype(dtype).type)
-
-
-def _write_atomically(data, path):
-    """``checkpoint``'s atomic write (temporary file, fsync, rename), with an error that
-    names the file asked for rather than the temporary one."""
-    try:
-        checkpoint.write_atomically(path, data)
-    except OSError as err:
-        raise type(err)(err.errno, f"export_onnx: cannot write {path} ({err.strerror})") \
-            from None

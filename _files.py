@@ -1,0 +1,203 @@
+"""Writing a user's file: what a save may replace, and the one atomic writer.
+
+Every file the framework writes (``checkpoint.save``, ``export_onnx``, the figures of
+``Models/plots.py``, ``Data.idx.write_idx``, the command lines) goes through
+``write_atomically``, and every place that asks in advance whether a file may be
+replaced asks ``refusal``. The rule
+(also in docs/checkpoints.md):
+
+    A save may create ``path`` if nothing is there, and may replace a regular file that
+    you could replace yourself: one with a write permission bit set, that you may write
+    (``os.access``), and not another user's file in a sticky directory such as /tmp.
+    It refuses a symbolic link (a rename would replace the link, not the file it points
+    to), a directory, a FIFO, a device, a socket and a read-only file (no write bit:
+    refused for root too, although root may write anything). The replacement keeps the
+    mode of the file it replaces; a new file gets 0666 minus the umask, as ``open`` gives.
+
+Refused, nothing is written. Otherwise the bytes go to a fresh temporary file next to
+``path`` (``O_EXCL``: never through a link or over a file), are flushed to disk and
+renamed over ``path``: the file is either the old one or the whole new one, never part
+of either. The temporary file is removed if anything fails, and one that a killed save
+left behind is removed by the next save to the same path.
+"""
+import errno
+import hashlib
+import os
+import re
+import stat
+import uuid
+from pathlib import Path
+
+NAME_BYTES = 120            # of the destination's name kept in a temporary file's name
+KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def refusal(path):
+    """Why a save may not replace ``path`` (see the module), or None if it may."""
+    rule = _rule(path)
+    return None if rule is None else rule[1]
+
+
+def _rule(path):
+    """None, or the error class and the reason that refuse replacing ``path``."""
+    try:
+        info = os.lstat(path)
+    except OSError:                     # nothing there (or no way there: the write says why)
+        return None
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        return PermissionError, (f"{path} is a symbolic link; a save would replace the link, "
+                                 f"not the file it points to: give the file itself")
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError, f"{path} is a directory"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
+        return PermissionError, f"{path} is {kind}, not a regular file"
+    if mode & 0o222 == 0:
+        return PermissionError, (f"{path} is read-only (mode {stat.S_IMODE(mode):04o}); make "
+                                 f"it writable (chmod u+w) to replace it")
+    if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        return PermissionError, f"{path} is not writable by you (mode {stat.S_IMODE(mode):04o})"
+    parent = os.stat(Path(path).parent)
+    if parent.st_mode & stat.S_ISVTX and os.geteuid() not in (0, info.st_uid, parent.st_uid):
+        return PermissionError, (f"{path} belongs to another user (uid {info.st_uid}) in a "
+                                 f"sticky directory, where only its owner may replace it")
+    return None
+
+
+def check(path, owner):
+    """Raise what ``write_atomically(path, ...)`` would refuse, before any work is done."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"{owner}: expected a file path (str or os.PathLike), got {path!r}")
+    if os.fspath(path) == "":
+        raise ValueError(f"{owner}: expected a file path, got '' (an empty name)")
+    error = _refused(path, owner)
+    if error is not None:
+        raise error
+
+
+def _refused(path, owner):
+    """The error that refuses to replace ``path``, or None."""
+    rule = _rule(path)
+    if rule is None:
+        return None
+    kind, why = rule
+    return _error(kind, errno.EISDIR if kind is IsADirectoryError else errno.EACCES,
+                  f"{owner}: {why}; nothing was written")
+
+
+def write_atomically(path, data, owner="write_atomically"):
+    """Write the bytes ``data`` to ``path`` by the rule and the steps of the module docstring.
+
+    Raises ``OSError`` (``PermissionError`` for a refused file) whose message names
+    ``owner`` and ``path``, never the temporary file; ``path`` is then as it was.
+    """
+    check(path, owner)
+    path = Path(path)
+    directory = path.parent
+    _remove_leftovers(path)
+    tmp = directory / f".{_stem(path.name)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        old = os.lstat(path)
+    except OSError:
+        old = None
+    # Created no more open than the file it replaces: nobody else opens it meanwhile.
+    mode = 0o666 if old is None else stat.S_IMODE(old.st_mode) & 0o777
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as err:
+        raise _named(err, owner, path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if old is not None:         # the replacement is the user's file as before
+                _keep_owner_and_mode(f.fileno(), old)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        # Again: a link or a FIFO may have taken the place while the bytes were written.
+        error = _refused(path, owner)
+        if error is None:
+            os.replace(tmp, path)
+    except OSError as err:
+        error = _named(err, owner, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    if error is not None:
+        _unlink(tmp)
+        raise error
+    try:                                # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _keep_owner_and_mode(fd, old):
+    if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        try:                            # only root may give a file away; others keep theirs
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            pass
+    os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)     # exactly, whatever the umask
+
+
+def _unlink(tmp):
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def _error(kind, code, text):
+    """``kind(text)`` with ``errno`` set: its message is ``text`` alone."""
+    err = kind(text)
+    err.errno = code
+    return err
+
+
+def _named(err, owner, path):
+    """``err`` as the same kind of error, naming ``path`` instead of the temporary file."""
+    return _error(type(err), err.errno,
+                  f"{owner}: cannot write {path}: {err.strerror or err}; nothing was written")
+
+
+def _stem(name):
+    """``name``, or for a long one its first bytes and a digest: a temporary file's name
+    stays under the 255 bytes a file system allows."""
+    if len(name.encode(errors="surrogateescape")) <= NAME_BYTES:
+        return name
+    head = name.encode(errors="surrogateescape")[:NAME_BYTES // 2].decode(errors="ignore")
+    return f"{head}~{hashlib.sha256(name.encode(errors='surrogateescape')).hexdigest()[:16]}"
+
+
+def _remove_leftovers(path):
+    """Delete temporary files of earlier saves to ``path`` whose process is gone."""
+    pattern = re.compile(rf"^\.{re.escape(_stem(path.name))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.match(name)
+        # A live process (this one included: another thread) may be writing it right now.
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(path.parent / name)
+        except OSError:
+            pass
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)                 # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
