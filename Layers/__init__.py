@@ -7,6 +7,8 @@ from . import Helpers
 __all__ = ["Base", "Initializers", "FullyConnected", "ReLU", "TanH", "Sigmoid", "SoftMax",
            "Flatten", "Conv", "Pooling", "Dropout", "BatchNormalization", "RNN", "LSTM",
            "GRU", "Embedding", "LastStep", "Helpers"]
+from . import Attention                                             # noqa: E402
+__all__.append("Attention")
 
 # Every layer class is saveable in checkpoints (module Layers.X defines class X).
 import checkpoint as _checkpoint                                    # noqa: E402
