@@ -89,11 +89,11 @@ class Attention(BaseLayer):
         shape = None if q is None else (*q.shape[:2], 2 * q.shape[2])
         e = self._error(error_tensor, shape, None if q is None else q.dtype)
         h = q.shape[2]
-        dc, dq = e[..., :h], e[..., h:]
+        dc, dq_direct = e[..., :h], e[..., h:]
         da = dc @ memory.transpose(0, 2, 1)
         ds = a * (da - np.sum(a * da, axis=2, keepdims=True))
         self.gradient_memory = a.transpose(0, 2, 1) @ dc + ds.transpose(0, 2, 1) @ q
-        return dq + ds @ memory
+        return dq_direct + ds @ memory
 
     def _memory_of(self, q):
         """``memory`` in ``q``'s dtype, zero at masked steps, and the mask; or a clear error."""
