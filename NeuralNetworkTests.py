@@ -30,9 +30,9 @@ import pytest
 from tabulate import tabulate
 
 from Layers import *  # noqa: F401,F403 - the classic import must bind every module
-from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Bidirectional, Conv, Dropout,
-                    Embedding, Flatten, FullyConnected, Helpers, Initializers, LastStep, Pooling,
-                    ReLU, Sigmoid, SoftMax, TanH)
+from Layers import (GRU, LSTM, RNN, Attention, Base, BatchNormalization, Bidirectional, Conv,
+                    Dropout, Embedding, Flatten, FullyConnected, Helpers, Initializers, LastStep,
+                    Pooling, ReLU, Sigmoid, SoftMax, TanH)
 from Optimization import *  # noqa: F401,F403
 from Optimization import Constraints, Loss, Optimizers
 import NeuralNetwork
@@ -66,6 +66,14 @@ def bn_with_params(channels):
     layer = BatchNormalization.BatchNormalization(channels)
     layer.weights = np.random.uniform(0.5, 2.0, channels)
     layer.bias = np.random.normal(size=channels)
+    return layer
+
+
+def attending(mask=None):
+    """Attention over random encoder states ``(3, 5, 4)`` (tests/test_attention.py also
+    checks their gradient, ``gradient_memory``)."""
+    layer = Attention.Attention()
+    layer.memory, layer.mask = np.random.normal(size=(3, 5, 4)), mask
     return layer
 
 
@@ -105,6 +113,10 @@ CASES = [
     ("sequence-lstm-laststep-fc", lambda: Stack(LSTM.LSTM(3, 4), LastStep.LastStep(),
                                                 FullyConnected.FullyConnected(4, 2)),
      (2, 5, 3), False),
+    # Decoder states (batch, T_dec, H) attending to the encoder states set beforehand.
+    ("attention", attending, (3, 6, 4), False),
+    ("attention-masked", lambda: attending(np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1],
+                                                     [0, 1, 0, 1, 0]], bool)), (3, 6, 4), False),
 ]
 
 
@@ -914,6 +926,11 @@ class TestSequenceLayers:
 
     def test_fully_connected_check_layer_on_a_sequence(self):
         Helpers.check_layer(FullyConnected.FullyConnected(2, 3), (3, 4, 2)).assert_ok()
+
+
+class TestAttention:
+    """The table's rows; everything else is in tests/test_attention.py."""
+    test_gradient = gradient_test("attention")
 
 
 class TestEmbedding:
