@@ -12,6 +12,7 @@ Epoch-based training (validation, schedules, early stopping, resumable progress)
 ``Optimization/Trainer.py``; checkpoints are the ``checkpoint`` package, through the state
 protocol: ``get_config()``, ``state_dict()``/``load_state_dict()`` and ``from_config``.
 """
+import contextlib
 import math
 import os
 
@@ -204,13 +205,13 @@ class NeuralNetwork:
         broken = _non_finite(self.layers)
         if broken:
             self._restore_guarded(self._last_good)
-            gradient = _non_finite_gradient(self.layers)
-            cause = "" if gradient is None else f" (the gradient was already: {_became(*gradient)})"
-            dtype = broken[1].dtype
+            gradient = _non_finite_gradient(self.layers)     # the cause, if it was one
+            what = _became(*broken) if gradient is None else \
+                f"{_became(*gradient)} in backward, so {_became(*broken)}"
             raise TrainingDiverged(
-                f"NeuralNetwork.train: {_became(*broken)} in the update {where}{cause}; the "
-                f"parameters and optimizer state before it were kept (is the learning rate too "
-                f"large, or the batch beyond what {dtype} holds?)")
+                f"NeuralNetwork.train: {what} in the update {where}; the parameters and "
+                f"optimizer state before it were kept (is the learning rate too large, or the "
+                f"batch beyond what {broken[1].dtype} holds?)")
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
 
@@ -225,7 +226,9 @@ class NeuralNetwork:
         layers, optimizers = state
         self.restore(layers)
         for optimizer, optimizer_state in optimizers:
-            optimizer.load_state_dict(optimizer_state)
+            # A state changed in place since is refused here, and named just below.
+            with contextlib.suppress(ValueError):
+                optimizer.load_state_dict(optimizer_state)
         broken = _non_finite(self.layers)
         if broken:
             raise TrainingDiverged(f"NeuralNetwork.train: {_became(*broken)} and could not be put "

@@ -39,7 +39,8 @@ schedules work between ``train`` calls).
 The state protocol (checkpoints): ``get_config()`` gives the constructor's arguments
 (the regularizer as ``{"class", "args"}``), ``state_dict()`` every public attribute
 of the instance (the state of one parameter: ``v``, ``r``, ``k``, or whatever a
-subclass keeps; its arrays have the parameter's shape and dtype), and
+subclass keeps; its arrays have the parameter's shape and the dtype the update computes
+in), and
 ``load_state_dict(state)`` puts it back. Every optimizer here registers itself with
 ``checkpoint.register``; one of your own does the same and is saved with its state.
 """
