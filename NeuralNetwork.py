@@ -215,6 +215,11 @@ class NeuralNetwork:
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
 
+    def __getstate__(self):
+        # The guard's references to the arrays of before the last step are no part of a
+        # copy or a pickle; the next step takes them anew.
+        return {**self.__dict__, "_last_good": None}
+
     def _guard_state(self):
         """References to every learned array and each parameter optimizer's state."""
         optimizers = [(optimizer, optimizer.state_dict()) for optimizer in _optimizers(self.layers)
