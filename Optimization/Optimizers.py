@@ -45,6 +45,7 @@ in), and
 ``checkpoint.register``; one of your own does the same and is saved with its state.
 """
 import copy
+import functools
 import math
 import numbers
 
@@ -187,7 +188,7 @@ class Optimizer:
         """The state of the parameter this optimizer updates: its public attributes that
         are not constructor arguments (those are its config). The arrays are the
         optimizer's own, which it never changes in place: a kept dict stays as it was."""
-        args = checkpoint.constructor_args(type(self))
+        args = _constructor_args(type(self))
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
 
     def load_state_dict(self, state):
@@ -326,6 +327,10 @@ class Adam(Optimizer):
         step = v / denominator
         step *= self.learning_rate / (1 - mu ** k)
         return w - step
+
+
+# Read at every training step (the divergence guard keeps the state): inspect once per class.
+_constructor_args = functools.lru_cache(maxsize=None)(checkpoint.constructor_args)
 
 
 def _is_count(value):
