@@ -12,6 +12,7 @@ Epoch-based training (validation, schedules, early stopping, resumable progress)
 ``Optimization/Trainer.py``; checkpoints are the ``checkpoint`` package, through the state
 protocol: ``get_config()``, ``state_dict()``/``load_state_dict()`` and ``from_config``.
 """
+import contextlib
 import math
 import os
 
@@ -174,35 +175,70 @@ class NeuralNetwork:
 
         Returns ``(loss, batch size)``: the loss layer's value for the batch
         (without regularization) and the number of samples in it.
+
+        The guard copies nothing: updates assign new arrays (``Layers.Base._update``,
+        ``Optimizers``), so references to the arrays of after a finite forward are a
+        snapshot. A non-finite loss or running statistic puts back the state that gave
+        the last finite loss; a non-finite parameter or optimizer state after the
+        update puts back the state of before the update.
         """
         self._call_steps += 1
         if self._last_good is None:
-            self._last_good = self.snapshot()
+            self._last_good = self._guard_state()
         where = (f"at iteration {self._call_steps} of this call (iteration "
                  f"{len(self.loss) + 1} overall)")
         loss = self.forward()
-        broken = non_finite_state(self.layers)     # e.g. running statistics of huge inputs
+        broken = _non_finite(self.layers, forward_only=True)   # running statistics only
         if not math.isfinite(loss) or broken:
-            self.restore(self._last_good)
+            self._restore_guarded(self._last_good)
             what = f"the loss became {loss}" if not math.isfinite(loss) else \
-                f"{broken} became NaN or infinite in forward (the loss was {loss})"
+                f"{_became(*broken)} in forward (the loss was {loss})"
             raise TrainingDiverged(
                 f"NeuralNetwork.train: {what} {where}; the parameters that gave the last "
                 f"finite loss were kept (is the learning rate too large, or the input?)")
-        self._last_good = self.snapshot()
+        self._last_good = self._guard_state()
         try:
             self.backward()
         except Exception:
-            self.restore(self._last_good)   # a refusal half-way changes nothing
+            self._restore_guarded(self._last_good)   # a refusal half-way changes nothing
             raise
-        broken = non_finite_state(self.layers)
+        broken = _non_finite(self.layers)
         if broken:
-            self.restore(self._last_good)
+            self._restore_guarded(self._last_good)
+            gradient = _non_finite_gradient(self.layers)     # the cause, if it was one
+            what = _became(*broken) if gradient is None else \
+                f"{_became(*gradient)} in backward, so {_became(*broken)}"
             raise TrainingDiverged(
-                f"NeuralNetwork.train: {broken} became NaN or infinite in the update {where}; "
-                f"the parameters before it were kept (is the learning rate too large?)")
+                f"NeuralNetwork.train: {what} in the update {where}; the parameters and "
+                f"optimizer state before it were kept (is the learning rate too large, or the "
+                f"batch beyond what {broken[1].dtype} holds?)")
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
+
+    def __getstate__(self):
+        # The guard's references to the arrays of before the last step are no part of a
+        # copy or a pickle; the next step takes them anew.
+        return {**self.__dict__, "_last_good": None}
+
+    def _guard_state(self):
+        """References to every learned array and each parameter optimizer's state."""
+        optimizers = [(optimizer, optimizer.state_dict()) for optimizer in _optimizers(self.layers)
+                      if callable(getattr(optimizer, "state_dict", None))]
+        return snapshot_state(self.layers, copy=False), optimizers
+
+    def _restore_guarded(self, state):
+        """Put back a ``_guard_state``; refuse to pretend if something was changed in place."""
+        layers, optimizers = state
+        self.restore(layers)
+        for optimizer, optimizer_state in optimizers:
+            # A state changed in place since is refused here, and named just below.
+            with contextlib.suppress(ValueError):
+                optimizer.load_state_dict(optimizer_state)
+        broken = _non_finite(self.layers)
+        if broken:
+            raise TrainingDiverged(f"NeuralNetwork.train: {_became(*broken)} and could not be put "
+                                   f"back: a layer or optimizer wrote into it in place (updates "
+                                   f"must assign new arrays)")
 
     # The trainer's doors: it records an epoch's progress through these, never by assignment.
     def record_progress(self, steps, loss_sum, samples):
@@ -352,13 +388,56 @@ class NeuralNetwork:
 
 def non_finite_state(layers):
     """``"<name> of layer <i> (<class>)"`` for the first learned array (``Base.learned_state``)
+    or optimizer state array (``"Adam's r of weights of layer 0 (FullyConnected)"``)
     holding NaN or inf, else None."""
-    for i, layer in enumerate(layers):
-        for name, value in learned_state(layer).items():
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f" \
-                    and not np.isfinite(value).all():
-                return f"{name} of layer {i} ({type(layer).__name__})"
+    broken = _non_finite(layers)
+    return None if broken is None else broken[0]
+
+
+def _optimizers(layers):
+    for layer in layers:
+        optimizers = getattr(layer, "parameter_optimizers", None)
+        yield from (optimizers() or {}).values() if callable(optimizers) else ()
+
+
+def _non_finite(layers, forward_only=False):
+    """``(name, array)`` of the first non-finite float array, else None: the ``_state_fields``
+    first (forward changes them), then, unless ``forward_only``, the parameters and the
+    state of their optimizers (the update changes them)."""
+    def arrays():
+        for i, layer in enumerate(layers):
+            for name in getattr(layer, "_state_fields", ()):
+                yield f"{name} of layer {i} ({type(layer).__name__})", getattr(layer, name)
+        if forward_only:
+            return
+        for i, layer in enumerate(layers):
+            here = f"of layer {i} ({type(layer).__name__})"
+            for name, value in learned_state(layer).items():
+                yield f"{name} {here}", value
+            optimizers = getattr(layer, "parameter_optimizers", None)
+            for name, optimizer in ((optimizers() or {}) if callable(optimizers) else {}).items():
+                if callable(getattr(optimizer, "state_dict", None)):
+                    for field, value in optimizer.state_dict().items():
+                        yield f"{type(optimizer).__name__}'s {field} of {name} {here}", value
+    for name, value in arrays():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+            return name, value
     return None
+
+
+def _non_finite_gradient(layers):
+    """``(name, array)`` of the first gradient of a parameter holding NaN or inf, else None."""
+    for i, layer in enumerate(layers):
+        for name in (layer.parameters() if callable(getattr(layer, "parameters", None)) else ()):
+            value = getattr(layer, "gradient_" + name, None)
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                return f"gradient_{name} of layer {i} ({type(layer).__name__})", value
+    return None
+
+
+def _became(name, value):
+    """``"<name> became NaN"`` or ``"<name> overflowed to inf"``."""
+    return f"{name} became NaN" if np.isnan(value).any() else f"{name} overflowed to inf"
 
 
 def save(filename, net):

@@ -308,7 +308,11 @@ class TrainableLayer(BaseLayer):
                 setattr(self, name, value.astype(dtype))
 
     def _update(self):
-        """Apply the optimizer to every parameter (after the error was computed)."""
+        """Apply the optimizer to every parameter (after the error was computed).
+
+        Each parameter is assigned the new array the optimizer returns; the old one is
+        never written into (``snapshot_state(copy=False)`` relies on it).
+        """
         if self._optimizers is None:
             return
         for name, optimizer in self._optimizers.items():
@@ -382,10 +386,16 @@ def learned_state(layer):
     return state
 
 
-def snapshot_state(layers):
-    """A copy of ``learned_state`` of every layer: a list of dicts, for ``restore_state``."""
-    return [{name: _copy(value) for name, value in learned_state(layer).items()}
-            for layer in layers]
+def snapshot_state(layers, copy=True):
+    """``learned_state`` of every layer: a list of dicts, for ``restore_state``.
+
+    ``copy=False`` keeps the arrays themselves, which costs nothing and stays valid
+    because nothing in the framework writes into a learned array in place: forward
+    assigns new running statistics and ``_update`` new parameters (NeuralNetwork's
+    divergence guard takes such a snapshot at every step).
+    """
+    return [{name: _copy(value) if copy else value for name, value in
+             learned_state(layer).items()} for layer in layers]
 
 
 def restore_state(layers, snapshot):

@@ -2,10 +2,18 @@
 
 Contract: ``calculate_update(weight_tensor, gradient_tensor) -> new weights``.
 Scalars and arrays of any shape are accepted; the result has the weights' dtype
-(a float32 layer stays float32), and so has the state: weights that change
-dtype between calls (a layer converted to float32) take their moments along.
+(a float32 layer stays float32). The arithmetic and the state run in that dtype,
+but at least float32: in float16 Adam's epsilon 1e-8 is 0 and g**2 overflows
+above 256, so a float16 parameter is updated in float32 and rounded once at the
+end (as the loss is). Weights that change dtype between calls (a layer converted
+to float32) take their state along.
 An optimizer object keeps the state of ONE parameter array (momentum velocity, Adam moments and step count), which is why
 every trainable layer holds its own copies.
+
+Updates are out of place: a step computes new state arrays and assigns them, and
+never writes into an array it handed out (the weights it was given, ``v``, ``r``).
+So a ``state_dict()`` kept by the caller is a snapshot, and ``NeuralNetwork``'s
+divergence guard keeps references to the arrays of before a step instead of copies.
 
 Regularization is decoupled from the gradient statistics and uses the weights
 from before the step::
@@ -31,12 +39,15 @@ schedules work between ``train`` calls).
 The state protocol (checkpoints): ``get_config()`` gives the constructor's arguments
 (the regularizer as ``{"class", "args"}``), ``state_dict()`` every public attribute
 of the instance (the state of one parameter: ``v``, ``r``, ``k``, or whatever a
-subclass keeps; its arrays have the parameter's shape and dtype), and
+subclass keeps; its arrays have the parameter's shape and the dtype the update computes
+in), and
 ``load_state_dict(state)`` puts it back. Every optimizer here registers itself with
 ``checkpoint.register``; one of your own does the same and is saved with its state.
 """
 import copy
+import functools
 import math
+import numbers
 
 import numpy as np
 
@@ -139,13 +150,15 @@ class Optimizer:
         parameters it does not regularize (see ``Layers/Base.py``).
         """
         w = np.asarray(weight_tensor)
-        dtype = w.dtype if w.dtype.kind == "f" else np.float64
-        g = np.asarray(gradient_tensor, dtype=dtype)
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        work = np.promote_types(dtype, np.float32)      # float16 is computed in float32
+        w = w.astype(work, copy=False)
+        g = np.asarray(gradient_tensor, dtype=work)
         if self.clip_norm is not None:
             g = clip_gradients(g, self.clip_norm)
         new = self._step(w, g)
         if self.regularizer is not None and regularize:
-            new -= self.learning_rate * self.regularizer.calculate_gradient(w)
+            new = new - self.learning_rate * self.regularizer.calculate_gradient(w)
         return new.astype(dtype, copy=False)
 
     def fork(self):
@@ -173,21 +186,45 @@ class Optimizer:
 
     def state_dict(self):
         """The state of the parameter this optimizer updates: its public attributes that
-        are not constructor arguments (those are its config)."""
-        args = checkpoint.constructor_args(type(self))
+        are not constructor arguments (those are its config). The arrays are the
+        optimizer's own, which it never changes in place: a kept dict stays as it was."""
+        args = _constructor_args(type(self))
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
 
     def load_state_dict(self, state):
-        """Put back a ``state_dict()`` (the same entries; arrays are taken, not copied)."""
+        """Put back a ``state_dict()``: the same entries, every array a finite float
+        array (copied, so the caller's dict stays its own), ``None`` where there is no
+        state yet. Anything else raises ``checkpoint.StateError`` naming the entry."""
+        owner = f"{type(self).__name__}.load_state_dict"
         current = self.state_dict()
-        if set(state) != set(current):
-            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
-                                              f"the entries {sorted(current)}, got {sorted(state)}")
+        if not isinstance(state, dict) or set(state) != set(current):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise checkpoint.StateError(None, f"{owner}: expected the entries "
+                                              f"{sorted(current)}, got {got}")
+        # Numbers (Adam's step count) are the subclass's to check; arrays are checked here.
+        state = {name: value if isinstance(current[name], numbers.Number)
+                 else _state_array(owner, name, value) for name, value in state.items()}
+        self._check_state(owner, state)
         for name, value in state.items():
             setattr(self, name, value)
 
+    def _check_state(self, owner, state):
+        """Refuse (``checkpoint.StateError``) a state that is well-typed but inconsistent."""
+
     def _step(self, w, g):
         raise NotImplementedError
+
+    def _state_for(self, name, g):
+        """The state array ``name`` ready for a step with gradient ``g``: zeros at the first
+        step, in ``g``'s dtype (the state follows the weights), refused if its shape is not."""
+        value = getattr(self, name)
+        if value is None:
+            return np.zeros_like(g)
+        if value.shape != g.shape:
+            raise ValueError(f"{type(self).__name__}.calculate_update: expected the state {name} "
+                             f"to have the gradient's shape {g.shape}, got {value.shape} (a state "
+                             f"of another parameter?)")
+        return value.astype(g.dtype, copy=False)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._hyper.items() if v is not None)
@@ -223,13 +260,10 @@ class SgdWithMomentum(Optimizer):
         self.v = None
 
     def _step(self, w, g):
-        if self.v is None:
-            self.v = np.zeros_like(g)
-        elif self.v.dtype != g.dtype:      # the weights changed dtype: the state follows
-            self.v = self.v.astype(g.dtype)
-        self.v *= self.momentum_rate       # in place: v is this optimizer's own buffer
-        self.v -= self.learning_rate * g
-        return w + self.v
+        v = self._state_for("v", g) * self.momentum_rate    # a new array: the old v is kept
+        v -= self.learning_rate * g
+        self.v = v
+        return w + v
 
 
 @checkpoint.register
@@ -260,36 +294,63 @@ class Adam(Optimizer):
         self.r = None
         self.k = 0
 
-    def load_state_dict(self, state):
-        """As ``Optimizer.load_state_dict``; the moments come in pairs, ``r`` is never
-        negative and ``k`` counts steps."""
-        if (state.get("v") is None) != (state.get("r") is None):
-            raise checkpoint.StateError(None, "expected both moments v and r, or neither")
-        if state.get("r") is not None and (np.asarray(state["r"]) < 0).any():
-            raise checkpoint.StateError("r", "expected values >= 0 (a second moment), got "
-                                             "negative ones")
-        k = state.get("k")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise checkpoint.StateError("k", f"expected a step count >= 0, got {k!r}")
-        super().load_state_dict(state)
+    def _check_state(self, owner, state):
+        """The moments come in pairs of one shape, ``r`` is never negative, and ``k``
+        counts the steps: at least 1 with moments (``1 - mu**0`` would divide by 0;
+        without moments they start afresh, whatever ``k``)."""
+        v, r, k = state["v"], state["r"], state["k"]
+        if (v is None) != (r is None):
+            raise checkpoint.StateError(None, f"{owner}: expected both moments v and r, or "
+                                              f"neither, got {_shown(v)} and {_shown(r)}")
+        if v is not None and v.shape != r.shape:
+            raise checkpoint.StateError("r", f"{owner}: expected the shape of v {v.shape}, "
+                                             f"got {r.shape}")
+        if r is not None and (r < 0).any():
+            raise checkpoint.StateError("r", f"{owner}: expected values >= 0 (a second "
+                                             f"moment), got negative ones")
+        if not _is_count(k) or (k == 0 and v is not None):
+            raise checkpoint.StateError("k", f"{owner}: expected a step count >= 0, and >= 1 "
+                                             f"with moments, got {k!r}")
 
     def _step(self, w, g):
-        if self.v is None:
-            self.v = np.zeros_like(g)
-            self.r = np.zeros_like(g)
-        elif self.v.dtype != g.dtype:      # the weights changed dtype: the state follows
-            self.v, self.r = self.v.astype(g.dtype), self.r.astype(g.dtype)
-        self.k += 1
-        mu, rho = self.mu, self.rho
-        # The moments are this optimizer's own buffers: update them in place.
-        self.v *= mu
-        self.v += (1 - mu) * g
-        self.r *= rho
-        self.r += (1 - rho) * (g * g)
+        k, mu, rho = self.k + 1, self.mu, self.rho
+        # New arrays, filled in place while no one else holds them; the old v and r stay.
+        v = self._state_for("v", g) * mu
+        v += (1 - mu) * g
+        r = self._state_for("r", g) * rho
+        r += (1 - rho) * (g * g)
+        self.v, self.r, self.k = v, r, k
         # v_hat / (sqrt(r_hat) + eps), with both bias corrections folded into scalars.
-        denominator = np.sqrt(self.r)
-        denominator *= 1 / math.sqrt(1 - rho ** self.k)
+        denominator = np.sqrt(r)
+        denominator *= 1 / math.sqrt(1 - rho ** k)
         denominator += self.epsilon
-        step = self.v / denominator
-        step *= self.learning_rate / (1 - mu ** self.k)
+        step = v / denominator
+        step *= self.learning_rate / (1 - mu ** k)
         return w - step
+
+
+# Read at every training step (the divergence guard keeps the state): inspect once per class.
+_constructor_args = functools.lru_cache(maxsize=None)(checkpoint.constructor_args)
+
+
+def _is_count(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
+def _shown(value):
+    return "None" if value is None else f"an array of shape {np.shape(value)}"
+
+
+def _state_array(owner, name, value):
+    """``value`` as an optimizer's state array of its own: a finite float array (or None)."""
+    if value is None:
+        return None
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        came = f"an array of dtype {value.dtype}" if isinstance(value, np.ndarray) \
+            else type(value).__name__
+        raise checkpoint.StateError(name, f"{owner}: expected a float array or None, got {came}")
+    if not np.isfinite(value).all():
+        raise checkpoint.StateError(name, f"{owner}: expected finite values, got "
+                                          f"{int(np.isnan(value).sum())} NaN and "
+                                          f"{int(np.isinf(value).sum())} infinite entries")
+    return value.copy()

@@ -126,10 +126,16 @@ def layer_doc(layer, net, writer, where):
 
 
 def _like(state, parameter):
-    """An optimizer's state with its float arrays in the dtype of its parameter (a layer
-    whose weights were converted has moments that follow at the next step)."""
-    return {k: v.astype(parameter.dtype, copy=False)
+    """An optimizer's state with its float arrays in the dtype of its parameter, at least
+    float32 (a layer whose weights were converted has moments that follow at the next step;
+    a float16 parameter's are kept in float32, see ``Optimizers``)."""
+    dtype = _state_dtype(parameter)
+    return {k: v.astype(dtype, copy=False)
             if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in state.items()}
+
+
+def _state_dtype(parameter):
+    return np.promote_types(parameter.dtype, np.float32)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -267,9 +273,10 @@ def read_layer_optimizer(r, layer, doc, where, shared):
     for name, optimizer in optimizers.items():
         here = f"{where}.state.{name}"
         state = r.obj(states[name], here, tuple(optimizer.state_dict()))
-        # An optimizer's state arrays have its parameter's shape and dtype.
+        # An optimizer's state arrays have its parameter's shape, and its dtype (at least float32).
         values = {field: None if value is None else
-                  read_value(r, value, f"{here}.{field}", parameters[name])
+                  read_value(r, value, f"{here}.{field}",
+                             parameters[name].astype(_state_dtype(parameters[name]), copy=False))
                   if isinstance(value, str) else read_number(r, value, f"{here}.{field}")
                   for field, value in state.items()}
         r.load_state(optimizer, values, here)

@@ -158,8 +158,8 @@ def test_huge_inputs_through_batch_normalization_stop_and_restore():
     net.train(2)
     net.data_layer = FixedData(np.random.normal(size=(6, 4)) * 1e300, labels)
     with pytest.raises(NeuralNetwork.TrainingDiverged,
-                       match=r"running_var of layer 1 \(BatchNormalization\) became NaN or "
-                             r"infinite in forward .*at iteration 1 of this call"), \
+                       match=r"running_var of layer 1 \(BatchNormalization\) overflowed to inf "
+                             r"in forward .*at iteration 1 of this call"), \
             np.errstate(over="ignore", invalid="ignore"):
         net.train(3)
     assert NeuralNetwork.non_finite_state(net.layers) is None     # the last good state is back
