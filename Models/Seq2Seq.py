@@ -421,9 +421,8 @@ def _check_architecture(encoder_embedding, encoder, decoder_embedding, decoder):
     for name, embedding, layer in (("encoder", encoder_embedding, cell),
                                    ("decoder", decoder_embedding, decoder)):
         if layer.input_size != embedding.embedding_size:
-            _checks.fail(owner, f"a {name} of input_size {embedding.embedding_size}, the "
-                         f"{name} embedding's size", _checks.Described(
-                             f"{type(layer).__name__}({layer.input_size}, ...)"))
+            _checks.fail(owner, f"the {name}'s input_size {embedding.embedding_size}, the "
+                         f"{name} embedding's size", _checks.Described(f"{name} {layer!r}"))
     size = cell.hidden_size * (2 if bidirectional else 1)
     if decoder.hidden_size != size:
         _checks.fail(owner, f"a decoder of hidden_size {size}, the size of the encoder's "
