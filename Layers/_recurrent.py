@@ -123,7 +123,7 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
+    _cache_fields = ("_cache", "_buffers", "gradient_initial_state")   # _buffers: reused arrays
     _fused = None                        # the cell's loops fused for speed (module docstring)
     fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
