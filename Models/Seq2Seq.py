@@ -43,8 +43,8 @@ strings and hands out the attention weights for plotting.
 Training runs through ``NeuralNetwork.train``: ``forward``/``backward`` are overridden for
 the two inputs (the decoder's input is the label batch shifted, ``Dates.decoder_inputs``), so
 the divergence guard, the epoch trainer and its validation (``evaluate``, teacher-forced)
-work as for any network. Saving is not possible yet (``Bidirectional`` and a model of two
-inputs have no checkpoint format).
+work as for any network. Saving is refused for now (``get_config`` raises ``TypeError``): a
+checkpoint has no format yet for a model whose layers are not one chain.
 """
 import numpy as np
 
@@ -177,6 +177,12 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
         ``batch_size`` is accepted for NeuralNetwork's signature; the batch runs at once."""
         return self._greedy(input_tensor, Dates.TARGET_STEPS)[1]
 
+    def get_config(self):
+        """Refused: a checkpoint cannot hold a Seq2Seq yet (it would come back as a plain
+        NeuralNetwork, which runs its layers one after the other)."""
+        raise TypeError("Seq2Seq.get_config: a checkpoint cannot hold a Seq2Seq yet (its "
+                        "layers are not one chain; a plain NeuralNetwork could not run them)")
+
     # -- decoding ----------------------------------------------------------------------------
 
     def greedy(self, tokens, max_length=Dates.TARGET_STEPS):
@@ -280,8 +286,8 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
         Returns:
             the translation (a str, or a list of str like ``texts``); with
             ``return_alignment``, ``(translations, alignments)``, each alignment an array
-            ``(output characters + 1, input characters)``: row ``t`` is where output
-            character ``t`` looked (the last row: where END did).
+            ``(output tokens, input characters)``: row ``t`` is where output token ``t``
+            looked, up to and including END (for an ISO date: 10 characters, then END).
         """
         owner = "Seq2Seq.translate"
         single = isinstance(texts, str)
@@ -314,7 +320,9 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
             for row, i in enumerate(group):
                 translations[i] = Dates.decode_target(outputs[row])
                 if return_alignment:
-                    alignments[i] = alignment[row, :len(translations[i]) + 1].copy()
+                    ends = np.flatnonzero(outputs[row] == END)
+                    steps = ends[0] + 1 if ends.size else len(outputs[row])
+                    alignments[i] = alignment[row, :steps].copy()
         if single:
             translations, alignments = translations[0], alignments[0]
         return (translations, alignments) if return_alignment else translations
