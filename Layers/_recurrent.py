@@ -123,7 +123,7 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
+    _cache_fields = ("_cache", "_buffers", "gradient_initial_state")   # _buffers: reused arrays
     _fused = None                        # the cell's loops fused for speed (module docstring)
     fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
@@ -142,6 +142,7 @@ class RecurrentLayer(TrainableLayer):
         self.memorize = False
         self.state = None
         self.gradient_weights = None
+        self.gradient_initial_state = None
         self._cache = self._buffers = None
         self._fc = self._sigmoid = None
         if self.output_size is not None:
@@ -243,10 +244,13 @@ class RecurrentLayer(TrainableLayer):
         y = y.reshape(batch, steps, -1)
         return y[0] if two_d else y
 
-    def backward(self, error_tensor, input_gradient=True):
+    def backward(self, error_tensor, input_gradient=True, state_error=None):
         """dL/d(output) -> dL/d(input), full BPTT; updates every weight matrix.
 
         With ``input_gradient=False`` dL/d(input) is not computed and None is returned.
+        ``state_error``: dL/d(``state``), a tuple like ``state``, when the final state fed
+        something besides the output (an encoder's starts a decoder); BPTT starts from
+        it. ``gradient_initial_state`` becomes dL/d(the state the forward started from).
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward: called before forward")
@@ -258,7 +262,12 @@ class RecurrentLayer(TrainableLayer):
             e = self._fc.backward(self._sigmoid.backward(e))
         dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
         loops, cache = cache
-        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient) \
+        if loops is not self:                   # the fused kernel has no door for states
+            if state_error is not None:
+                raise ValueError(f"{type(self).__name__}.backward: expected fused = False "
+                                 f"with a state_error, got fused = True")
+            self.gradient_initial_state = None
+        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient, state_error) \
             if loops is self else loops.backward(self, dh, cache, input_gradient)
         if dx is not None:
             dx = dx[0] if two_d else dx
@@ -290,14 +299,16 @@ class RecurrentLayer(TrainableLayer):
         # A copy: the output must not be a view of the buffers the next call overwrites.
         return hs[1:].transpose(1, 0, 2).copy(), state, (xs, hs, caches)
 
-    def _backward_steps(self, dh, cache, input_gradient):
+    def _backward_steps(self, dh, cache, input_gradient, state_error=None):
         """BPTT with the cell's ``step_backward``: dL/dh_t ``(batch, time, hidden_size)`` ->
         dL/d(weights) and dL/dx ``(batch, time, input_size)`` (None without ``input_gradient``)."""
         xs, hs, caches = cache
         steps, batch, n_in = xs.shape
         n = self.hidden_size
         dh = dh.transpose(1, 0, 2)                                   # (time, batch, hidden)
-        dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
+        dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
+                       self._error(state_error[k], (batch, n), self.dtype)
+                       for k in range(self._states))
         da_x = self._buffer("da_x", (steps, batch, self._gates * n))
         da_h = None                 # GRU: dL/d(a_h) of every step; RNN, LSTM: da_x serves
         step_caches = list(zip(*caches, *self.backward_factors(caches)))   # step t's fields
@@ -309,7 +320,7 @@ class RecurrentLayer(TrainableLayer):
                 if da_h is None:
                     da_h = self._buffer("da_h", da_x.shape)
                 da_h[t] = da_h_t
-        # (dstate is now dL/d(initial state): truncated BPTT stops there.)
+        self.gradient_initial_state = dstate     # truncated BPTT stops here
         da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
         da_h = da_x if da_h is None else da_h.reshape(steps * batch, -1)
         h_prev = hs[:-1].reshape(steps * batch, n)

@@ -1,4 +1,4 @@
 """Ready-made networks built from the framework's layers."""
-from . import LeNet, RowMNIST, CharModel
+from . import LeNet, RowMNIST, CharModel, Seq2Seq
 
-__all__ = ["LeNet", "RowMNIST", "CharModel"]
+__all__ = ["LeNet", "RowMNIST", "CharModel", "Seq2Seq"]
