@@ -35,15 +35,19 @@ CHECK_VANISHING = """
 far_to_near = vanishing.far_to_near
 rnn, lstm = results
 assert (rnn["name"], lstm["name"]) == ("Elman RNN", "LSTM")
-# The RNN's gradient from the far half of the sequence is orders of magnitude below the
-# gradient near the output; the LSTM's, after training, is not.
-assert far_to_near(rnn["after"]) < 1e-3
-assert far_to_near(lstm["after"]) > 1e-1
-assert far_to_near(lstm["after"]) > 1e4 * far_to_near(rnn["after"])
-# Before training the LSTM's gradient fades too, though its forget gates start open
-# (LSTM.initialize: about 0.73): trained, it is flat.
-assert far_to_near(lstm["before"]) < 1e-2 < 1e-1 < far_to_near(lstm["after"])
-assert lstm["test_mse"] < baseline / 10 < rnn["test_mse"]
+# 2000 batches of training are chaotic: the last bits of the float kernels (another processor,
+# another thread count) take a run elsewhere. The RNN's far / near after training read 4e-3 on
+# one machine and 4e-14 with OPENBLAS_CORETYPE=Prescott, and 3e-19 to 0.17 over seeds 1-6.
+# So only what held on all of these runs with a margin of 3x or more is checked.
+# The LSTM learns the task and its gradient reaches back (far / near 0.9 to 2.4); the RNN
+# does not learn it (test MSE 0.94 to 1.4 of the baseline's), and its gradient reaches back
+# less than the LSTM's.
+assert far_to_near(lstm["after"]) > 0.3
+assert lstm["test_mse"] < baseline / 10 and rnn["test_mse"] > baseline / 3
+assert far_to_near(rnn["after"]) < far_to_near(lstm["after"]) / 3
+# Before training (the seeded initial weights, no training yet: round-off only) the LSTM's
+# gradient fades too, though its forget gates start open (LSTM.initialize: about 0.73).
+assert far_to_near(lstm["before"]) < 1e-2
 for r in (rnn, lstm):
     assert len(r["before"]) == len(r["after"]) == 50 and (r["after"] > 0).all()
 assert fig.get_suptitle()

@@ -210,8 +210,14 @@ def test_mixed_dtypes_are_cast_where_the_framework_casts(tmp_path):
     x = np.random.default_rng(3).random((7, 4)).astype(np.float32)
     onnx_export.export(net, tmp_path / "m.onnx")
     model = onnx.load(tmp_path / "m.onnx")
-    assert "Cast" in operators(model)
-    assert_close(run_onnx(str(tmp_path / "m.onnx"), x), net.test(x), np.float64)
+    ops = [node.op_type for node in model.graph.node]
+    assert "Cast" in ops and ops.index("Relu") < ops.index("Cast")   # float32 up to the ReLU
+    actual, expected = run_onnx(str(tmp_path / "m.onnx"), x), net.test(x)
+    assert actual.dtype == expected.dtype == np.float64
+    # The float32 layers run in ONNX Runtime's kernels and in NumPy's BLAS, whose float32
+    # round-off differs with the processor (Prescott: 1e-7), and the float64 layer carries it on.
+    tol = TOLERANCE[np.float32]
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * np.abs(expected).max())
 
 
 def test_default_input_shape_comes_from_the_network_or_its_first_layer(tmp_path):
