@@ -271,8 +271,11 @@ def test_shipped_lenet_in_onnx_runtime_predicts_like_the_framework(mnist_test_im
     ours = net.test(images, batch_size=2000)
     theirs = session.run(["output"], {"input": images})[0]
     assert theirs.dtype == ours.dtype == np.float32
-    np.testing.assert_array_equal(theirs.argmax(axis=1), ours.argmax(axis=1))
     np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-5)
+    # The same digit, except on a near-tie that float32 rounding of another kernel may flip.
+    differ = theirs.argmax(axis=1) != ours.argmax(axis=1)
+    top_two = np.sort(ours[differ], axis=1)[:, -2:]
+    assert np.all(top_two[:, 1] - top_two[:, 0] < 2e-5), np.flatnonzero(differ)
     assert np.mean(ours.argmax(axis=1) == labels) > 0.99
 
 
