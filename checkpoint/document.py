@@ -80,9 +80,6 @@ def optimizer_doc(optimizer, where="the optimizer"):
 def network_doc(net, writer):
     """The document of ``net`` without its training run (``training`` is set by the caller)."""
     lineage = registry.lineage(net)
-    if not lineage:
-        raise TypeError(f"checkpoint.save: cannot save a network of type {type(net).__name__}: "
-                        f"register it with checkpoint.register")
     config = dict(net.get_config())
     dtype = config.pop("dtype", None)
     state = net.state_dict()
@@ -105,23 +102,31 @@ def network_doc(net, writer):
 
 
 def layer_doc(layer, net, writer, where):
-    state = layer.state_dict()
+    state = layer_state(layer, where)
     doc = {"class": name_of(layer, "layer", "a layer"), "args": layer.get_config(),
            "testing_phase": bool(layer.testing_phase),
            "state": writer.encode(state, f"{where}.state")}
     if callable(getattr(layer, "parameter_optimizers", None)):
         optimizers = layer.parameter_optimizers()
-        if optimizers is None:
-            doc["optimizer"] = None
-        else:
-            first = next(iter(optimizers.values()))
-            linked = getattr(first, "is_linked", None)
-            shared = callable(linked) and linked(net.optimizer)
-            doc["optimizer"] = {
-                "shared": shared, "own": None if shared else optimizer_doc(first, where),
-                "state": {name: writer.encode(_like(opt.state_dict(), state[name]),
-                                              f"{where}.optimizer.{name}")
-                          for name, opt in optimizers.items()}}
+        cast = True
+    elif has_own_optimizer(layer):
+        # A layer written the course-sheet way: one optimizer, its ``optimizer`` property.
+        _refuse_hidden_optimizers(layer, where)
+        optimizers = None if layer.optimizer is None else {"optimizer": layer.optimizer}
+        cast = False
+    else:
+        return doc
+    if optimizers is None:
+        doc["optimizer"] = None
+    else:
+        first = next(iter(optimizers.values()))
+        linked = getattr(first, "is_linked", None)
+        shared = callable(linked) and linked(net.optimizer)
+        doc["optimizer"] = {
+            "shared": shared, "own": None if shared else optimizer_doc(first, where),
+            "state": {name: writer.encode(_like(opt.state_dict(), state[name]) if cast
+                                          else opt.state_dict(), f"{where}.optimizer.{name}")
+                      for name, opt in optimizers.items()}}
     return doc
 
 
@@ -132,6 +137,75 @@ def _like(state, parameter):
             if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in state.items()}
 
 
+def has_own_optimizer(layer):
+    """A trainable layer without ``parameter_optimizers()`` (written the course-sheet way):
+    its ``optimizer`` property is saved and given back."""
+    return bool(getattr(layer, "trainable", False)) and hasattr(layer, "optimizer") and \
+        not callable(getattr(layer, "parameter_optimizers", None))
+
+
+def public_arrays(obj):
+    """The names of ``obj``'s public float arrays: its public attributes, and its public
+    properties with a setter, that hold float ndarrays (``weights``, ``bias``, a running
+    mean). Applied to a layer just built, it tells what is learned: arrays made later (by
+    ``forward``: the cache of the last batch) are not among them."""
+    names = [n for n in vars(obj) if not n.startswith("_")]
+    names += [n for n in dir(type(obj)) if not n.startswith("_") and n not in names and
+              isinstance(getattr(type(obj), n, None), property) and
+              getattr(type(obj), n).fset is not None]
+    return sorted(n for n in names if isinstance(_value(obj, n), np.ndarray)
+                  and _value(obj, n).dtype.kind == "f")
+
+
+def _value(obj, name):
+    try:
+        return getattr(obj, name)
+    except Exception:               # a property that cannot answer (yet) holds nothing
+        return None
+
+
+def layer_state(layer, where):
+    """What ``layer`` keeps: its ``state_dict()``, or for a layer whose ``state_dict()`` is
+    empty, its public float arrays (``public_arrays`` of the same layer just built from its
+    config, with the values of this one).
+
+    A layer is refused (``TypeError``, naming it and the array) when an array it learned
+    would not survive: an array ``X`` with a gradient ``gradient_X`` that is not saved.
+    """
+    state = dict(layer.state_dict()) if callable(getattr(layer, "state_dict", None)) else {}
+    if not state:
+        rng = np.random.get_state()     # the constructor draws: the caller's stream goes on
+        try:
+            fresh = registry.build(type(layer), layer.get_config())
+        finally:
+            np.random.set_state(rng)
+        state = {name: getattr(layer, name) for name in public_arrays(fresh)}
+    for name in dir(layer):
+        if name.startswith("gradient_") and name[9:] not in state and \
+                isinstance(_value(layer, name), np.ndarray):
+            raise TypeError(
+                f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its "
+                f"{name[9:]} would be lost (saved are its state_dict(), or else the public "
+                f"float arrays it has right after construction: {sorted(state) or 'none'}); "
+                f"create {name[9:]} in the constructor, or give the class "
+                f"state_dict()/load_state_dict()")
+    return state
+
+
+def _refuse_hidden_optimizers(layer, where):
+    """A course-sheet layer's second optimizer (a bias optimizer kept in an attribute of
+    its own) with state would come back fresh: refuse rather than load different."""
+    for name, value in vars(layer).items():
+        if value is not layer.optimizer and callable(getattr(value, "calculate_update", None)) \
+                and callable(getattr(value, "state_dict", None)) and \
+                any(isinstance(v, np.ndarray) for v in value.state_dict().values()):
+            raise TypeError(
+                f"checkpoint.save: cannot save {where} ({type(layer).__name__}): the state of "
+                f"its optimizer in {name!r} would be lost (only the optimizer property is "
+                f"saved); give the class parameter_optimizers() or state_dict()/"
+                f"load_state_dict()")
+
+
 # -- reading --------------------------------------------------------------------------------
 
 def read_network(r, doc):
@@ -140,7 +214,7 @@ def read_network(r, doc):
                                   doc.get("version") not in READABLE_VERSIONS):
         r.fail(DOCUMENT, f"expected format {FORMAT!r} version {VERSION} (or older), got "
                          f"{r.short(doc.get('format'))} version {r.short(doc.get('version'))}")
-    r.obj(doc, DOCUMENT, TOP, optional=("config",))
+    r.obj(doc, DOCUMENT, TOP, optional=("config", "data"))
     cls = _network_class(r, doc)
     optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
     initializers = {k: None if doc[k] is None else
@@ -201,10 +275,9 @@ def read_layer(r, doc, where):
     cls, kwargs = r.build("layer", doc, where, extra=("testing_phase", "state", "optimizer"))
     state = r.mapping(doc["state"], f"{where}.state")
     trainable = callable(getattr(cls, "parameter_optimizers", None))
-    if trainable != ("optimizer" in doc):
-        r.fail(where, f"expected {'an' if trainable else 'no'} optimizer entry for a "
-                      f"{cls.__name__}")
-    arrays = {}
+    if trainable and "optimizer" not in doc:
+        r.fail(where, f"expected an optimizer entry for a {cls.__name__}")
+    later = {}
     if trainable:
         # The arrays' headers are checked before the layer allocates its own, so the file
         # holds at least what the layer will; their data is read after it is built.
@@ -216,28 +289,43 @@ def read_layer(r, doc, where):
         for name, shape in shapes.items():
             if name not in state:
                 r.fail(f"{where}.state", f"expected the parameter {name!r}")
-            arrays[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
-                                   later=True)
+            later[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
+                                  later=True)
     layer = r.construct(cls, kwargs, where)
-    arrays = {name: read() for name, read in arrays.items()}
-    current = layer.state_dict()
+    current = dict(layer.state_dict())
+    # A layer without a state of its own keeps its public float arrays (``layer_state``).
+    public = not current
+    if public:
+        current = {name: getattr(layer, name) for name in public_arrays(layer)}
+    if not trainable and has_own_optimizer(layer) != ("optimizer" in doc):
+        r.fail(where, f"expected {'an' if has_own_optimizer(layer) else 'no'} optimizer "
+                      f"entry for a {cls.__name__}")
     if set(state) != set(current):
         r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
                                  f"got {r.short(sorted(state))}")
+    arrays = {}
     for name, value in current.items():
-        if name not in arrays:
-            arrays[name] = read_value(r, state[name], f"{where}.state.{name}", like=value)
-    r.load_state(layer, arrays, f"{where}.state")
+        # The file's data goes into the layer's own array where it can: the layer's first
+        # draw is overwritten instead of kept beside the file's (memory: 2x the file, not 3x).
+        arrays[name] = later[name](into=value) if name in later else \
+            read_value(r, state[name], f"{where}.state.{name}", like=value, fill=True)
+    if public:
+        for name, value in arrays.items():
+            setattr(layer, name, value)
+    else:
+        r.load_state(layer, arrays, f"{where}.state")
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 
 
-def read_value(r, value, where, like):
-    """A state entry shaped like ``like`` (the object's current value of that entry)."""
+def read_value(r, value, where, like, fill=False):
+    """A state entry shaped like ``like`` (the object's current value of that entry); with
+    ``fill``, an array is read into ``like`` itself where it can (``Reader.array``)."""
     if isinstance(like, bool):
         return r.bool(value, where)
     if isinstance(like, np.ndarray):
-        return r.array(value, where, like.dtype, shape=like.shape)
+        return r.array(value, where, like.dtype, shape=like.shape, later=True)(
+            into=like if fill else None)
     return read_number(r, value, where)
 
 
@@ -261,17 +349,33 @@ def read_layer_optimizer(r, layer, doc, where, shared):
     else:
         layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"),
                                       f"{where}.own")
-    optimizers = layer.parameter_optimizers()
+    if callable(getattr(layer, "parameter_optimizers", None)):
+        optimizers, parameters = layer.parameter_optimizers(), layer.parameters()
+        shapes = None
+    else:
+        # A course-sheet layer's one optimizer: its arrays are shaped like one of the
+        # layer's arrays (which one it updates, the layer alone knows).
+        optimizers, parameters = {"optimizer": layer.optimizer}, None
+        arrays = [getattr(layer, name) for name in public_arrays(layer)]
+        shapes = {(a.dtype, a.shape) for a in arrays}
     states = r.obj(doc["state"], f"{where}.state", tuple(optimizers))
-    parameters = layer.parameters()
     for name, optimizer in optimizers.items():
         here = f"{where}.state.{name}"
-        state = r.obj(states[name], here, tuple(optimizer.state_dict()))
-        # An optimizer's state arrays have its parameter's shape and dtype.
-        values = {field: None if value is None else
-                  read_value(r, value, f"{here}.{field}", parameters[name])
-                  if isinstance(value, str) else read_number(r, value, f"{here}.{field}")
-                  for field, value in state.items()}
+        # Any entries: the optimizer's own load_state_dict decides what it can hold (a
+        # lazily made state is empty before the first step). The arrays are checked here
+        # first: the parameter's dtype and shape, the header before the data.
+        state = r.mapping(states[name], here)
+        values = {}
+        for field, value in state.items():
+            at = f"{here}.{r.short(field, 40)}"
+            if value is None:
+                values[field] = None
+            elif not isinstance(value, str):
+                values[field] = read_number(r, value, at)
+            elif parameters is not None:
+                values[field] = read_value(r, value, at, parameters[name])
+            else:
+                values[field] = r.array(value, at, None, shapes=shapes)
         r.load_state(optimizer, values, here)
 
 
