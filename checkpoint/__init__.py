@@ -26,7 +26,7 @@ from .archive import DOCUMENT, SEAL, STAMP, pack, write_atomically
 from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_network
 from .errors import CheckpointError, StateError
 from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
-                     open_archive, read_bytes)
+                     open_archive, read_bytes, said)
 from .registry import (FLOAT_DTYPES, Configurable, build, classes, config_from_attributes,
                        constructor_args, describe, plain, register)
 from .run import data_doc, read_data, read_run, run_doc
@@ -151,7 +151,7 @@ def load(filename, data_layer=None):
             data_layer.load_state_dict(resume["state"])
         except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{filename}: data.state: {type(data_layer).__name__} refuses "
-                                  f"the saved data state ({Reader.short(str(err), 300)})") from None
+                                  f"the saved data state ({said(err)})") from None
         np.random.set_state(resume["rng"])
     return net
 

@@ -367,7 +367,7 @@ def read_layer_optimizer(r, layer, doc, where, shared):
         state = r.mapping(states[name], here)
         values = {}
         for field, value in state.items():
-            at = f"{here}.{r.short(field, 40)}"
+            at = f"{here}.{r.key(field)}"
             if value is None:
                 values[field] = None
             elif not isinstance(value, str):

@@ -39,6 +39,12 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def said(err, limit=200):
+    """What an object's own check said, on one line and at most ``limit`` characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class Reader:
     """Reads and checks one checkpoint; every problem becomes a ``CheckpointError``."""
 
@@ -48,6 +54,11 @@ class Reader:
         self.filled = {}
 
     short = staticmethod(_short)
+
+    @staticmethod
+    def key(name):
+        """A key from the file as part of a place: as it is if short and plain, else cut."""
+        return name if len(name) <= 40 and name.isprintable() else _short(name, 40)
 
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
@@ -123,7 +134,7 @@ class Reader:
             if isinstance(value, list):
                 return tuple(self.argument(v, f"{where}[{i}]", depth + 1)
                              for i, v in enumerate(value))
-            return {k: self.argument(v, f"{where}.{_short(k, 40)}", depth + 1)
+            return {k: self.argument(v, f"{where}.{self.key(k)}", depth + 1)
                     for k, v in value.items()}
         self.fail(where, f"expected a number, boolean, null, a string of at most {MAX_STRING} "
                          f"characters, or a list or object of them (at most "
@@ -172,7 +183,7 @@ class Reader:
         except StateError as err:
             self.fail(f"{where}.{err.key}" if err.key else where, err.reason)
         except (TypeError, ValueError) as err:
-            self.fail(where, f"invalid state ({_short(str(err))})")
+            self.fail(where, f"invalid state ({said(err)})")
 
     def construct(self, cls, kwargs, where):
         try:

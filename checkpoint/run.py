@@ -66,7 +66,7 @@ def read_data(r, doc):
     r.obj(doc, "data", ("state", "rng"))
     state = {}
     for key, value in r.mapping(doc["state"], "data.state").items():
-        here = f"data.state.{r.short(key, 40)}"
+        here = f"data.state.{r.key(key)}"
         state[key] = r.array(value, here, np.int64, ndim=1) if isinstance(value, str) else \
             None if value is None else read_number(r, value, here)
     return {"state": state, "rng": read_rng(r, doc["rng"], "data.rng")}
