@@ -144,17 +144,21 @@ def has_own_optimizer(layer):
         not callable(getattr(layer, "parameter_optimizers", None))
 
 
-def public_arrays(obj):
-    """The names of ``obj``'s public float arrays: its public attributes, and its public
-    properties with a setter, that hold float ndarrays (``weights``, ``bias``, a running
-    mean). Applied to a layer just built, it tells what is learned: arrays made later (by
-    ``forward``: the cache of the last batch) are not among them."""
+def public_names(obj):
+    """``obj``'s public attributes and its public properties with a setter."""
     names = [n for n in vars(obj) if not n.startswith("_")]
-    names += [n for n in dir(type(obj)) if not n.startswith("_") and n not in names and
-              isinstance(getattr(type(obj), n, None), property) and
-              getattr(type(obj), n).fset is not None]
-    return sorted(n for n in names if isinstance(_value(obj, n), np.ndarray)
-                  and _value(obj, n).dtype.kind == "f")
+    return names + [n for n in dir(type(obj)) if not n.startswith("_") and n not in names and
+                    isinstance(getattr(type(obj), n, None), property) and
+                    getattr(type(obj), n).fset is not None]
+
+
+def public_arrays(obj):
+    """The names among ``public_names(obj)`` that hold float ndarrays."""
+    return sorted(n for n in public_names(obj) if _is_float_array(_value(obj, n)))
+
+
+def _is_float_array(value):
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
 def _value(obj, name):
@@ -166,30 +170,43 @@ def _value(obj, name):
 
 def layer_state(layer, where):
     """What ``layer`` keeps: its ``state_dict()``, or for a layer whose ``state_dict()`` is
-    empty, its public float arrays (``public_arrays`` of the same layer just built from its
-    config, with the values of this one).
+    empty (one written the course-sheet way) its public float arrays, among the public
+    attributes that the same layer just built from its config has (``weights``, ``bias``,
+    or a ``weights = None`` that ``initialize`` fills). What ``forward`` adds later is the
+    cache of the last batch and is not saved.
 
     A layer is refused (``TypeError``, naming it and the array) when an array it learned
-    would not survive: an array ``X`` with a gradient ``gradient_X`` that is not saved.
+    would not survive: an array ``X`` with a gradient ``gradient_X``, or the ``weights``
+    of a trainable layer, that is not saved.
     """
     state = dict(layer.state_dict()) if callable(getattr(layer, "state_dict", None)) else {}
     if not state:
-        rng = np.random.get_state()     # the constructor draws: the caller's stream goes on
-        try:
-            fresh = registry.build(type(layer), layer.get_config())
-        finally:
-            np.random.set_state(rng)
-        state = {name: getattr(layer, name) for name in public_arrays(fresh)}
-    for name in dir(layer):
-        if name.startswith("gradient_") and name[9:] not in state and \
-                isinstance(_value(layer, name), np.ndarray):
-            raise TypeError(
-                f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its "
-                f"{name[9:]} would be lost (saved are its state_dict(), or else the public "
-                f"float arrays it has right after construction: {sorted(state) or 'none'}); "
-                f"create {name[9:]} in the constructor, or give the class "
-                f"state_dict()/load_state_dict()")
+        state = {name: value for name, value in
+                 ((n, _value(layer, n)) for n in public_names(built(layer)))
+                 if _is_float_array(value)}
+    # Learned, whatever the constructor did: an array with a gradient, and the weights of
+    # a trainable layer (the course's contract).
+    learned = {name[9:] for name in dir(layer) if name.startswith("gradient_") and
+               isinstance(_value(layer, name), np.ndarray)}
+    if getattr(layer, "trainable", False) and _is_float_array(_value(layer, "weights")):
+        learned.add("weights")
+    for name in sorted(learned - set(state)):
+        raise TypeError(
+            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {name} "
+            f"would be lost (saved are its state_dict(), or else the public float arrays "
+            f"among the attributes its constructor makes: {sorted(state) or 'none'}); create "
+            f"{name} in the constructor, or give the class state_dict()/load_state_dict()")
     return state
+
+
+def built(layer):
+    """A layer of ``layer``'s class built from its config; NumPy's random state is put back
+    (the constructor draws: the caller's stream goes on as if it had not)."""
+    rng = np.random.get_state()
+    try:
+        return registry.build(type(layer), layer.get_config())
+    finally:
+        np.random.set_state(rng)
 
 
 def _refuse_hidden_optimizers(layer, where):
@@ -292,14 +309,13 @@ def read_layer(r, doc, where):
             later[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
                                   later=True)
     layer = r.construct(cls, kwargs, where)
-    current = dict(layer.state_dict())
-    # A layer without a state of its own keeps its public float arrays (``layer_state``).
-    public = not current
-    if public:
-        current = {name: getattr(layer, name) for name in public_arrays(layer)}
     if not trainable and has_own_optimizer(layer) != ("optimizer" in doc):
         r.fail(where, f"expected {'an' if has_own_optimizer(layer) else 'no'} optimizer "
                       f"entry for a {cls.__name__}")
+    current = dict(layer.state_dict())
+    if not current:
+        # A layer without a state of its own keeps its public float arrays (``layer_state``).
+        return _read_public(r, layer, doc, state, where)
     if set(state) != set(current):
         r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
                                  f"got {r.short(sorted(state))}")
@@ -309,11 +325,23 @@ def read_layer(r, doc, where):
         # draw is overwritten instead of kept beside the file's (memory: 2x the file, not 3x).
         arrays[name] = later[name](into=value) if name in later else \
             read_value(r, state[name], f"{where}.state.{name}", like=value, fill=True)
-    if public:
-        for name, value in arrays.items():
-            setattr(layer, name, value)
-    else:
-        r.load_state(layer, arrays, f"{where}.state")
+    r.load_state(layer, arrays, f"{where}.state")
+    layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
+    return layer
+
+
+def _read_public(r, layer, doc, state, where):
+    """The public float arrays of a layer without a state of its own (``layer_state``):
+    each one the new layer has, in its dtype and shape; and for an attribute it leaves
+    None (``weights`` that initialize makes), an array of any float dtype and shape."""
+    values = {name: _value(layer, name) for name in public_names(layer)}
+    arrays = [name for name, value in values.items() if _is_float_array(value)]
+    unset = [name for name, value in values.items() if value is None]
+    r.obj(state, f"{where}.state", arrays, optional=unset)
+    for name in state:
+        setattr(layer, name, read_value(r, state[name], f"{where}.state.{name}",
+                                        like=values[name], fill=True) if name in arrays
+                else r.array(state[name], f"{where}.state.{name}", None))
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 

@@ -197,7 +197,8 @@ class Reader:
               most=None, later=False, view=False, shapes=None):
         """The array member ``reference``, its header checked before its data is read.
 
-        ``shapes``, instead of ``dtype`` and ``shape``: the allowed ``(dtype, shape)`` pairs.
+        ``shapes``, instead of ``dtype`` and ``shape``: the allowed ``(dtype, shape)`` pairs;
+        neither (``dtype`` None): any float dtype, any shape (its size is the file's).
         With ``later``, only the header is checked now and a function ``data(into=None)``
         that reads the data is returned (a layer is built in between). Given ``into``, an
         array of the layer's own of that dtype and shape, the data is read into it instead
@@ -261,6 +262,11 @@ class Reader:
                                      f"and shapes {_short(sorted((str(d), s) for d, s in shapes))}, "
                                      f"got {str(found)[:60]} {_short(found_shape)}")
                 dtype = found
+            elif dtype is None:
+                if found.name not in FLOAT_DTYPES:
+                    self.fail(where, f"{reference}: expected a float dtype "
+                                     f"({', '.join(FLOAT_DTYPES)}), got {str(found)[:60]}")
+                dtype = FLOAT_DTYPES[found.name]      # native byte order, checked below
             expected = np.dtype(dtype)
             if found != expected or found.hasobject:
                 self.fail(where, f"{reference}: expected dtype {expected}, got {str(found)[:60]}")

@@ -247,6 +247,26 @@ def test_a_missing_config_entry_without_a_default_is_still_refused(tmp_path):
     assert not (tmp_path / "f.ckpt").exists()
 
 
+class NoneFirstLayer(SheetFullyConnected):
+    """``weights = None`` in the constructor, made by initialize: saved like any array."""
+
+    def __init__(self, input_size, output_size):
+        super().__init__(input_size, output_size)
+        self.weights = None
+
+
+def test_weights_that_initialize_makes_are_saved(tmp_path):
+    checkpoint.register(NoneFirstLayer)
+    np.random.seed(0)
+    net = iris_net(Optimizers.Adam(1e-2), [NoneFirstLayer(4, 3), SoftMax.SoftMax()])
+    net.data_layer = IrisData(50)
+    net.train(3)
+    net.save(tmp_path / "n.ckpt")
+    loaded = NeuralNetwork.load(tmp_path / "n.ckpt")
+    x = net.data_layer.get_test_set()[0]
+    np.testing.assert_array_equal(loaded.test(x), net.test(x))
+
+
 # -- issue 25: the student's layers --------------------------------------------------------
 
 def test_the_course_sheet_layers_pass_check_layer():
@@ -279,11 +299,12 @@ def test_a_course_sheet_layer_saved_mid_run_gives_identical_outputs(tmp_path):
 
 
 class LazySheetLayer(SheetFullyConnected):
-    """Makes its weights in initialize only: the constructor has none to tell them by."""
+    """Makes its weights in initialize only, and its constructor has no attribute for
+    them: nothing tells them from the cache of a batch but the course's contract."""
 
     def __init__(self, input_size, output_size):
         super().__init__(input_size, output_size)
-        self.weights = None
+        del self.weights
 
 
 class BiasOptimizerLayer(SheetFullyConnected):
