@@ -7,7 +7,8 @@ A generic package: it imports no framework class and knows classes only through 
 registry (``register``), which the framework's own classes fill when their modules
 are imported, as a class of yours does with one call. Persistence goes through the
 state protocol every saveable class offers: ``get_config()`` (the constructor's
-arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``.
+arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``; a layer with
+none of them keeps its public float arrays (``document.layer_state``).
 
 One job per module: ``registry`` (names and kinds), ``archive`` (zip, seal, atomic
 write), ``reader`` (every check of a file, before anything is built), ``document``

@@ -22,6 +22,12 @@ names, each class's constructor and ``load_state_dict`` validate what they get.
                         null, "state": {parameter: the optimizer's state_dict()}}
     loss, history, epoch_progress   the network's state_dict()
     training            the resumable run (``checkpoint/run.py``) or null
+    data                (optional) the data layer's state_dict() and NumPy's random state,
+                        for ``load(path, data_layer)`` to resume from (``run.data_doc``)
+
+A layer whose ``state_dict()`` is empty (written the course-sheet way, without the
+framework's hooks) is saved by its public float arrays (``layer_state``) and its
+``optimizer`` property, the optimizer entry's state then keyed ``"optimizer"``.
 """
 import copy
 
