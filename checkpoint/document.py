@@ -343,7 +343,10 @@ def _read_public(r, layer, doc, state, where):
     values = {name: _value(layer, name) for name in public_names(layer)}
     arrays = [name for name, value in values.items() if _is_float_array(value)]
     unset = [name for name, value in values.items() if value is None]
-    r.obj(state, f"{where}.state", arrays, optional=unset)
+    if set(arrays) - set(state) or set(state) - set(arrays) - set(unset):
+        r.fail(f"{where}.state", f"expected the entries {arrays}"
+                                 f"{f' (and may hold {sorted(unset)})' if unset else ''}, "
+                                 f"got {r.short(sorted(state))}")
     for name in state:
         setattr(layer, name, read_value(r, state[name], f"{where}.state.{name}",
                                         like=values[name], fill=True) if name in arrays
