@@ -163,6 +163,18 @@ def public_arrays(obj):
     return sorted(n for n in public_names(obj) if _is_float_array(_value(obj, n)))
 
 
+def kept_names(layer):
+    """``(arrays, unset)`` of a layer just built without a state of its own: the public
+    attributes that hold float arrays, and for a trainable layer those left None (weights
+    that ``initialize`` makes). Gradients (``gradient_*``) are not kept: the next
+    ``backward`` makes them. See ``layer_state``."""
+    names = [n for n in public_names(layer) if not n.startswith("gradient_")]
+    arrays = [n for n in names if _is_float_array(_value(layer, n))]
+    unset = [n for n in names if _value(layer, n) is None] \
+        if getattr(layer, "trainable", False) else []
+    return sorted(arrays), sorted(unset)
+
+
 def _is_float_array(value):
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
@@ -177,9 +189,10 @@ def _value(obj, name):
 def layer_state(layer, where):
     """What ``layer`` keeps: its ``state_dict()``, or for a layer whose ``state_dict()`` is
     empty (one written the course-sheet way) its public float arrays, among the public
-    attributes that the same layer just built from its config has (``weights``, ``bias``,
-    or a ``weights = None`` that ``initialize`` fills). What ``forward`` adds later is the
-    cache of the last batch and is not saved.
+    attributes that the same layer just built from its config has (``kept_names``:
+    ``weights``, ``bias``, or in a trainable layer a ``weights = None`` that ``initialize``
+    fills; no gradient). What ``forward`` adds later is the cache of the last batch and
+    is not saved.
 
     A layer is refused (``TypeError``, naming it and the array) when an array it learned
     would not survive: an array ``X`` with a gradient ``gradient_X``, or the ``weights``
@@ -187,9 +200,9 @@ def layer_state(layer, where):
     """
     state = dict(layer.state_dict()) if callable(getattr(layer, "state_dict", None)) else {}
     if not state:
-        state = {name: value for name, value in
-                 ((n, _value(layer, n)) for n in public_names(built(layer)))
-                 if _is_float_array(value)}
+        arrays, unset = kept_names(built(layer))
+        state = {name: _value(layer, name) for name in arrays + unset
+                 if _is_float_array(_value(layer, name))}
     # Learned, whatever the constructor did: an array with a gradient, and the weights of
     # a trainable layer (the course's contract).
     learned = {name[9:] for name in dir(layer) if name.startswith("gradient_") and
@@ -340,16 +353,14 @@ def _read_public(r, layer, doc, state, where):
     """The public float arrays of a layer without a state of its own (``layer_state``):
     each one the new layer has, in its dtype and shape; and for an attribute it leaves
     None (``weights`` that initialize makes), an array of any float dtype and shape."""
-    values = {name: _value(layer, name) for name in public_names(layer)}
-    arrays = [name for name, value in values.items() if _is_float_array(value)]
-    unset = [name for name, value in values.items() if value is None]
+    arrays, unset = kept_names(layer)
     if set(arrays) - set(state) or set(state) - set(arrays) - set(unset):
         r.fail(f"{where}.state", f"expected the entries {arrays}"
                                  f"{f' (and may hold {sorted(unset)})' if unset else ''}, "
                                  f"got {r.short(sorted(state))}")
     for name in state:
         setattr(layer, name, read_value(r, state[name], f"{where}.state.{name}",
-                                        like=values[name], fill=True) if name in arrays
+                                        like=_value(layer, name), fill=True) if name in arrays
                 else r.array(state[name], f"{where}.state.{name}", None))
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer

@@ -298,6 +298,19 @@ def test_a_course_sheet_layer_saved_mid_run_gives_identical_outputs(tmp_path):
     assert set(doc["layers"][0]["optimizer"]["state"]["optimizer"]) == {"v", "r", "k"}
 
 
+def test_the_cache_of_the_last_batch_is_not_saved(tmp_path):
+    from Layers import TanH
+    np.random.seed(0)
+    net = iris_net(Optimizers.Adam(1e-2), [SheetFullyConnected(4, 3), TanH.TanH(),
+                                           SoftMax.SoftMax()])
+    net.data_layer = IrisData(50)
+    net.train(2)
+    assert isinstance(net.layers[1].activations, np.ndarray)    # public, None at first
+    net.save(tmp_path / "t.ckpt")
+    doc = json.loads(zipfile.ZipFile(tmp_path / "t.ckpt").read("network.json"))
+    assert [set(layer["state"]) for layer in doc["layers"]] == [{"weights"}, set(), set()]
+
+
 class LazySheetLayer(SheetFullyConnected):
     """Makes its weights in initialize only, and its constructor has no attribute for
     them: nothing tells them from the cache of a batch but the course's contract."""
