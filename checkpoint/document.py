@@ -209,12 +209,13 @@ def layer_state(layer, where):
                isinstance(_value(layer, name), np.ndarray)}
     if getattr(layer, "trainable", False) and _is_float_array(_value(layer, "weights")):
         learned.add("weights")
-    for name in sorted(learned - set(state)):
+    lost = sorted(learned - set(state))
+    if lost:
         raise TypeError(
-            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {name} "
+            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {lost[0]} "
             f"would be lost (saved are its state_dict(), or else the public float arrays "
             f"among the attributes its constructor makes: {sorted(state) or 'none'}); create "
-            f"{name} in the constructor, or give the class state_dict()/load_state_dict()")
+            f"{lost[0]} in the constructor, or give the class state_dict()/load_state_dict()")
     return state
 
 
