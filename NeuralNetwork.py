@@ -441,8 +441,8 @@ def _became(name, value):
 
 
 def save(filename, net):
-    """Write ``net`` (not its data layer) to ``filename`` as a data-only checkpoint,
-    atomically (see ``checkpoint.save``)."""
+    """Write ``net`` to ``filename`` as a data-only checkpoint, atomically (see
+    ``checkpoint.save``): not its data layer, but that layer's state (order, position)."""
     if isinstance(filename, NeuralNetwork) and isinstance(net, (str, bytes, os.PathLike)):
         _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first (or "
                      "net.save(filename))", _checks.Described(
@@ -454,6 +454,8 @@ def save(filename, net):
 def load(filename, data_layer=None):
     """Read a network saved by ``save`` and attach ``data_layer``. Nothing in the file is
     run; a bad file raises ``checkpoint.CheckpointError`` naming the file and the problem.
+    Where the file holds the saved data layer's state, ``data_layer`` gets it back and NumPy's
+    global random state is set as it was at the save: training resumes bit-identically.
     It is built as the first class of its lineage registered here: a LeNet's file gives a
     plain ``NeuralNetwork`` with the same layers if ``Models.LeNet`` was never imported."""
     return checkpoint.load(filename, data_layer)

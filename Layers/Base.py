@@ -65,6 +65,11 @@ defaults here that a layer rarely needs to override:
   run on a bare instance holding only the arguments), so a file's arrays are checked
   before a layer allocates its own.
 
+A layer with none of this (written the course-sheet way on ``BaseLayer``: its
+``state_dict()`` is empty) is still saved: persistence keeps its public float arrays,
+those among the attributes its constructor makes, and its ``optimizer``
+(``docs/checkpoints.md``).
+
 The first layer of a network has nobody to pass its input error to. Layers that
 set ``skips_input_gradient = True`` (Conv, FullyConnected, and every recurrent
 layer through ``_recurrent.RecurrentLayer``) accept

@@ -54,8 +54,8 @@ class Conv(TrainableLayer):
             raise ValueError(_stride_message(stride, self.convolution_shape))
         self.stride_shape = stride * spatial if len(stride) == 1 else stride
         self.weights = np.random.uniform(0.0, 1.0, (self.num_kernels, *self.convolution_shape)) \
-            .astype(dtype)
-        self.bias = np.random.uniform(0.0, 1.0, self.num_kernels).astype(dtype)
+            .astype(dtype, copy=False)
+        self.bias = np.random.uniform(0.0, 1.0, self.num_kernels).astype(dtype, copy=False)
         self.gradient_weights = None
         self.gradient_bias = None
         self._x_pad = None      # last input, padded, batch-last: (c, y, x, batch)

@@ -43,7 +43,7 @@ class Embedding(TrainableLayer):
         self.vocabulary_size = _checks.size("Embedding", "vocabulary_size", vocabulary_size)
         self.embedding_size = _checks.size("Embedding", "embedding_size", embedding_size)
         self.weights = np.random.standard_normal(
-            (self.vocabulary_size, self.embedding_size)).astype(dtype)
+            (self.vocabulary_size, self.embedding_size)).astype(dtype, copy=False)
         self.gradient_weights = None
         self._tokens = None
 

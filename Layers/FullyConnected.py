@@ -37,7 +37,7 @@ class FullyConnected(TrainableLayer):
         # Non-zero random weights and a positive bias, so that a zero input
         # already gives a positive output before initialize is called.
         self.weights = np.random.uniform(0.0, 1.0, (self.input_size + 1, self.output_size)) \
-            .astype(dtype)
+            .astype(dtype, copy=False)
         self.gradient_weights = None
         self._x = None
 

@@ -7,7 +7,8 @@ A generic package: it imports no framework class and knows classes only through 
 registry (``register``), which the framework's own classes fill when their modules
 are imported, as a class of yours does with one call. Persistence goes through the
 state protocol every saveable class offers: ``get_config()`` (the constructor's
-arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``.
+arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``; a layer with
+none of them keeps its public float arrays (``document.layer_state``).
 
 One job per module: ``registry`` (names and kinds), ``archive`` (zip, seal, atomic
 write), ``reader`` (every check of a file, before anything is built), ``document``
@@ -25,10 +26,10 @@ from .archive import DOCUMENT, SEAL, STAMP, pack, write_atomically
 from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_network
 from .errors import CheckpointError, StateError
 from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
-                     open_archive, read_bytes)
+                     open_archive, read_bytes, said)
 from .registry import (FLOAT_DTYPES, Configurable, build, classes, config_from_attributes,
                        constructor_args, describe, plain, register)
-from .run import read_run, run_doc
+from .run import data_doc, read_data, read_run, run_doc
 
 __all__ = ["save", "read", "load", "register", "CheckpointError", "StateError", "Configurable",
            "config_from_attributes", "constructor_args", "describe", "plain"]
@@ -48,8 +49,11 @@ def save(filename, net, training=None):
     Args:
         filename: destination path; its directory must exist.
         net: a registered network of registered layers, optimizer, initializers, loss.
-            Its data layer is not saved.
-        training: optional dict of a training run (see ``checkpoint/run.py``).
+            Its data layer is not saved, but where it has a state (``state_dict()``: an
+            epoch's order and position) that state is, with NumPy's global random state,
+            for ``load(filename, data_layer)`` to resume from.
+        training: optional dict of a training run (see ``checkpoint/run.py``); it holds
+            the data layer's state itself.
     Raises:
         TypeError: the network holds a class that is not registered, or a value a
             checkpoint cannot hold; nothing is written then.
@@ -60,6 +64,10 @@ def save(filename, net, training=None):
     doc = network_doc(net, writer)
     if training is not None:
         doc["training"] = run_doc(training, writer)
+    elif getattr(net, "data_layer", None) is not None:
+        data = data_doc(net.data_layer, writer)
+        if data is not None:
+            doc["data"] = data
     data = pack(doc, writer.arrays)
     # Never write what read refuses: the bytes are read back before they replace anything.
     _verify(filename, data)
@@ -93,21 +101,23 @@ def read(filename):
     data = read_bytes(filename)
     rng = np.random.get_state()            # constructors draw initial weights: put it back
     try:
-        return _load(filename, data)
+        return _load(filename, data)[:2]
     finally:
         np.random.set_state(rng)
 
 
 def _load(filename, data):
+    """``(network, training, resume)``: ``resume`` the saved data layer state (``load``)."""
     try:
         zf, doc = open_archive(filename, data)
         reader = Reader(filename, zf, data)
         net = read_network(reader, doc)
         training = None if doc["training"] is None else read_run(reader, doc["training"], net)
+        resume = read_data(reader, doc.get("data"))
         unused = set(zf.namelist()) - reader.used - {DOCUMENT}
         if unused:
             reader.fail("archive", f"unexpected members {reader.short(sorted(unused))}")
-        return net, training
+        return net, training, resume
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, TypeError,
@@ -118,9 +128,31 @@ def _load(filename, data):
 
 
 def load(filename, data_layer=None):
-    """The network saved in ``filename``, with ``data_layer`` attached (see ``read``)."""
-    net, _ = read(filename)
+    """The network saved in ``filename``, with ``data_layer`` attached (see ``read``).
+
+    Resuming: where the file holds a data layer's state (``save`` of a network whose data
+    layer had one), it is put into ``data_layer`` (its ``load_state_dict``) and NumPy's
+    global random state is set to the one saved with it, so that training goes on as it
+    would have after the save: the same batches in the same order, the same dropout masks.
+    Without a ``data_layer``, or for a file without such a state, the random state is left
+    as it was. A data layer that refuses the state raises ``CheckpointError``.
+    """
+    filename = str(filename)
+    data = read_bytes(filename)
+    rng = np.random.get_state()
+    try:
+        net, _, resume = _load(filename, data)
+    finally:
+        np.random.set_state(rng)
     net.data_layer = data_layer
+    if data_layer is not None and resume is not None and \
+            callable(getattr(data_layer, "load_state_dict", None)):
+        try:
+            data_layer.load_state_dict(resume["state"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{filename}: data.state: {type(data_layer).__name__} refuses "
+                                  f"the saved data state ({said(err)})") from None
+        np.random.set_state(resume["rng"])
     return net
 
 

@@ -22,6 +22,12 @@ names, each class's constructor and ``load_state_dict`` validate what they get.
                         null, "state": {parameter: the optimizer's state_dict()}}
     loss, history, epoch_progress   the network's state_dict()
     training            the resumable run (``checkpoint/run.py``) or null
+    data                (optional) the data layer's state_dict() and NumPy's random state,
+                        for ``load(path, data_layer)`` to resume from (``run.data_doc``)
+
+A layer whose ``state_dict()`` is empty (written the course-sheet way, without the
+framework's hooks) is saved by its public float arrays (``layer_state``) and its
+``optimizer`` property, the optimizer entry's state then keyed ``"optimizer"``.
 """
 import copy
 
@@ -80,9 +86,6 @@ def optimizer_doc(optimizer, where="the optimizer"):
 def network_doc(net, writer):
     """The document of ``net`` without its training run (``training`` is set by the caller)."""
     lineage = registry.lineage(net)
-    if not lineage:
-        raise TypeError(f"checkpoint.save: cannot save a network of type {type(net).__name__}: "
-                        f"register it with checkpoint.register")
     config = dict(net.get_config())
     dtype = config.pop("dtype", None)
     state = net.state_dict()
@@ -105,23 +108,31 @@ def network_doc(net, writer):
 
 
 def layer_doc(layer, net, writer, where):
-    state = layer.state_dict()
+    state = layer_state(layer, where)
     doc = {"class": name_of(layer, "layer", "a layer"), "args": layer.get_config(),
            "testing_phase": bool(layer.testing_phase),
            "state": writer.encode(state, f"{where}.state")}
     if callable(getattr(layer, "parameter_optimizers", None)):
         optimizers = layer.parameter_optimizers()
-        if optimizers is None:
-            doc["optimizer"] = None
-        else:
-            first = next(iter(optimizers.values()))
-            linked = getattr(first, "is_linked", None)
-            shared = callable(linked) and linked(net.optimizer)
-            doc["optimizer"] = {
-                "shared": shared, "own": None if shared else optimizer_doc(first, where),
-                "state": {name: writer.encode(_like(opt.state_dict(), state[name]),
-                                              f"{where}.optimizer.{name}")
-                          for name, opt in optimizers.items()}}
+        cast = True
+    elif has_own_optimizer(layer):
+        # A layer written the course-sheet way: one optimizer, its ``optimizer`` property.
+        _refuse_hidden_optimizers(layer, where)
+        optimizers = None if layer.optimizer is None else {"optimizer": layer.optimizer}
+        cast = False
+    else:
+        return doc
+    if optimizers is None:
+        doc["optimizer"] = None
+    else:
+        first = next(iter(optimizers.values()))
+        linked = getattr(first, "is_linked", None)
+        shared = callable(linked) and linked(net.optimizer)
+        doc["optimizer"] = {
+            "shared": shared, "own": None if shared else optimizer_doc(first, where),
+            "state": {name: writer.encode(_like(opt.state_dict(), state[name]) if cast
+                                          else opt.state_dict(), f"{where}.optimizer.{name}")
+                      for name, opt in optimizers.items()}}
     return doc
 
 
@@ -138,6 +149,106 @@ def _state_dtype(parameter):
     return np.promote_types(parameter.dtype, np.float32)
 
 
+def has_own_optimizer(layer):
+    """A trainable layer without ``parameter_optimizers()`` (written the course-sheet way):
+    its ``optimizer`` property is saved and given back."""
+    return bool(getattr(layer, "trainable", False)) and hasattr(layer, "optimizer") and \
+        not callable(getattr(layer, "parameter_optimizers", None))
+
+
+def public_names(obj):
+    """``obj``'s public attributes and its public properties with a setter."""
+    names = [n for n in vars(obj) if not n.startswith("_")]
+    return names + [n for n in dir(type(obj)) if not n.startswith("_") and n not in names and
+                    isinstance(getattr(type(obj), n, None), property) and
+                    getattr(type(obj), n).fset is not None]
+
+
+def public_arrays(obj):
+    """The names among ``public_names(obj)`` that hold float ndarrays."""
+    return sorted(n for n in public_names(obj) if _is_float_array(_value(obj, n)))
+
+
+def kept_names(layer):
+    """``(arrays, unset)`` of a layer just built without a state of its own: the public
+    attributes that hold float arrays, and for a trainable layer those left None (weights
+    that ``initialize`` makes). Gradients (``gradient_*``) are not kept: the next
+    ``backward`` makes them. See ``layer_state``."""
+    names = [n for n in public_names(layer) if not n.startswith("gradient_")]
+    arrays = [n for n in names if _is_float_array(_value(layer, n))]
+    unset = [n for n in names if _value(layer, n) is None] \
+        if getattr(layer, "trainable", False) else []
+    return sorted(arrays), sorted(unset)
+
+
+def _is_float_array(value):
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def _value(obj, name):
+    try:
+        return getattr(obj, name)
+    except Exception:               # a property that cannot answer (yet) holds nothing
+        return None
+
+
+def layer_state(layer, where):
+    """What ``layer`` keeps: its ``state_dict()``, or for a layer whose ``state_dict()`` is
+    empty (one written the course-sheet way) its public float arrays, among the public
+    attributes that the same layer just built from its config has (``kept_names``:
+    ``weights``, ``bias``, or in a trainable layer a ``weights = None`` that ``initialize``
+    fills; no gradient). What ``forward`` adds later is the cache of the last batch and
+    is not saved.
+
+    A layer is refused (``TypeError``, naming it and the array) when an array it learned
+    would not survive: an array ``X`` with a gradient ``gradient_X``, or the ``weights``
+    of a trainable layer, that is not saved.
+    """
+    state = dict(layer.state_dict()) if callable(getattr(layer, "state_dict", None)) else {}
+    if not state:
+        arrays, unset = kept_names(built(layer))
+        state = {name: _value(layer, name) for name in arrays + unset
+                 if _is_float_array(_value(layer, name))}
+    # Learned, whatever the constructor did: an array with a gradient, and the weights of
+    # a trainable layer (the course's contract).
+    learned = {name[9:] for name in dir(layer) if name.startswith("gradient_") and
+               isinstance(_value(layer, name), np.ndarray)}
+    if getattr(layer, "trainable", False) and _is_float_array(_value(layer, "weights")):
+        learned.add("weights")
+    lost = sorted(learned - set(state))
+    if lost:
+        raise TypeError(
+            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {lost[0]} "
+            f"would be lost (saved are its state_dict(), or else the public float arrays "
+            f"among the attributes its constructor makes: {sorted(state) or 'none'}); create "
+            f"{lost[0]} in the constructor, or give the class state_dict()/load_state_dict()")
+    return state
+
+
+def built(layer):
+    """A layer of ``layer``'s class built from its config; NumPy's random state is put back
+    (the constructor draws: the caller's stream goes on as if it had not)."""
+    rng = np.random.get_state()
+    try:
+        return registry.build(type(layer), layer.get_config())
+    finally:
+        np.random.set_state(rng)
+
+
+def _refuse_hidden_optimizers(layer, where):
+    """A course-sheet layer's second optimizer (a bias optimizer kept in an attribute of
+    its own) with state would come back fresh: refuse rather than load different."""
+    for name, value in vars(layer).items():
+        if value is not layer.optimizer and callable(getattr(value, "calculate_update", None)) \
+                and callable(getattr(value, "state_dict", None)) and \
+                any(isinstance(v, np.ndarray) for v in value.state_dict().values()):
+            raise TypeError(
+                f"checkpoint.save: cannot save {where} ({type(layer).__name__}): the state of "
+                f"its optimizer in {name!r} would be lost (only the optimizer property is "
+                f"saved); give the class parameter_optimizers() or state_dict()/"
+                f"load_state_dict()")
+
+
 # -- reading --------------------------------------------------------------------------------
 
 def read_network(r, doc):
@@ -146,7 +257,7 @@ def read_network(r, doc):
                                   doc.get("version") not in READABLE_VERSIONS):
         r.fail(DOCUMENT, f"expected format {FORMAT!r} version {VERSION} (or older), got "
                          f"{r.short(doc.get('format'))} version {r.short(doc.get('version'))}")
-    r.obj(doc, DOCUMENT, TOP, optional=("config",))
+    r.obj(doc, DOCUMENT, TOP, optional=("config", "data"))
     cls = _network_class(r, doc)
     optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
     initializers = {k: None if doc[k] is None else
@@ -207,10 +318,9 @@ def read_layer(r, doc, where):
     cls, kwargs = r.build("layer", doc, where, extra=("testing_phase", "state", "optimizer"))
     state = r.mapping(doc["state"], f"{where}.state")
     trainable = callable(getattr(cls, "parameter_optimizers", None))
-    if trainable != ("optimizer" in doc):
-        r.fail(where, f"expected {'an' if trainable else 'no'} optimizer entry for a "
-                      f"{cls.__name__}")
-    arrays = {}
+    if trainable and "optimizer" not in doc:
+        r.fail(where, f"expected an optimizer entry for a {cls.__name__}")
+    later = {}
     if trainable:
         # The arrays' headers are checked before the layer allocates its own, so the file
         # holds at least what the layer will; their data is read after it is built.
@@ -222,28 +332,55 @@ def read_layer(r, doc, where):
         for name, shape in shapes.items():
             if name not in state:
                 r.fail(f"{where}.state", f"expected the parameter {name!r}")
-            arrays[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
-                                   later=True)
+            later[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
+                                  later=True)
     layer = r.construct(cls, kwargs, where)
-    arrays = {name: read() for name, read in arrays.items()}
-    current = layer.state_dict()
+    if not trainable and has_own_optimizer(layer) != ("optimizer" in doc):
+        r.fail(where, f"expected {'an' if has_own_optimizer(layer) else 'no'} optimizer "
+                      f"entry for a {cls.__name__}")
+    current = dict(layer.state_dict())
+    if not current:
+        # A layer without a state of its own keeps its public float arrays (``layer_state``).
+        return _read_public(r, layer, doc, state, where)
     if set(state) != set(current):
         r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
                                  f"got {r.short(sorted(state))}")
+    arrays = {}
     for name, value in current.items():
-        if name not in arrays:
-            arrays[name] = read_value(r, state[name], f"{where}.state.{name}", like=value)
+        # The file's data goes into the layer's own array where it can: the layer's first
+        # draw is overwritten instead of kept beside the file's (memory: 2x the file, not 3x).
+        arrays[name] = later[name](into=value) if name in later else \
+            read_value(r, state[name], f"{where}.state.{name}", like=value, fill=True)
     r.load_state(layer, arrays, f"{where}.state")
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 
 
-def read_value(r, value, where, like):
-    """A state entry shaped like ``like`` (the object's current value of that entry)."""
+def _read_public(r, layer, doc, state, where):
+    """The public float arrays of a layer without a state of its own (``layer_state``):
+    each one the new layer has, in its dtype and shape; and for an attribute it leaves
+    None (``weights`` that initialize makes), an array of any float dtype and shape."""
+    arrays, unset = kept_names(layer)
+    if set(arrays) - set(state) or set(state) - set(arrays) - set(unset):
+        r.fail(f"{where}.state", f"expected the entries {arrays}"
+                                 f"{f' (and may hold {sorted(unset)})' if unset else ''}, "
+                                 f"got {r.short(sorted(state))}")
+    for name in state:
+        setattr(layer, name, read_value(r, state[name], f"{where}.state.{name}",
+                                        like=_value(layer, name), fill=True) if name in arrays
+                else r.array(state[name], f"{where}.state.{name}", None))
+    layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
+    return layer
+
+
+def read_value(r, value, where, like, fill=False):
+    """A state entry shaped like ``like`` (the object's current value of that entry); with
+    ``fill``, an array is read into ``like`` itself where it can (``Reader.array``)."""
     if isinstance(like, bool):
         return r.bool(value, where)
     if isinstance(like, np.ndarray):
-        return r.array(value, where, like.dtype, shape=like.shape)
+        return r.array(value, where, like.dtype, shape=like.shape, later=True)(
+            into=like if fill else None)
     return read_number(r, value, where)
 
 
@@ -267,18 +404,35 @@ def read_layer_optimizer(r, layer, doc, where, shared):
     else:
         layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"),
                                       f"{where}.own")
-    optimizers = layer.parameter_optimizers()
+    if callable(getattr(layer, "parameter_optimizers", None)):
+        optimizers, parameters = layer.parameter_optimizers(), layer.parameters()
+        shapes = None
+    else:
+        # A course-sheet layer's one optimizer: its arrays are shaped like one of the
+        # layer's arrays (which one it updates, the layer alone knows).
+        optimizers, parameters = {"optimizer": layer.optimizer}, None
+        arrays = [getattr(layer, name) for name in public_arrays(layer)]
+        shapes = {(a.dtype, a.shape) for a in arrays}
     states = r.obj(doc["state"], f"{where}.state", tuple(optimizers))
-    parameters = layer.parameters()
     for name, optimizer in optimizers.items():
         here = f"{where}.state.{name}"
-        state = r.obj(states[name], here, tuple(optimizer.state_dict()))
-        # An optimizer's state arrays have its parameter's shape, and its dtype (at least float32).
-        values = {field: None if value is None else
-                  read_value(r, value, f"{here}.{field}",
-                             parameters[name].astype(_state_dtype(parameters[name]), copy=False))
-                  if isinstance(value, str) else read_number(r, value, f"{here}.{field}")
-                  for field, value in state.items()}
+        # Any entries: the optimizer's own load_state_dict decides what it can hold (a
+        # lazily made state is empty before the first step). The arrays are checked here
+        # first: the parameter's dtype and shape, the header before the data.
+        state = r.mapping(states[name], here)
+        values = {}
+        for field, value in state.items():
+            at = f"{here}.{r.key(field)}"
+            if value is None:
+                values[field] = None
+            elif not isinstance(value, str):
+                values[field] = read_number(r, value, at)
+            elif parameters is not None:
+                # An optimizer's state arrays have its parameter's shape, and its dtype (at least float32).
+                values[field] = read_value(
+                    r, value, at, parameters[name].astype(_state_dtype(parameters[name]), copy=False))
+            else:
+                values[field] = r.array(value, at, None, shapes=shapes)
         r.load_state(optimizer, values, here)
 
 

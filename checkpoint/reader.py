@@ -22,17 +22,26 @@ import numpy as np
 
 from .archive import DOCUMENT, SEAL
 from .errors import CheckpointError, StateError
-from .registry import FLOAT_DTYPES, classes, constructor_args
+from .registry import FLOAT_DTYPES, classes, constructor_args, defaults, required_args
 
 MAX_FILE_BYTES = 4 << 30          # a checkpoint is read into memory whole
 MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
 MAX_MEMBERS = 100_000
 MAX_ITEMS = 100_000               # layers, history records, ... in one list
 CHUNK = 1 << 20
+MAX_STRING = 1000                 # a constructor argument's string (an activation's name)
+MAX_ARGUMENT_ITEMS = 64           # of a list or object argument
+MAX_ARGUMENT_DEPTH = 4
 
 
 def _short(value, limit=60):
     text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def said(err, limit=200):
+    """What an object's own check said, on one line and at most ``limit`` characters."""
+    text = " ".join(str(err).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -42,8 +51,14 @@ class Reader:
     def __init__(self, filename, zf, data=None):
         self.filename, self.zf, self.data = filename, zf, data
         self.used = set()
+        self.filled = {}
 
     short = staticmethod(_short)
+
+    @staticmethod
+    def key(name):
+        """A key from the file as part of a place: as it is if short and plain, else cut."""
+        return name if len(name) <= 40 and name.isprintable() else _short(name, 40)
 
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
@@ -99,40 +114,57 @@ class Reader:
             self.fail(where, f"expected one of {', '.join(names)}, got {_short(value)}")
         return registry[value]
 
-    def argument(self, value, where):
-        """A constructor argument: a number, None, or a short list of integers."""
-        def integer(v):                   # no larger: a constructor would overflow converting it
-            return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
-        if value is None or integer(value):
+    def argument(self, value, where, depth=0):
+        """A constructor argument: a number, boolean, null, string (at most
+        ``MAX_STRING`` characters), or a list or object of such values (at most
+        ``MAX_ARGUMENT_ITEMS`` items, ``MAX_ARGUMENT_DEPTH`` levels). A list is given to
+        the constructor as a tuple (``stride_shape=(2, 2)``, ``betas=(0.9, 0.999)``)."""
+        if value is None or isinstance(value, bool):
             return value
-        if isinstance(value, float):
+        if isinstance(value, int):        # no larger: a constructor would overflow converting it
+            if -2**63 <= value < 2**63:
+                return value
+        elif isinstance(value, float):
             return self.float(value, where)
-        if isinstance(value, list) and len(value) <= 8 and all(integer(v) for v in value):
-            return tuple(value)
-        self.fail(where, f"expected a number, null or a list of at most 8 integers "
-                         f"(integers within +-2**63), got {_short(value)}")
+        elif isinstance(value, str):
+            if len(value) <= MAX_STRING:
+                return value
+        elif isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
+                and len(value) <= MAX_ARGUMENT_ITEMS:
+            if isinstance(value, list):
+                return tuple(self.argument(v, f"{where}[{i}]", depth + 1)
+                             for i, v in enumerate(value))
+            return {k: self.argument(v, f"{where}.{self.key(k)}", depth + 1)
+                    for k, v in value.items()}
+        self.fail(where, f"expected a number, boolean, null, a string of at most {MAX_STRING} "
+                         f"characters, or a list or object of them (at most "
+                         f"{MAX_ARGUMENT_ITEMS} items, integers within +-2**63), got "
+                         f"{_short(value)}")
 
     def build(self, registry, doc, where, extra=()):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``; the constructor validates later.
 
         ``registry`` is a kind (``"layer"``, ...) or a dict name -> class. An argument
         ``dtype`` names a float dtype; an argument that is itself ``{"class", "args"}``
-        (an optimizer's regularizer) is built the same way first.
+        (an optimizer's regularizer) is built the same way first; any other is plain
+        data (``argument``).
         """
         registry = classes(registry) if isinstance(registry, str) else registry
         self.obj(doc, where, ("class", "args"), optional=extra)
         cls = self.name(doc["class"], registry, f"{where}.class")
-        args = self.obj(doc["args"], f"{where}.args", constructor_args(cls))
+        # An argument with a default may be left out: the default fills in (Keras' way).
+        args = self.obj(doc["args"], f"{where}.args", required_args(cls),
+                        optional=constructor_args(cls))
         kwargs = {}
         for k, v in args.items():
             here = f"{where}.args.{k}"
             if k == "dtype":
                 kwargs[k] = self.name(v, FLOAT_DTYPES, here)
-            elif isinstance(v, dict):
+            elif isinstance(v, dict) and set(v) == {"class", "args"}:
                 kwargs[k] = self.construct(*self.build(self.nested, v, here), here)
             else:
                 kwargs[k] = self.argument(v, here)
-        return cls, kwargs
+        return cls, {**defaults(cls), **kwargs}
 
     @property
     def nested(self):
@@ -151,7 +183,7 @@ class Reader:
         except StateError as err:
             self.fail(f"{where}.{err.key}" if err.key else where, err.reason)
         except (TypeError, ValueError) as err:
-            self.fail(where, f"invalid state ({_short(str(err))})")
+            self.fail(where, f"invalid state ({said(err)})")
 
     def construct(self, cls, kwargs, where):
         try:
@@ -162,18 +194,24 @@ class Reader:
     # arrays -------------------------------------------------------------------------------
 
     def array(self, reference, where, dtype, shape=None, ndim=None, non_negative=False,
-              most=None, later=False, view=False):
+              most=None, later=False, view=False, shapes=None):
         """The array member ``reference``, its header checked before its data is read.
 
-        With ``later``, only the header is checked now and a function that reads the
-        data is returned (a layer is built in between: its own arrays come and go first).
+        ``shapes``, instead of ``dtype`` and ``shape``: the allowed ``(dtype, shape)`` pairs;
+        neither (``dtype`` None): any float dtype, any shape (its size is the file's).
+        With ``later``, only the header is checked now and a function ``data(into=None)``
+        that reads the data is returned (a layer is built in between). Given ``into``, an
+        array of the layer's own of that dtype and shape, the data is read into it instead
+        of a new array, so the layer's first draw does not stay beside the file's values.
         With ``view``, a read-only view of the file's bytes where possible (no copy), for
         values that are converted anyway (the loss history becomes a list).
         """
-        found = self._header(reference, where, dtype, shape, ndim, most)
+        found = self._header(reference, where, dtype, shape, ndim, most, shapes)
 
-        def data():
-            values = self._values(*found, view=view)
+        def data(into=None):
+            if not self._fillable(into, found):
+                into = None
+            values = self._values(*found, view=view, into=into)
             if values.dtype.kind == "f" and not np.isfinite(values).all():
                 self.fail(where, f"{reference}: expected finite values, got NaN or inf")
             if non_negative and (values < 0).any():
@@ -182,7 +220,19 @@ class Reader:
             return values
         return data if later else data()
 
-    def _header(self, reference, where, dtype, shape, ndim, most):
+    def _fillable(self, into, found):
+        """Whether the file's data may go into ``into``: an array of its own (no view of
+        another), writeable, of the member's dtype and shape, not filled before (two
+        names for one buffer would get one value)."""
+        if not (isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable
+                and into.flags.c_contiguous
+                and into.dtype == found[3] and into.shape == tuple(found[4])
+                and id(into) not in self.filled):
+            return False
+        self.filled[id(into)] = into        # kept alive: the id is not reused meanwhile
+        return True
+
+    def _header(self, reference, where, dtype, shape, ndim, most, shapes=None):
         """``(member, data start, bytes, dtype, shape)`` of a checked .npy header."""
         if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference):
             self.fail(where, f"expected an array reference 'arrays/<n>.npy', got {_short(reference)}")
@@ -193,7 +243,6 @@ class Reader:
             info = self.zf.getinfo(reference)
         except KeyError:
             self.fail(where, f"the archive has no member {reference}")
-        expected = np.dtype(dtype)
         with self.zf.open(info) as f:
             try:
                 version = np.lib.format.read_magic(f)
@@ -207,6 +256,18 @@ class Reader:
             if header is None:
                 self.fail(where, f"{reference}: unsupported .npy version {version}")
             found_shape, fortran, found = header
+            if shapes is not None:
+                if (found, tuple(found_shape)) not in shapes:
+                    self.fail(where, f"{reference}: expected one of the layer's arrays' dtypes "
+                                     f"and shapes {_short(sorted((str(d), s) for d, s in shapes))}, "
+                                     f"got {str(found)[:60]} {_short(found_shape)}")
+                dtype = found
+            elif dtype is None:
+                if found.name not in FLOAT_DTYPES:
+                    self.fail(where, f"{reference}: expected a float dtype "
+                                     f"({', '.join(FLOAT_DTYPES)}), got {str(found)[:60]}")
+                dtype = FLOAT_DTYPES[found.name]      # native byte order, checked below
+            expected = np.dtype(dtype)
             if found != expected or found.hasobject:
                 self.fail(where, f"{reference}: expected dtype {expected}, got {str(found)[:60]}")
             if fortran:
@@ -225,9 +286,10 @@ class Reader:
                                  f"the member has {info.file_size - f.tell()}")
             return info, f.tell(), nbytes, expected, found_shape
 
-    def _values(self, info, start, nbytes, dtype, shape, view=False):
-        """The array's data, copied once: straight from the file's bytes when the member's
-        place in them is known (members are stored), else read from the member."""
+    def _values(self, info, start, nbytes, dtype, shape, view=False, into=None):
+        """The array's data, copied once (into ``into`` when given): straight from the
+        file's bytes when the member's place in them is known (members are stored), else
+        read from the member."""
         if self.data is not None:
             local = memoryview(self.data)[info.header_offset:info.header_offset + 30]
             if len(local) == 30 and bytes(local[:4]) == b"PK\x03\x04":
@@ -236,8 +298,11 @@ class Reader:
                 if offset + nbytes <= len(self.data):
                     raw = memoryview(self.data)[offset:offset + nbytes]
                     values = np.frombuffer(raw, dtype).reshape(shape)
+                    if into is not None:
+                        np.copyto(into, values)
+                        return into
                     return values if view else values.copy()
-        values = np.empty(shape, dtype)
+        values = np.empty(shape, dtype) if into is None else into
         with self.zf.open(info) as f:
             f.seek(start)
             if f.readinto(memoryview(values.reshape(-1)).cast("B")) != nbytes:

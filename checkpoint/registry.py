@@ -88,7 +88,12 @@ def name_of(obj, kind, where):
 
 
 def lineage(net):
-    """The registered names of ``net``'s class and of its registered bases, most derived first."""
+    """The registered names of ``net``'s class and of its registered bases, most derived first.
+
+    ``net``'s own class must be registered: a subclass saved under its base's name would
+    load as the base and compute other outputs.
+    """
+    name_of(net, "network", "a network")
     names = []
     for cls in type(net).__mro__:
         names += [n for n, c in _REGISTRY["network"].items() if c is cls]
@@ -101,6 +106,25 @@ def constructor_args(cls):
         return []
     return [name for name, p in inspect.signature(cls.__init__).parameters.items()
             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def required_args(cls):
+    """The constructor arguments without a default: a config must give each of them. One
+    with a default may be left out (Keras' ``cls(**config)``: the default fills in)."""
+    if cls.__init__ is object.__init__:
+        return []
+    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and p.default is p.empty]
+
+
+def defaults(cls):
+    """The constructor's arguments that have a default, and the defaults."""
+    if cls.__init__ is object.__init__:
+        return {}
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and p.default is not p.empty}
 
 
 def config_from_attributes(obj):

@@ -24,16 +24,62 @@ MAX_SETTINGS = 64
 VERSION_1_STOPPER = "EarlyStopping"
 
 
+def rng_doc(state, writer):
+    """``np.random.get_state()`` as JSON and one array."""
+    _, keys, pos, has_gauss, gauss = state
+    return {"keys": writer.array(np.asarray(keys, np.uint32)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)}
+
+
+def read_rng(r, doc, where):
+    """The ``np.random.set_state`` tuple of ``rng_doc``."""
+    rng = r.obj(doc, where, ("keys", "pos", "has_gauss", "cached_gaussian"))
+    keys = r.array(rng["keys"], f"{where}.keys", np.uint32, shape=(624,))
+    if not keys.any():
+        r.fail(f"{where}.keys", "an all-zero state would make the generator return 0 forever")
+    return ("MT19937", keys, r.int(rng["pos"], f"{where}.pos", 0, 624),
+            r.int(rng["has_gauss"], f"{where}.has_gauss", 0, 1),
+            r.float(rng["cached_gaussian"], f"{where}.cached_gaussian"))
+
+
+def data_doc(data_layer, writer):
+    """The data layer's ``state_dict()`` and NumPy's global random state, or None for a
+    data layer without a state (or one a checkpoint cannot hold: its entries must be
+    numbers, booleans, None or 1-D integer arrays, e.g. an epoch's order and position)."""
+    state = data_layer.state_dict() if callable(getattr(data_layer, "state_dict", None)) \
+        and callable(getattr(data_layer, "load_state_dict", None)) else None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, np.generic))
+                                    or (isinstance(v, np.ndarray) and v.dtype.kind in "iu"
+                                        and v.ndim == 1))
+            for k, v in state.items()):
+        return None
+    return {"state": {k: writer.array(v.astype(np.int64)) if isinstance(v, np.ndarray) else
+                      writer.encode(v, f"data.{k}") for k, v in state.items()},
+            "rng": rng_doc(np.random.get_state(), writer)}
+
+
+def read_data(r, doc):
+    """``{"state": the data layer's state, "rng": a random state}`` of ``data_doc``."""
+    if doc is None:
+        return None
+    r.obj(doc, "data", ("state", "rng"))
+    state = {}
+    for key, value in r.mapping(doc["state"], "data.state").items():
+        here = f"data.state.{r.key(key)}"
+        state[key] = r.array(value, here, np.int64, ndim=1) if isinstance(value, str) else \
+            None if value is None else read_number(r, value, here)
+    return {"state": state, "rng": read_rng(r, doc["rng"], "data.rng")}
+
+
 def run_doc(training, writer):
-    rng_name, keys, pos, has_gauss, gauss = training["rng"]
     stopper, schedule = training.get("early_stopping"), training.get("schedule")
     return {
         "finished": bool(training.get("finished", False)),
         "settings": {str(k): _setting(v, k) for k, v in training.get("settings", {}).items()},
         "data": {"order": writer.array(np.asarray(training["data"]["order"], np.int64)),
                  "position": int(training["data"]["position"])},
-        "rng": {"keys": writer.array(np.asarray(keys, np.uint32)), "pos": int(pos),
-                "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "rng": rng_doc(training["rng"], writer),
         "schedule": None if schedule is None else _object_doc(schedule, "schedule", writer),
         "early_stopping": None if stopper is None else
         _object_doc(stopper, "stopper", writer, flat=True),
@@ -78,13 +124,7 @@ def read_run(r, doc, net):
     if not np.array_equal(np.sort(order), np.arange(len(order))):
         r.fail("training.data.order", "expected a permutation of 0 ... n-1")
     position = r.int(data["position"], "training.data.position", 0, len(order))
-    rng = r.obj(doc["rng"], "training.rng", ("keys", "pos", "has_gauss", "cached_gaussian"))
-    keys = r.array(rng["keys"], "training.rng.keys", np.uint32, shape=(624,))
-    if not keys.any():
-        r.fail("training.rng.keys", "an all-zero state would make the generator return 0 forever")
-    rng_state = ("MT19937", keys, r.int(rng["pos"], "training.rng.pos", 0, 624),
-                 r.int(rng["has_gauss"], "training.rng.has_gauss", 0, 1),
-                 r.float(rng["cached_gaussian"], "training.rng.cached_gaussian"))
+    rng_state = read_rng(r, doc["rng"], "training.rng")
     schedule = None if doc["schedule"] is None else \
         _read_object(r, doc["schedule"], "schedule", "training.schedule", net)
     stopper = None if doc["early_stopping"] is None else \
