@@ -71,7 +71,7 @@ def bn_with_params(channels):
 
 def attending(mask=None):
     """Attention over random encoder states ``(3, 5, 4)`` (tests/test_attention.py also
-    checks their gradient, ``gradient_memory``)."""
+    checks their gradient, ``memory_error``)."""
     layer = Attention.Attention()
     layer.memory, layer.mask = np.random.normal(size=(3, 5, 4)), mask
     return layer

@@ -31,7 +31,7 @@ class Attention(BaseLayer):
         attention.mask = tokens != PAD            # (batch, T_enc) bool, or None
         y = attention.forward(decoder_states)     # (batch, T_dec, 2 H)
         d_decoder = attention.backward(dL_dy)     # (batch, T_dec, H)
-        d_encoder = attention.gradient_memory     # (batch, T_enc, H), for the encoder's backward
+        d_encoder = attention.memory_error     # (batch, T_enc, H), for the encoder's backward
 
     ``mask`` is True at real encoder steps and False at padding (Keras' convention;
     None: no padding). It must be boolean: a float mask could mean an additive
@@ -49,13 +49,13 @@ class Attention(BaseLayer):
     Neural Machine Translation", EMNLP 2015, section 3.1.
     """
 
-    _cache_fields = ("_q", "_memory", "_a", "gradient_memory")
+    _cache_fields = ("_q", "_memory", "_a", "memory_error")
 
     def __init__(self):
         super().__init__()
         self.memory = None       # the encoder states of the next forward, set by the caller
         self.mask = None
-        self.gradient_memory = None
+        self.memory_error = None
         self._q = self._memory = self._a = None
 
     @property
@@ -76,14 +76,14 @@ class Attention(BaseLayer):
         return np.concatenate([a @ memory, q], axis=2)
 
     def backward(self, error_tensor):
-        """dL/dy ``(batch, T_dec, 2 H)`` -> dL/dq ``(batch, T_dec, H)``; sets ``gradient_memory``.
+        """dL/dy ``(batch, T_dec, 2 H)`` -> dL/dq ``(batch, T_dec, H)``; sets ``memory_error``.
 
         With ``dc, dq_direct`` the two halves of the error::
 
             da[b, t, u] = dc[b, t] . memory[b, u]
             ds[b, t, u] = a[b, t, u] (da[b, t, u] - sum_u' a[b, t, u'] da[b, t, u'])
             dq          = dq_direct + ds @ memory
-            gradient_memory = a^T @ dc + ds^T @ q     (memory is both the values and the keys)
+            memory_error = a^T @ dc + ds^T @ q     (memory is both the values and the keys)
         """
         q, memory, a = self._q, self._memory, self._a
         shape = None if q is None else (*q.shape[:2], 2 * q.shape[2])
@@ -92,7 +92,7 @@ class Attention(BaseLayer):
         dc, dq_direct = e[..., :h], e[..., h:]
         da = dc @ memory.transpose(0, 2, 1)
         ds = a * (da - np.sum(a * da, axis=2, keepdims=True))
-        self.gradient_memory = a.transpose(0, 2, 1) @ dc + ds.transpose(0, 2, 1) @ q
+        self.memory_error = a.transpose(0, 2, 1) @ dc + ds.transpose(0, 2, 1) @ q
         return dq_direct + ds @ memory
 
     def _memory_of(self, q):

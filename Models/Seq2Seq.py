@@ -136,7 +136,7 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
         e = self.output_layer.backward(e)
         if self.attention is not None:
             e = self.attention.backward(e)
-            d_memory = self.attention.gradient_memory
+            d_memory = self.attention.memory_error
         else:
             d_memory = np.zeros(self._memory_shape, self.decoder.dtype)
         self.decoder_embedding.backward(self.decoder.backward(e), input_gradient=False)

@@ -83,7 +83,7 @@ def test_gradients_of_both_inputs_match_central_differences(mask):
     layer = attention(memory, mask)
     layer.forward(q)
     dq = layer.backward(r)
-    dmemory = layer.gradient_memory
+    dmemory = layer.memory_error
     numeric_q = numerical_gradient(q, lambda: loss(layer, q, r))
     numeric_memory = numerical_gradient(memory, lambda: loss(layer, q, r))   # read in forward
     assert np.max(relative_difference(dq, numeric_q)) <= TOLERANCE
@@ -117,12 +117,12 @@ def test_each_sample_attends_to_its_own_memory_only():
     q, memory, r = problem()
     layer = attention(memory, MASK)
     y, dq = layer.forward(q), layer.backward(r)
-    dmemory = layer.gradient_memory
+    dmemory = layer.memory_error
     for i in range(3):
         single = attention(memory[i:i + 1], MASK[i:i + 1])
         np.testing.assert_allclose(single.forward(q[i:i + 1]), y[i:i + 1], rtol=1e-14)
         np.testing.assert_allclose(single.backward(r[i:i + 1]), dq[i:i + 1], rtol=1e-13)
-        np.testing.assert_allclose(single.gradient_memory, dmemory[i:i + 1], rtol=1e-13)
+        np.testing.assert_allclose(single.memory_error, dmemory[i:i + 1], rtol=1e-13)
 
 
 # -- the mask -------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_padded_steps_get_zero_weight_and_zero_gradient():
     layer.backward(r)
     padded = ~MASK
     assert np.all(layer.alignment.transpose(0, 2, 1)[padded] == 0)
-    assert np.all(layer.gradient_memory[padded] == 0)
+    assert np.all(layer.memory_error[padded] == 0)
     assert np.all(layer.alignment.transpose(0, 2, 1)[MASK] > 0)
     np.testing.assert_allclose(layer.alignment.sum(axis=2), 1, rtol=1e-14)
 
@@ -143,14 +143,14 @@ def test_the_output_does_not_depend_on_what_the_padding_holds():
     q, memory, r = problem()
     layer = attention(memory, MASK)
     y, dq = layer.forward(q), layer.backward(r)
-    dmemory = layer.gradient_memory
+    dmemory = layer.memory_error
     for junk in (1e6, np.nan, np.inf):
         other = memory.copy()
         other[~MASK] = junk
         layer = attention(other, MASK)
         np.testing.assert_array_equal(layer.forward(q), y)
         np.testing.assert_array_equal(layer.backward(r), dq)
-        np.testing.assert_array_equal(layer.gradient_memory, dmemory)
+        np.testing.assert_array_equal(layer.memory_error, dmemory)
 
 
 def test_an_all_true_mask_is_no_mask():
@@ -158,7 +158,7 @@ def test_an_all_true_mask_is_no_mask():
     plain, masked = attention(memory), attention(memory, np.ones((3, 5), bool))
     np.testing.assert_allclose(masked.forward(q), plain.forward(q), rtol=1e-15)
     np.testing.assert_allclose(masked.backward(r), plain.backward(r), rtol=1e-15)
-    np.testing.assert_allclose(masked.gradient_memory, plain.gradient_memory, rtol=1e-15)
+    np.testing.assert_allclose(masked.memory_error, plain.memory_error, rtol=1e-15)
 
 
 # -- against PyTorch ------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_matches_torch_in_float64(mask):
     np.testing.assert_allclose(layer.forward(q), y_t.detach().numpy(), **close)
     np.testing.assert_allclose(layer.alignment, a.detach().numpy(), **close)
     np.testing.assert_allclose(layer.backward(r), q_t.grad.numpy(), **close)
-    np.testing.assert_allclose(layer.gradient_memory, memory_t.grad.numpy(), **close)
+    np.testing.assert_allclose(layer.memory_error, memory_t.grad.numpy(), **close)
 
 
 # -- dtype, copies, checkpoints -------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_float32_stays_float32():
     layer = attention(memory.astype(np.float32), MASK)
     y = layer.forward(q.astype(np.float32))
     dq = layer.backward(r.astype(np.float32))
-    assert y.dtype == dq.dtype == layer.gradient_memory.dtype == layer.alignment.dtype \
+    assert y.dtype == dq.dtype == layer.memory_error.dtype == layer.alignment.dtype \
         == np.float32
     layer.memory = memory                              # float64 memory: the input's dtype wins
     assert layer.forward(q.astype(np.float32)).dtype == np.float32

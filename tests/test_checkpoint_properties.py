@@ -10,9 +10,9 @@ import NeuralNetwork
 import checkpoint
 import test_checkpoint_own_classes as own
 from Data.Datasets import IrisData
-from Layers import (GRU, LSTM, RNN, BatchNormalization, Conv, Dropout, Embedding, Flatten,
-                    FullyConnected, Initializers, LastStep, Pooling, ReLU, Sigmoid, SoftMax,
-                    TanH)
+from Layers import (GRU, LSTM, RNN, Attention, BatchNormalization, Bidirectional, Conv, Dropout,
+                    Embedding, Flatten, FullyConnected, Initializers, LastStep, Pooling, ReLU,
+                    Sigmoid, SoftMax, TanH)
 from Models import CharModel, LeNet, RowMNIST
 from Optimization import Constraints, Loss, Optimizers, Schedules
 
@@ -40,6 +40,9 @@ LAYERS = {
     "GRU": (lambda: GRU.GRU(3, 4, 2), lambda: np.random.rand(2, 5, 3)),
     "Embedding": (lambda: Embedding.Embedding(7, 3), lambda: tokens((2, 5))),
     "LastStep": (LastStep.LastStep, lambda: np.random.rand(2, 5, 3)),
+    "Attention": (Attention.Attention, lambda: np.random.rand(2, 5, 3)),
+    "Bidirectional": (lambda: Bidirectional.Bidirectional(LSTM.LSTM(3, 4)),
+                      lambda: np.random.rand(2, 5, 3)),
     "SheetFullyConnected": (lambda: own.SheetFullyConnected(4, 3), lambda: np.random.rand(5, 4)),
     "LeakyReLU": (lambda: own.LeakyReLU(0.2), lambda: np.random.randn(4, 5)),
     "LazySheetLayer": (lambda: own.LazySheetLayer(4, 3), lambda: np.random.rand(5, 4)),
@@ -47,6 +50,11 @@ LAYERS = {
     "NoneFirstLayer": (lambda: own.NoneFirstLayer(4, 3), lambda: np.random.rand(5, 4)),
     "Activation": (lambda: own.Activation("tanh"), lambda: np.random.randn(4, 5)),
 }
+# Attention's memory (the encoder states) is an input of each call, not learned: both the
+# layer and its loaded twin are given the same one before every forward.
+MEMORY = np.random.default_rng(0).random((2, 4, 3))
+# Not saveable yet (its argument is a layer): refused with a TypeError naming it.
+REFUSED = {"Bidirectional": "Bidirectional"}
 checkpoint.register(own.LazySheetLayer)
 checkpoint.register(own.BiasOptimizerLayer)
 checkpoint.register(own.NoneFirstLayer)
@@ -80,10 +88,16 @@ def test_the_tables_cover_every_registered_class():
 
 def step(layer, x):
     """One forward and backward with a fixed error: trainable layers update themselves."""
+    remember(layer)
     y = layer.forward(x)
     error = np.cos(np.arange(y.size)).reshape(y.shape)
     layer.backward(error)
     return y
+
+
+def remember(layer):
+    if isinstance(layer, Attention.Attention):
+        layer.memory = MEMORY
 
 
 def arrays(layer):
@@ -117,6 +131,9 @@ def test_a_layer_round_trips_or_is_refused(tmp_path, name, seed, steps, optimize
     try:
         net.save(path)
     except (TypeError, ValueError) as err:
+        if name in REFUSED:
+            assert REFUSED[name] in str(err) and not path.exists(), err
+            return
         # Refused: only a layer whose learned arrays or optimizer state would be lost.
         assert name in ("LazySheetLayer", "BiasOptimizerLayer"), err
         assert "would be lost" in str(err) and not path.exists(), err
@@ -130,6 +147,7 @@ def test_a_layer_round_trips_or_is_refused(tmp_path, name, seed, steps, optimize
     for key, value in arrays(twin).items():
         np.testing.assert_array_equal(value, before[key])
     x = make_input()
+    remember(layer), remember(twin)
     np.testing.assert_array_equal(loaded.test(x), net.test(x))
     # Training goes on identically (the optimizer's state came back too).
     if not (name == "BiasOptimizerLayer" and steps):
