@@ -275,7 +275,7 @@ def test_bad_input_is_refused_naming_the_model():
 
 
 def test_saving_is_refused_rather_than_written_as_a_plain_network(tmp_path):
-    with pytest.raises(TypeError, match=r"Seq2Seq.get_config: a checkpoint cannot hold"):
+    with pytest.raises(TypeError, match=r"Seq2Seq"):
         tiny().save(tmp_path / "model.ckpt")
     assert not list(tmp_path.iterdir())
 
