@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from Layers import GRU, LSTM, RNN
+from Layers import GRU, LSTM, RNN, Bidirectional
 from .graph import Graph, features, register
 
 RECURRENT_LAYERS = (RNN.RNN, LSTM.LSTM, GRU.GRU)
@@ -37,28 +37,60 @@ ONNX_GATE_ORDER = {RNN.RNN: (0,), LSTM.LSTM: (1, 2, 0, 3), GRU.GRU: (1, 0, 2)}
 @register(RNN.RNN)
 @register(LSTM.LSTM)
 @register(GRU.GRU)
+@register(Bidirectional.Bidirectional)
 def recurrent(layer, graph, x):
-    n_in, n, out = layer.input_size, layer.hidden_size, layer.output_size
+    cell = _directions(layer)[0]
+    n_in, out = cell.input_size, getattr(layer, "output_size", None)
     features(graph, x, n_in, (2, 3), f"(time, {n_in}) or (batch, time, {n_in})")
     classic = len(x.shape) == 2                      # one sequence: a batch of one
-    seq = graph.node("Unsqueeze", [x, graph.ints([0])]) if classic else x.name
-    if x.dtype == np.float64:
-        h = _scan(layer, graph, seq, x.dtype)
-    else:
-        h = _onnx_operator(layer, graph, seq)
+    seq = x.to(graph.node("Unsqueeze", [x, graph.ints([0])]), (1, *x.shape)) if classic else x
+    h, _ = sequence_and_state(layer, graph, seq, final_state=False)
     if out is not None:                               # y_t = sigmoid([h_t, 1] @ output_weights)
         w = layer.output_weights
-        h = graph.node("Sigmoid", [graph.node("Add", [
+        h = h.to(graph.node("Sigmoid", [graph.node("Add", [
             graph.node("MatMul", [h, graph.constant(w[:-1], "output_weights")]),
-            graph.constant(w[-1], "output_bias")])])
+            graph.constant(w[-1], "output_bias")])]), (*h.shape[:-1], out))
     if classic:
-        h = graph.node("Squeeze", [h, graph.ints([0])])
-    return x.to(h, (*x.shape[:-1], n if out is None else out))
+        h = h.to(graph.node("Squeeze", [h, graph.ints([0])]), h.shape[1:])
+    return h
 
 
-def _onnx_operator(layer, graph, seq):
-    """The ONNX RNN/LSTM/GRU operator on ``seq`` (batch, time, input_size) -> (batch, time,
-    hidden_size), weights converted to its layout and gate order."""
+def sequence_and_state(layer, graph, seq, final_state=True):
+    """The states of an RNN, LSTM or GRU without its output layer, or of a Bidirectional
+    one, on ``seq`` (batch, time, input_size): ``(states, final)``.
+
+    ``states`` is the Tensor (batch, time, width), width the hidden size (twice it for a
+    Bidirectional: forward, then backward features); ``final`` the list of final-state
+    Tensors (batch, width), ``[h, c]`` for an LSTM and ``[h]`` otherwise, each direction's
+    state after its last step (the backward one's after the sequence's first step) side by
+    side; ``[]`` with ``final_state=False``.
+    """
+    layers = _directions(layer)
+    width = len(layers) * layers[0].hidden_size
+    if seq.dtype == np.float64:
+        runs = [_scan(one, graph, seq.name, seq.dtype, reverse=backward)
+                for backward, one in enumerate(layers)]
+        concat = (lambda parts: graph.node("Concat", parts, axis=-1)) if len(runs) == 2 \
+            else (lambda parts: parts[0])
+        h, final = concat([run[0] for run in runs]), \
+            [concat(parts) for parts in zip(*(run[1] for run in runs))]
+    else:
+        h, final = _onnx_operator(layers, graph, seq.name, width)
+    batch = seq.shape[0]
+    return (seq.to(h, (batch, seq.shape[1], width)),
+            [seq.to(s, (batch, width)) for s in final] if final_state else [])
+
+
+def _directions(layer):
+    """``[layer]``, or a Bidirectional's ``[forward_layer, backward_layer]``."""
+    if type(layer) is Bidirectional.Bidirectional:
+        return [layer.forward_layer, layer.backward_layer]
+    return [layer]
+
+
+def _onnx_weights(layer):
+    """ONNX's ``W`` (1, gates n, input), ``R`` (1, gates n, n) and ``B`` (1, 2 gates n) of
+    one direction, in its gate order (the module docstring)."""
     n_in, n = layer.input_size, layer.hidden_size
     order = ONNX_GATE_ORDER[type(layer)]
     w = layer.weights
@@ -69,18 +101,32 @@ def _onnx_operator(layer, graph, seq):
     biases = w[n_in + n:]                             # b (RNN, LSTM) or [b_x; b_h] (GRU)
     recurrent_bias = biases[1:2] if len(biases) == 2 else np.zeros_like(biases[:1])
     bias = np.concatenate([onnx_blocks(biases[:1]), onnx_blocks(recurrent_bias)], axis=1)
-    attributes = {"linear_before_reset": 1} if type(layer) is GRU.GRU else {}
-    y = graph.node(type(layer).__name__, [
+    return onnx_blocks(w[:n_in]), onnx_blocks(w[n_in:n_in + n]), bias.reshape(1, -1)
+
+
+def _onnx_operator(layers, graph, seq, width):
+    """The ONNX RNN/LSTM/GRU operator on ``seq`` (batch, time, input_size), one direction
+    or both: the states (batch, time, width) and the final states (batch, width)."""
+    cls, n = type(layers[0]), layers[0].hidden_size
+    w, r, b = (np.concatenate(parts) for parts in zip(*map(_onnx_weights, layers)))
+    attributes = {"linear_before_reset": 1} if cls is GRU.GRU else {}
+    y, *final = graph.node(cls.__name__, [
         graph.node("Transpose", [seq], perm=[1, 0, 2]),            # (time, batch, input)
-        graph.constant(onnx_blocks(w[:n_in]), "W"),
-        graph.constant(onnx_blocks(w[n_in:n_in + n]), "R"),
-        graph.constant(bias.reshape(1, -1), "B")], hidden_size=n, **attributes)
-    y = graph.node("Squeeze", [y, graph.ints([1])])   # (time, 1 direction, batch, n) ->
-    return graph.node("Transpose", [y], perm=[1, 0, 2])            # (batch, time, n)
+        graph.constant(w, "W"), graph.constant(r, "R"), graph.constant(b, "B")],
+        outputs=3 if cls is LSTM.LSTM else 2, hidden_size=n,
+        direction="bidirectional" if len(layers) == 2 else "forward", **attributes)
+    # Y (time, directions, batch, n) -> (batch, time, directions * n), forward first
+    y = graph.node("Reshape", [graph.node("Transpose", [y], perm=[2, 0, 1, 3]),
+                               graph.ints([0, 0, width])])
+    # Y_h, Y_c (directions, batch, n) -> (batch, directions * n)
+    return y, [graph.node("Reshape", [graph.node("Transpose", [s], perm=[1, 0, 2]),
+                                      graph.ints([0, width])]) for s in final]
 
 
-def _scan(layer, graph, seq, dtype):
-    """The cell's equations in a Scan over time (float64, see the module docstring)."""
+def _scan(layer, graph, seq, dtype, reverse=False):
+    """The cell's equations in a Scan over time (float64, see the module docstring):
+    ``(states (batch, time, n), final states [h, (c)] each (batch, n))``. ``reverse``
+    reads time backwards and writes each step's state back in its place."""
     n_in, n = layer.input_size, layer.hidden_size
     w = layer.weights
     a_x = graph.node("Add", [graph.node("MatMul", [seq, graph.constant(w[:n_in], "W_x")]),
@@ -98,11 +144,12 @@ def _scan(layer, graph, seq, dtype):
     h_t = body.node("Identity", [new_states[0]])
     body_graph = body.subgraph([(s, dtype) for s in states] + [(a_x_t, dtype)],
                                [(s, dtype) for s in new_states] + [(h_t, dtype)],
-                               f"{graph.scope}_step")
-    outputs = graph.node("Scan", [zeros] * len(states) + [a_x], outputs=len(states) + 1,
-                         body=body_graph, num_scan_inputs=1, scan_input_axes=[1],
-                         scan_output_axes=[1])
-    return outputs[-1]
+                               body.name("step").replace("/", "_"))
+    *final, h = graph.node("Scan", [zeros] * len(states) + [a_x], outputs=len(states) + 1,
+                           body=body_graph, num_scan_inputs=1, scan_input_axes=[1],
+                           scan_output_axes=[1], scan_input_directions=[int(reverse)],
+                           scan_output_directions=[int(reverse)])
+    return h, final
 
 
 class _Cell(NamedTuple):
