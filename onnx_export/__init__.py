@@ -48,10 +48,11 @@ import numpy as np
 
 import _checks
 import _files
+from Layers import Bidirectional
 from . import feedforward, recurrent
 from .graph import CONVERTERS, OPSET, Graph, Tensor, register
 
-__all__ = ["export", "register", "CONVERTERS", "Graph", "Tensor", "OPSET"]
+__all__ = ["export", "export_encoder", "register", "CONVERTERS", "Graph", "Tensor", "OPSET"]
 
 
 def export(net, path, input_shape=None, *, dtype=None):
@@ -70,15 +71,10 @@ def export(net, path, input_shape=None, *, dtype=None):
     shape that does not fit; nothing is written then. The model's input is ``"input"``
     (int64 tokens for an Embedding first), its output ``"output"``.
     """
-    import onnx
-    import onnx.checker
-    import onnx.numpy_helper
-    import onnx.shape_inference
+    import onnx.numpy_helper                # (Graph.constant's; binds onnx)
 
     owner = "export_onnx"
-    if not isinstance(path, (str, os.PathLike)):
-        _checks.fail(owner, "a file path (str or os.PathLike)", path, TypeError)
-    _files.check(path, owner)               # refused before any work: the one rule
+    _check_path(path, owner)
     layers = list(getattr(net, "layers", None) or [])
     if not layers:
         _checks.fail(owner, "a built network (with layers)", _checks.Described(
@@ -92,22 +88,92 @@ def export(net, path, input_shape=None, *, dtype=None):
     float_type = _float_type(layers, dtype)
     shape = _sample_shape(net, layers, input_shape)
     first = layers[0]
-    x = Tensor("input", (_first_axis(first, shape), *shape),
-               np.int64 if _is_embedding(first) else float_type)
+    source = Tensor("input", (_first_axis(first, shape), *shape),
+                    np.int64 if _is_embedding(first) else float_type)
     graph = Graph(onnx)
-    source = x
+    x = source
     for position, layer in enumerate(layers):
-        graph.scope = f"{position}_{type(layer).__name__}"
-        graph.owner = f"{owner}: layer {position} {layer!r}"
-        trainable = getattr(layer, "trainable", False)
-        x = _cast(graph, x, getattr(layer, "dtype", None) if trainable else None)
-        graph.dtype = x.dtype if x.dtype != np.int64 else getattr(layer, "dtype", float_type)
-        x = CONVERTERS[type(layer)](layer, graph, x)
-    _name_the_output(graph, x.name)
+        x = CONVERTERS[type(layer)](layer, graph, _enter(graph, position, layer, x,
+                                                         float_type, owner))
+    return _write(graph, type(net).__name__, layers, source, {"output": x}, path, owner)
+
+
+def export_encoder(model, path):
+    """Write the encoder of an encoder-decoder model (a ``Seq2Seq``) as an ONNX model.
+
+    The graph is ``encoder_embedding`` then ``encoder`` (an RNN, LSTM or GRU with
+    ``output_size=None``, or a ``Bidirectional`` one), in the encoder's dtype:
+
+        input   int64 source tokens             (batch, time), both axes dynamic
+        memory  the encoder's states            (batch, time, H)
+        h       its final state                 (batch, H)
+        c       its final cell state, LSTM only (batch, H)
+
+    what ``Seq2Seq`` hands its decoder and attention. ``H`` is the hidden size, twice it
+    for a Bidirectional encoder, whose final state is ``[h_fwd(T), h_bwd(1)]``: each
+    direction's state after its last step, side by side. PAD tokens are read like any
+    other (the framework's encoder reads them too). Return ``path``; refusals as ``export``.
+    """
+    import onnx.numpy_helper
+
+    owner = "export_encoder"
+    _check_path(path, owner)
+    embedding, encoder = (getattr(model, name, None)
+                          for name in ("encoder_embedding", "encoder"))
+    if not (_is_embedding(embedding) and type(encoder) in ENCODERS
+            and getattr(encoder, "output_size", None) is None):
+        _checks.fail(owner, "an encoder-decoder model whose encoder_embedding is an "
+                     "Embedding and encoder an RNN, LSTM or GRU with output_size=None, "
+                     "or a Bidirectional one", _checks.Described(
+                         f"{type(model).__name__} with encoder_embedding {embedding!r}, "
+                         f"encoder {encoder!r}"), TypeError)
+    source = Tensor("input", ("batch", "time"), np.int64)
+    graph = Graph(onnx)
+    x = CONVERTERS[type(embedding)](embedding, graph, _enter(graph, 0, embedding, source,
+                                                             encoder.dtype, owner))
+    memory, final = recurrent.sequence_and_state(
+        encoder, graph, _enter(graph, 1, encoder, x, encoder.dtype, owner))
+    outputs = {"memory": memory, **dict(zip(("h", "c"), final))}
+    return _write(graph, f"{type(model).__name__}_encoder", [embedding, encoder], source,
+                  outputs, path, owner)
+
+
+# Encoders ``export_encoder`` takes: a recurrent layer or a Bidirectional one.
+ENCODERS = (*recurrent.RECURRENT_LAYERS, Bidirectional.Bidirectional)
+
+
+def _check_path(path, owner):
+    if not isinstance(path, (str, os.PathLike)):
+        _checks.fail(owner, "a file path (str or os.PathLike)", path, TypeError)
+    _files.check(path, owner)               # refused before any work: the one rule
+
+
+def _enter(graph, position, layer, x, float_type, owner):
+    """Point ``graph`` at layer ``position`` (names, error messages, dtype); return ``x``
+    cast to a trainable layer's dtype, as the framework casts on entry."""
+    graph.scope = f"{position}_{type(layer).__name__}"
+    graph.owner = f"{owner}: layer {position} {layer!r}"
+    trainable = getattr(layer, "trainable", False)
+    x = _cast(graph, x, getattr(layer, "dtype", None) if trainable else None)
+    graph.dtype = x.dtype if x.dtype != np.int64 else getattr(layer, "dtype", float_type)
+    return x
+
+
+def _write(graph, name, layers, source, outputs, path, owner):
+    """The model of ``graph`` with input ``source`` and ``outputs`` (name -> Tensor),
+    shapes inferred and checked, written atomically to ``path``; return ``path``."""
+    import onnx
+    import onnx.checker
+    import onnx.shape_inference
+
+    for output, x in outputs.items():
+        _name_the_output(graph, x.name, output)
     model = onnx.helper.make_model(
-        onnx.helper.make_graph(graph.nodes, type(net).__name__,
-                               [graph.value_info("input", source.dtype, list(source.shape))],
-                               [graph.value_info("output", x.dtype, list(x.shape))],
+        onnx.helper.make_graph(graph.nodes, name,
+                               [graph.value_info(source.name, source.dtype,
+                                                 list(source.shape))],
+                               [graph.value_info(output, x.dtype, list(x.shape))
+                                for output, x in outputs.items()],
                                graph.initializers),
         opset_imports=[onnx.helper.make_opsetid("", OPSET)],
         producer_name="NumPy layer framework (onnx_export)",
@@ -124,14 +190,14 @@ def export(net, path, input_shape=None, *, dtype=None):
     return path
 
 
-def _name_the_output(graph, name):
-    """Call the network's output ``"output"``: rename it where the last node makes it."""
+def _name_the_output(graph, name, output="output"):
+    """Call the network's output ``output``: rename it where the last node makes it."""
     producer = next((n for n in reversed(graph.nodes) if name in n.output), None)
     if producer is None or any(name in n.input for n in graph.nodes):
-        graph.nodes.append(graph.onnx.helper.make_node("Identity", [name], ["output"],
-                                                       name="output"))
+        graph.nodes.append(graph.onnx.helper.make_node("Identity", [name], [output],
+                                                       name=output))
     else:
-        producer.output[list(producer.output).index(name)] = "output"
+        producer.output[list(producer.output).index(name)] = output
 
 
 def _float_type(layers, dtype):
