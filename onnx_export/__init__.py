@@ -33,10 +33,14 @@ layer's dtype), ``graph.ints(values)`` an int64 one; ``x.to(name, shape)`` is th
 result (same shape and dtype unless given). Where a trainable layer's dtype differs
 from its input's, a Cast comes first, as the framework casts on entry.
 
+``export_encoder(model, path)`` writes the encoder of an encoder-decoder (a ``Seq2Seq``:
+its ``encoder_embedding`` and ``encoder``): the memory ``"memory"`` that the attention
+reads and the final state ``"h"`` (and ``"c"`` for an LSTM) that the decoder starts from.
+
 Where the converters are: ``graph.py`` holds the graph under construction and
 the registry, ``feedforward.py`` the converters of the feed-forward layers and of
-Embedding and LastStep, ``recurrent.py`` those of RNN, LSTM and GRU. Each module's
-docstring says how its layers map to standard operators, the recurrent layers'
+Embedding and LastStep, ``recurrent.py`` those of RNN, LSTM, GRU and Bidirectional.
+Each module's docstring says how its layers map to standard operators, the recurrent layers'
 gate orders and bias layouts included. A float64 network exports in float64:
 ONNX Runtime's CPU provider has no double kernel for Conv, RNN, LSTM and GRU, and
 those become other standard operators that have one (an im2col for Conv, a Scan

@@ -1,4 +1,5 @@
-"""Converters of the recurrent layers RNN, LSTM and GRU, with their optional output layer.
+"""Converters of the recurrent layers RNN, LSTM and GRU, with their optional output layer,
+and of Bidirectional.
 
 float32: the ONNX RNN, LSTM and GRU operators, on (time, batch, features) input (ONNX
 Runtime refuses the batch-first ``layout=1``): a Transpose before and after, and a 2-D
@@ -18,8 +19,18 @@ cell's own equations run in a Scan over the time axis: the input's part ``x @ W_
 for all steps in one MatMul before the Scan, then per step ``h @ W_h`` (+ ``b_h`` for
 the GRU) and the gates, in our gate order.
 
+Bidirectional(RNN/LSTM/GRU): in float32 the same operator with
+``direction="bidirectional"``: ``W``, ``R`` and ``B`` stack the forward layer's and the
+backward layer's on their first axis, and the output ``Y`` (time, 2, batch, n) becomes
+(batch, time, 2 n), forward features first, as the layer concatenates them (ONNX's
+reverse direction writes each state at its step, as the layer flips it back). In float64
+two Scans, the second with ``scan_input_directions=[1]`` and ``scan_output_directions=[1]``:
+it reads time backwards and writes each state back at its step; a Concat joins them.
+
 The optional output layer is MatMul + Add + Sigmoid on every step. Every sequence
-starts from a zero state (``memorize`` is not exported).
+starts from a zero state (``memorize`` is not exported). ``sequence_and_state`` gives the
+final states as well (ONNX's ``Y_h``, ``Y_c``; a Scan's state outputs), for
+``export_encoder``.
 """
 from typing import NamedTuple
 
@@ -68,17 +79,16 @@ def sequence_and_state(layer, graph, seq, final_state=True):
     layers = _directions(layer)
     width = len(layers) * layers[0].hidden_size
     if seq.dtype == np.float64:
-        runs = [_scan(one, graph, seq.name, seq.dtype, reverse=backward)
+        runs = [_scan(one, graph, seq.name, seq.dtype, reverse=bool(backward))
                 for backward, one in enumerate(layers)]
-        concat = (lambda parts: graph.node("Concat", parts, axis=-1)) if len(runs) == 2 \
-            else (lambda parts: parts[0])
-        h, final = concat([run[0] for run in runs]), \
-            [concat(parts) for parts in zip(*(run[1] for run in runs))]
+        # per output (states, final h, final c): one name per direction
+        per_output = list(zip(*([h, *final] for h, final in runs)))
+        h, *final = [parts[0] if len(parts) == 1 else graph.node("Concat", parts, axis=-1)
+                     for parts in per_output[:None if final_state else 1]]
     else:
-        h, final = _onnx_operator(layers, graph, seq.name, width)
+        h, final = _onnx_operator(layers, graph, seq.name, width, final_state)
     batch = seq.shape[0]
-    return (seq.to(h, (batch, seq.shape[1], width)),
-            [seq.to(s, (batch, width)) for s in final] if final_state else [])
+    return seq.to(h, (batch, seq.shape[1], width)), [seq.to(s, (batch, width)) for s in final]
 
 
 def _directions(layer):
@@ -104,17 +114,20 @@ def _onnx_weights(layer):
     return onnx_blocks(w[:n_in]), onnx_blocks(w[n_in:n_in + n]), bias.reshape(1, -1)
 
 
-def _onnx_operator(layers, graph, seq, width):
+def _onnx_operator(layers, graph, seq, width, final_state):
     """The ONNX RNN/LSTM/GRU operator on ``seq`` (batch, time, input_size), one direction
-    or both: the states (batch, time, width) and the final states (batch, width)."""
+    or both: the states (batch, time, width) and the final states (batch, width), ``[]``
+    without ``final_state``."""
     cls, n = type(layers[0]), layers[0].hidden_size
     w, r, b = (np.concatenate(parts) for parts in zip(*map(_onnx_weights, layers)))
     attributes = {"linear_before_reset": 1} if cls is GRU.GRU else {}
-    y, *final = graph.node(cls.__name__, [
+    count = (3 if cls is LSTM.LSTM else 2) if final_state else 1   # Y, Y_h, Y_c
+    outputs = graph.node(cls.__name__, [
         graph.node("Transpose", [seq], perm=[1, 0, 2]),            # (time, batch, input)
         graph.constant(w, "W"), graph.constant(r, "R"), graph.constant(b, "B")],
-        outputs=3 if cls is LSTM.LSTM else 2, hidden_size=n,
+        outputs=count, hidden_size=n,
         direction="bidirectional" if len(layers) == 2 else "forward", **attributes)
+    y, *final = outputs if count > 1 else [outputs]
     # Y (time, directions, batch, n) -> (batch, time, directions * n), forward first
     y = graph.node("Reshape", [graph.node("Transpose", [y], perm=[2, 0, 1, 3]),
                                graph.ints([0, 0, width])])
