@@ -15,7 +15,8 @@ batch's longest and the encoder reads the padding (no ``pack_padded_sequence``),
 
 Initial weights, ours' scheme: Embedding N(0, 1), Linear uniform on ±1/sqrt(fan_in) (torch's
 defaults), LSTM weights and bias uniform on ±1/sqrt(H); ours has ONE bias per gate where
-torch has two (``bias_ih + bias_hh``), so ``bias_hh`` starts at 0. ``--same-weights`` copies
+torch has two (``bias_ih + bias_hh``), so ``bias_hh`` is 0 and stays 0 (not trained: two
+biases would each take an Adam step, twice ours on their sum). ``--same-weights`` copies
 our model's initial weights instead (gates reordered from ours f, i, o, g to torch's
 i, f, g, o): the first batch's loss then agrees with ours to float32 round-off.
 
@@ -50,9 +51,10 @@ class Twin(nn.Module):
         self.target = nn.Embedding(Dates.OUTPUT_VOCABULARY, embedding)
         self.decoder = nn.LSTM(embedding, hidden, batch_first=True)
         self.output = nn.Linear(hidden * (2 if attention else 1), Dates.OUTPUT_VOCABULARY)
-        with torch.no_grad():                   # one bias per gate, as ours
-            self.encoder.bias_hh_l0.zero_()
-            self.decoder.bias_hh_l0.zero_()
+        for lstm in (self.encoder, self.decoder):      # one bias per gate, as ours
+            with torch.no_grad():
+                lstm.bias_hh_l0.zero_()
+            lstm.bias_hh_l0.requires_grad_(False)
 
     def encode(self, tokens):
         """Source tokens (batch, T_enc) -> memory, mask (True where not PAD), final (h, c)."""
