@@ -64,6 +64,13 @@ def batch_order(seed):
     np.random.seed(seed)
 
 
+def exact_padded(outputs, pairs):
+    """Exact match of greedy outputs ``(n, steps)`` of the sources padded as in training
+    (to the split's longest) against the pairs' answers: the figure of the training
+    condition, where ``exact_match`` decodes each length without padding."""
+    return float(np.mean([Dates.decode_target(out) == iso for out, (_, iso) in zip(outputs, pairs)]))
+
+
 def steps_per_epoch(data):
     return -(-len(data) // data.batch_size)
 
@@ -81,21 +88,25 @@ class Log:
         print(f"{library}: attention={not args.no_attention} seed={args.seed} "
               f"subset={args.subset} threads={args.threads} batch={BATCH}"
               + (" same_weights" if self.run["same_weights"] else ""), flush=True)
-        print(f"{'epoch':>5} {'train_loss':>10} {'val_loss':>9} {'val_exact':>9} {'seconds':>8}",
-              flush=True)
+        print(f"{'epoch':>5} {'train_loss':>10} {'val_loss':>9} {'val_exact':>9} "
+              f"{'val_exact_padded':>16} {'seconds':>8}", flush=True)
 
-    def epoch(self, train_loss, validation_loss, validation_exact, seconds):
+    def epoch(self, train_loss, validation_loss, validation_exact, validation_exact_padded,
+              seconds):
         row = {"epoch": len(self.run["epochs"]) + 1, "train_loss": train_loss,
                "validation_loss": validation_loss, "validation_exact_match": validation_exact,
-               "seconds": seconds}
+               "validation_exact_match_padded": validation_exact_padded, "seconds": seconds}
         self.run["epochs"].append(row)
         print(f"{row['epoch']:>5} {train_loss:>10.4f} {validation_loss:>9.4f} "
-              f"{validation_exact:>9.4f} {seconds:>8.1f}", flush=True)
+              f"{validation_exact:>9.4f} {validation_exact_padded:>16.4f} {seconds:>8.1f}",
+              flush=True)
         self._write()
 
-    def test(self, exact):
+    def test(self, exact, exact_padded):
         self.run["test_exact_match"] = exact
-        print(f"test exact-match (greedy): {exact:.4f}", flush=True)
+        self.run["test_exact_match_padded"] = exact_padded
+        print(f"test exact-match (greedy): {exact:.4f}; padded to the split's longest: "
+              f"{exact_padded:.4f}", flush=True)
         self._write()
 
     def _write(self):

@@ -23,8 +23,9 @@ i, f, g, o): the first batch's loss then agrees with ours to float32 round-off.
 Per epoch: train loss (per sample, the mean over the epoch's batches as they trained),
 validation loss (teacher-forced, per sample, batches of 256 of the validation set padded
 to its longest, as ``Seq2Seq.evaluate``) and validation exact-match with greedy decoding
-(sources grouped by length, no padding, as ``Seq2Seq.translate``); test exact-match at the
-end. Run from the repository root with a Python that has torch (bench/requirements.txt):
+(sources grouped by length, no padding, as ``Seq2Seq.translate``), and the same with the
+sources padded to the split's longest, as in training (the encoder reads the padding, so
+the two differ); test exact-match at the end. Run from the repository root with a Python that has torch (bench/requirements.txt):
 
     /tmp/torchenv/bin/python bench/twin/dates.py --epochs 3 --subset 8000 --log twin.json
 """
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common import Log, Subset, arguments, batch_order, steps_per_epoch
+from common import Log, Subset, arguments, batch_order, exact_padded, steps_per_epoch
 from Data import Dates
 from Data.Dates import END, PAD, START
 from Models import Seq2Seq
@@ -154,8 +155,13 @@ def main():
             optimizer.step()
             total, samples = total + loss.item(), samples + len(tokens)
         log.epoch(total / samples, validation_loss(model, *validation),
-                  exact_match(model, data.validation_pairs), time.perf_counter() - start)
-    log.test(exact_match(model, data.test_pairs))
+                  exact_match(model, data.validation_pairs),
+                  exact_padded(greedy(model, torch.from_numpy(validation[0])),
+                               data.validation_pairs),
+                  time.perf_counter() - start)
+    log.test(exact_match(model, data.test_pairs),
+             exact_padded(greedy(model, torch.from_numpy(data.get_test_set()[0])),
+                          data.test_pairs))
 
 
 if __name__ == "__main__":
