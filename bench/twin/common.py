@@ -68,7 +68,8 @@ def exact_padded(outputs, pairs):
     """Exact match of greedy outputs ``(n, steps)`` of the sources padded as in training
     (to the split's longest) against the pairs' answers: the figure of the training
     condition, where ``exact_match`` decodes each length without padding."""
-    return float(np.mean([Dates.decode_target(out) == iso for out, (_, iso) in zip(outputs, pairs)]))
+    right = [Dates.decode_target(out) == iso for out, (_, iso) in zip(outputs, pairs)]
+    return float(np.mean(right))
 
 
 def steps_per_epoch(data):

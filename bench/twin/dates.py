@@ -18,14 +18,16 @@ defaults), LSTM weights and bias uniform on ±1/sqrt(H); ours has ONE bias per g
 torch has two (``bias_ih + bias_hh``), so ``bias_hh`` is 0 and stays 0 (not trained: two
 biases would each take an Adam step, twice ours on their sum). ``--same-weights`` copies
 our model's initial weights instead (gates reordered from ours f, i, o, g to torch's
-i, f, g, o): the first batch's loss then agrees with ours to float32 round-off.
+i, f, g, o): loss, gradients and Adam steps then agree with ours to round-off
+(``tests/test_twin_dates.py``, in float64).
 
 Per epoch: train loss (per sample, the mean over the epoch's batches as they trained),
 validation loss (teacher-forced, per sample, batches of 256 of the validation set padded
 to its longest, as ``Seq2Seq.evaluate``) and validation exact-match with greedy decoding
 (sources grouped by length, no padding, as ``Seq2Seq.translate``), and the same with the
 sources padded to the split's longest, as in training (the encoder reads the padding, so
-the two differ); test exact-match at the end. Run from the repository root with a Python that has torch (bench/requirements.txt):
+the two differ); test exact-match at the end. Run from the repository root with a Python
+that has torch (bench/requirements.txt):
 
     /tmp/torchenv/bin/python bench/twin/dates.py --epochs 3 --subset 8000 --log twin.json
 """
