@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from Layers import FullyConnected, Initializers, LSTM  # noqa: E402
-from Data import Names  # noqa: E402
-from Models import CharModel, LeNet, RowMNIST  # noqa: E402
+from Data import Dates, Names  # noqa: E402
+from Models import CharModel, LeNet, RowMNIST, Seq2Seq  # noqa: E402
 from Optimization import Optimizers  # noqa: E402
 
 try:
@@ -182,12 +182,16 @@ def torch_lenet_inference():
 
 def ours_sequence_step(model):
     """One training step (forward, backward, Adam) of a shipped sequence model, float32:
-    row-MNIST (``"lstm"``/``"gru"``, batch 64 of (28, 28)) or the character model
-    (``"names"``, the first 64 training surnames padded to their longest)."""
+    row-MNIST (``"lstm"``/``"gru"``, batch 64 of (28, 28)), the character model
+    (``"names"``, the first 64 training surnames padded to their longest) or the date
+    translator with attention (``"dates"``, ``Seq2Seq.build()``, the first 64 training dates)."""
     np.random.seed(0)
     if model == "names":
         net = CharModel.build()
         net.data_layer = FixedBatch(*names_batch())
+    elif model == "dates":
+        net = Seq2Seq.build()
+        net.data_layer = FixedBatch(*dates_batch())
     else:
         net = RowMNIST.build(model)
         x, y, _ = lenet_batch(64)
@@ -203,6 +207,30 @@ def names_batch():
     """The first 64 training surnames: tokens (64, T) and one-hot labels (64, T, 27)."""
     tokens, targets = Names.pad(Names.split(Names.corpus())[0][:64])
     return tokens, Names.labels(targets, np.float32)
+
+
+def dates_batch():
+    """The first 64 training dates: tokens (64, T) padded to the longest, one-hot labels
+    (64, 11, 13)."""
+    tokens, targets = Dates.pad(Dates.split()[0][:64])
+    return tokens, Dates.labels(targets, np.float32)
+
+
+def torch_dates_step():
+    """The PyTorch twin of ``Seq2Seq.build()`` (bench/twin/dates.py) on ``dates_batch``:
+    summed cross-entropy, Adam 1e-3."""
+    sys.path.insert(0, str(ROOT / "bench" / "twin"))
+    import dates
+    torch.manual_seed(0)
+    model = dates.Twin()
+    tokens, labels = dates_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=Seq2Seq.LEARNING_RATE)
+
+    def step():
+        optimizer.zero_grad()
+        dates.batch_loss(model, tokens, labels).backward()
+        optimizer.step()
+    return step
 
 
 def torch_sequence_step(model):
@@ -315,7 +343,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2,
                         help="threads of both libraries (NumPy's BLAS through threadpoolctl)")
     parser.add_argument("--sequences", action="store_true",
-                        help="only the rows of the sequence models (row-MNIST, surnames)")
+                        help="only the rows of the sequence models (row-MNIST, surnames, dates)")
     args = parser.parse_args()
     # On a shared machine a spinning second BLAS thread can cost more than it gives.
     threadpool_limits(args.threads)
@@ -349,6 +377,8 @@ def main():
          lambda: ours_sequence_step("gru"), lambda: torch_sequence_step("gru")),
         ("surname model train step, 64 names, float32 (ms)",
          lambda: ours_sequence_step("names"), lambda: torch_sequence_step("names")),
+        ("dates seq2seq + attention train step, batch 64, float32 (ms)",
+         lambda: ours_sequence_step("dates"), torch_dates_step),
     ]
     rows = sequences if args.sequences else rows + sequences
     table = []
