@@ -6,10 +6,10 @@ import numpy as np
 
 import _checks
 import checkpoint
-from .base import ArrayData, one_hot
+from .base import ArrayData, Batched, one_hot
 
 
-class RandomData(checkpoint.Configurable):
+class RandomData(Batched, checkpoint.Configurable):
     """Uniform random inputs with random one-hot labels, fresh on every ``next()``.
 
     Args:
@@ -22,7 +22,7 @@ class RandomData(checkpoint.Configurable):
 
     def __init__(self, input_size, batch_size, categories):
         self.input_size = _checks.shape("RandomData", "input_size", input_size, range(1, 8))
-        self.batch_size = _checks.size("RandomData", "batch_size", batch_size)
+        self.batch_size = batch_size
         self.categories = _checks.size("RandomData", "categories", categories)
 
     def next(self):

@@ -8,6 +8,7 @@ seeds a Generator for the call, so ``np.random.seed`` reproduces it) unless a
 import numpy as np
 
 import _checks
+from .base import Batched
 
 
 def _generator(rng):
@@ -54,11 +55,11 @@ def noisy_sine(length, period=25.0, noise=0.05, rng=None):
     return s[:-1, np.newaxis], s[1:, np.newaxis]
 
 
-class AddingData:
+class AddingData(Batched):
     """Data layer of fresh adding-problem batches; a fixed test set from ``seed``."""
 
     def __init__(self, batch_size, length, test_size=1000, seed=0):
-        self.batch_size = _checks.size("AddingData", "batch_size", batch_size)
+        self.batch_size = batch_size
         self.length = _checks.size("AddingData", "length", length, minimum=2)
         self._test = adding_problem(test_size, length, np.random.default_rng(seed))
 

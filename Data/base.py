@@ -11,7 +11,20 @@ def one_hot(labels, categories):
     return out
 
 
-class ArrayData:
+class Batched:
+    """A ``batch_size`` that is checked whenever it is set, also after construction."""
+
+    @property
+    def batch_size(self):
+        """Samples per training batch, an integer >= 1 (checked also when set later)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value):
+        self._batch_size = _checks.size(type(self).__name__, "batch_size", value)
+
+
+class ArrayData(Batched):
     """Serves shuffled mini-batches of a training set kept in memory.
 
     Every epoch visits each training sample once, in a fresh random order drawn
@@ -26,15 +39,6 @@ class ArrayData:
         self.batch_size = batch_size
         self._order = np.empty(0, dtype=int)
         self._position = 0
-
-    @property
-    def batch_size(self):
-        """Samples per training batch, an integer >= 1 (checked also when set later)."""
-        return self._batch_size
-
-    @batch_size.setter
-    def batch_size(self, value):
-        self._batch_size = _checks.size(type(self).__name__, "batch_size", value)
 
     def __len__(self):
         return len(self._train[0])

@@ -54,6 +54,9 @@ class CrossEntropyLoss:
             raise ValueError(f"CrossEntropyLoss.forward: expected prediction and label of the "
                              f"same shape (batch, classes) or (batch, time, classes), got "
                              f"{p.shape} and {y.shape}")
+        if p.shape[-1] == 0:        # a sum over no classes would be a silent 0
+            raise ValueError(f"CrossEntropyLoss.forward: expected at least 1 class on the last "
+                             f"axis, got shape {p.shape}")
         p = p.astype(_working_dtype(p.dtype), copy=False)
         # Scores of a layer without SoftMax are negative or above 1 somewhere; the margin
         # lets a gradient checker nudge a probability by 1e-5.
