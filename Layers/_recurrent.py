@@ -17,33 +17,47 @@ What a cell provides
     blocks of ``hidden_size`` columns in ``weights``: 1 (RNN), 4 (LSTM), 3 (GRU).
 ``_bias_rows``
     bias rows at the bottom of ``weights``: 1, or 2 for a cell whose recurrent
-    part has a bias of its own (GRU). ``weights`` is ``(input_size + hidden_size +
+    part stays apart from the input's (GRU): it has a bias of its own, and a
+    gradient dL/d(a_h) of its own. ``weights`` is ``(input_size + hidden_size +
     _bias_rows, _gates * hidden_size)`` with rows [x, h, biases];
     ``self._blocks()`` returns its views ``W_x, W_h, b``.
 ``_states``
     arrays in the state: 1 for ``(h,)``, 2 for ``(h, c)``.
-``step(a_x, state) -> (state, cache)``
-    one step forward. ``a_x`` ``(batch, _gates * hidden_size)`` is the input's part
-    of step t and ``state`` the state at t - 1; returns the state at t and what
-    ``step_backward`` needs. A cell starts from two affine maps::
+``_kept``
+    ``(batch, hidden_size)`` arrays a step writes: the state first, then what
+    backward needs besides: 1 (RNN: h), 3 (LSTM: h, c, tanh(c)), 2 (GRU: h, a_h,n).
+``step(a, state, out)``
+    one step forward. A cell starts from two affine maps::
 
         a_x = x_t @ W_x + b[0]        the input's part: the shell computes it for
                                       every step at once, before the loop
         a_h = h_prev @ W_h (+ b[1])   the recurrent part: the step computes it
 
-    RNN and LSTM add them, ``a = a_x + a_h = [x_t, h_prev, 1] @ weights``; the GRU's
-    reset gate scales part of ``a_h`` before it meets ``a_x``.
-``step_backward(dstate, cache) -> (da_x, da_h, dstate_prev)``
+    ``a`` ``(batch, _gates * hidden_size)`` holds a_x of step t; the step adds
+    the recurrent part (RNN and LSTM add it all, ``a = [x_t, h_prev, 1] @
+    weights``; the GRU's reset gate scales part of it) and leaves in ``a`` what
+    backward needs (the gates). ``state`` is the state at t - 1, ``out`` the
+    ``_kept`` arrays to write, the state at t first.
+``backward_factors(a, kept) -> cache``
+    before the backward loop, for every step at once: ``a`` ``(time, batch,
+    _gates * hidden_size)`` as the steps left it, ``kept`` the ``_kept`` arrays
+    ``(time + 1, batch, hidden_size)``, row t + 1 written by step t (row 0 of
+    the state is the initial state). Returns a tuple of arrays ``(time, ...)``:
+    everything backward needs that does not depend on dL/d(state); row t of
+    each is step t's ``cache``.
+``step_backward(dstate, cache, da_x, da_h) -> dstate_prev``
     one step backward. ``dstate`` is dL/d(state at t) along every path (the
-    layer's output at t and the step t + 1); returns dL/d(a_x), dL/d(a_h) and
-    dL/d(state at t - 1). For RNN and LSTM ``da_x`` and ``da_h`` are the same array.
+    layer's output at t and the step t + 1); writes dL/d(a_x) and dL/d(a_h) into
+    ``da_x`` and ``da_h`` (the same array, written once, unless ``_bias_rows ==
+    2``) and returns dL/d(state at t - 1).
 
 Where the speed comes from (PyTorch's CPU LSTM does the same): only the recurrent
 part must run step by step. The input's part of every step is ONE matrix product
 over all ``time * batch`` rows before the loop, and everything backward that does
-not feed the recurrence is one product after it. The hidden states of a sequence
-go into one buffer allocated once per ``forward``, which is also what the weight
-gradient reads.
+not feed the recurrence is one product after it. Every array of a sequence (a,
+the kept states, the factors, dL/da) is allocated once and reused by the next
+call with the same shapes; the steps write into it with ``out=``, one NumPy call
+per gate block, so a step makes few small NumPy calls and no copies.
 
 What the shell adds, besides the loops, the state and the output layer: none of
 the following feeds the recurrence, so each is ONE matrix product over all ``time
@@ -52,13 +66,6 @@ the following feeds the recurrence, so each is ONE matrix product over all ``tim
     dL/dW_x = sum_t x_t^T da_x[t]          dL/db[0] = sum_t da_x[t]
     dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
     dL/dx_t = da_x[t] @ W_x^T
-
-``_fused`` (optional, default None)
-    an object whose ``forward(layer, x, state)`` and ``backward(layer, dh, cache,
-    input_gradient)`` replace ``_forward_steps`` and ``_backward_steps`` when the
-    layer's ``fused`` is True (default False): the same math arranged for speed,
-    which must give the steps' numbers to round-off. Only the LSTM has one
-    (``_recurrent_kernels.py``); the steps stay the code that runs by default.
 
 The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
@@ -70,19 +77,6 @@ from .Base import TrainableLayer, stack_bias
 from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid
-
-
-def sigmoid(a):
-    """``1 / (1 + exp(-a))``, elementwise, into one new array.
-
-    (Faster than scipy's ``expit`` on a batch of gates. For ``a`` below about -88
-    in float32 (-709 in float64) exp(-a) overflows to inf and the result is 0, as
-    it should be; the shell's loops silence NumPy's warning about it.)
-    """
-    e = np.negative(a)
-    np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
 
 
 class RecurrentLayer(TrainableLayer):
@@ -100,10 +94,6 @@ class RecurrentLayer(TrainableLayer):
             over consecutive windows of long sequences); the input's batch must then
             match the state's, else ``forward`` raises ``ValueError`` (set ``state =
             None`` to start new sequences).
-        fused: False (default): the cell's ``step`` and ``step_backward`` run. True: a
-            cell with a fused kernel (the LSTM) runs it instead, the same numbers to
-            round-off, faster on large batches (bench/README.md); a switch for speed,
-            the steps remain the reference.
         state: the state at the last step of the last ``forward``, a tuple of
             ``(batch, hidden_size)`` arrays, h first; ``None`` before any forward.
             Assign ``None`` to start from zeros.
@@ -123,9 +113,8 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
+    _kept = 1
     _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
-    _fused = None                        # the cell's loops fused for speed (module docstring)
-    fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -232,10 +221,7 @@ class RecurrentLayer(TrainableLayer):
             x = x[np.newaxis]
         batch, steps, _ = x.shape
         state = self._initial_state(batch, input_tensor)
-        loops = self._fused if self.fused and self._fused is not None else self
-        h, self.state, cache = loops._forward_steps(x, state) if loops is self \
-            else loops.forward(self, x, state)
-        cache = (loops, cache)
+        h, self.state, cache = self._forward_steps(x, state)
         y = h.reshape(batch * steps, -1)                  # rows (batch, time)
         if self._fc is not None:
             y = self._sigmoid.forward(self._fc.forward(y))
@@ -257,9 +243,7 @@ class RecurrentLayer(TrainableLayer):
         if self._fc is not None:
             e = self._fc.backward(self._sigmoid.backward(e))
         dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
-        loops, cache = cache
-        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient) \
-            if loops is self else loops.backward(self, dh, cache, input_gradient)
+        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient)
         if dx is not None:
             dx = dx[0] if two_d else dx
         self._update()
@@ -278,15 +262,14 @@ class RecurrentLayer(TrainableLayer):
         hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
-        with np.errstate(over="ignore"):                   # sigmoid: exp(-a) = inf gives 0
-            for t in range(steps):
-                state, cache = self.step(a_x[t], state)
-                hs[t + 1] = state[0]
-                if caches is None:
-                    caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
-                              for k, c in enumerate(cache)]
-                for field, c in zip(caches, cache):
-                    field[t] = c
+        for t in range(steps):
+            state, cache = self.step(a_x[t], state)
+            hs[t + 1] = state[0]
+            if caches is None:
+                caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
+                          for k, c in enumerate(cache)]
+            for field, c in zip(caches, cache):
+                field[t] = c
         # A copy: the output must not be a view of the buffers the next call overwrites.
         return hs[1:].transpose(1, 0, 2).copy(), state, (xs, hs, caches)
 
@@ -297,21 +280,16 @@ class RecurrentLayer(TrainableLayer):
         steps, batch, n_in = xs.shape
         n = self.hidden_size
         dh = dh.transpose(1, 0, 2)                                   # (time, batch, hidden)
-        dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
+        factors = self.backward_factors(caches)
         da_x = self._buffer("da_x", (steps, batch, self._gates * n))
-        da_h = None                 # GRU: dL/d(a_h) of every step; RNN, LSTM: da_x serves
-        step_caches = list(zip(*caches, *self.backward_factors(caches)))   # step t's fields
+        da_h = self._buffer("da_h", da_x.shape) if self._bias_rows == 2 else da_x
+        dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
         for t in reversed(range(steps)):
-            dstate = (dstate[0] + dh[t],) + dstate[1:]
-            da_x_t, da_h_t, dstate = self.step_backward(dstate, step_caches[t])
-            da_x[t] = da_x_t
-            if da_h_t is not da_x_t:
-                if da_h is None:
-                    da_h = self._buffer("da_h", da_x.shape)
-                da_h[t] = da_h_t
+            np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t and t + 1
+            dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
         # (dstate is now dL/d(initial state): truncated BPTT stops there.)
         da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
-        da_h = da_x if da_h is None else da_h.reshape(steps * batch, -1)
+        da_h = da_h.reshape(steps * batch, -1)
         h_prev = hs[:-1].reshape(steps * batch, n)
         grad = np.empty_like(self.weights)
         np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=grad[:n_in])
@@ -324,11 +302,6 @@ class RecurrentLayer(TrainableLayer):
         # The error for the previous layer uses the weights of forward, before the update.
         dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
         return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
-
-    def backward_factors(self, cache):
-        """Extra cache fields for ``step_backward``, computed for every step at once from the
-        cache fields stacked over time, ``(time, batch, ...)``: none by default."""
-        return ()
 
     def _buffer(self, name, shape):
         """An uninitialized array kept on the layer and reused while ``shape`` stays.
