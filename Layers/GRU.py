@@ -76,8 +76,8 @@ class GRU(RecurrentLayer):
         h_prev, s, n, a_hn = cache
         k = self.hidden_size
         r, z = s[..., :k], s[..., k:]
-        # Into reused buffers, with no temporaries: fresh arrays of a sequence's size cost
-        # more in page faults than the arithmetic.
+        # Into the layer's reused buffers, with no temporaries: fresh arrays of a sequence's
+        # size cost more in page faults than the arithmetic.
         per_x = self._buffer("per_x", n.shape[:-1] + (3 * k,))
         per_h = self._buffer("per_h", per_x.shape)
         p_r, p_z, p_n = per_x[..., :k], per_x[..., k:2 * k], per_x[..., 2 * k:]
@@ -94,7 +94,7 @@ class GRU(RecurrentLayer):
         np.multiply(p_n, r, out=per_h[..., 2 * k:])
         return z, per_x, per_h
 
-    def step_backward(self, dstate, cache, da_x, da_h):
+    def step_backward(self, dstate, factors, da_x, da_h):
         """dL/d(h_t) -> dL/d(a_x), dL/d(a_h) into ``da_x``, ``da_h``, and ``(dh_prev,)``::
 
             dn = dh * (1 - z),   dz = dh * (h_{t-1} - n)
@@ -107,7 +107,7 @@ class GRU(RecurrentLayer):
         (``per_x``, ``per_h`` from ``backward_factors``.)
         """
         dh, = dstate
-        z, per_x, per_h = cache
+        z, per_x, per_h = factors
         batch, k = dh.shape
         np.multiply(per_x.reshape(batch, 3, k), dh[:, np.newaxis], out=da_x.reshape(batch, 3, k))
         np.multiply(per_h.reshape(batch, 3, k), dh[:, np.newaxis], out=da_h.reshape(batch, 3, k))

@@ -82,8 +82,8 @@ class LSTM(RecurrentLayer):
         c_prev, s, g, tanh_c = cache
         n = self.hidden_size
         f, i, o = s[..., :n], s[..., n:2 * n], s[..., 2 * n:]
-        # Into reused buffers, with no temporaries: fresh arrays of a sequence's size cost
-        # more in page faults than the arithmetic.
+        # Into the layer's reused buffers, with no temporaries: fresh arrays of a sequence's
+        # size cost more in page faults than the arithmetic.
         dc_dh = self._buffer("dc_dh", tanh_c.shape)
         np.multiply(tanh_c, tanh_c, out=dc_dh)
         np.subtract(1, dc_dh, out=dc_dh)
@@ -99,8 +99,9 @@ class LSTM(RecurrentLayer):
         per[..., 3 * n:] *= i
         return f, dc_dh, per
 
-    def step_backward(self, dstate, cache, da, _):
-        """dL/d(h_t, c_t) -> dL/da into ``da`` (for both maps) and ``(dh_prev, dc_prev)``::
+    def step_backward(self, dstate, factors, da, da_h):
+        """dL/d(h_t, c_t) -> dL/da into ``da`` (``da_h`` is the same array: a = a_x + a_h) and
+        ``(dh_prev, dc_prev)``::
 
             dc = dc + dh * o * (1 - tanh(c_t)^2)      c_t reaches the loss through h_t too
             df = dc * c_{t-1},   di = dc * g,   do = dh * tanh(c_t),   dg = dc * i
@@ -109,11 +110,12 @@ class LSTM(RecurrentLayer):
             dh_prev = da @ W_h^T,   dc_prev = dc * f
         """
         dh, dc = dstate
-        f, dc_dh, per = cache
+        f, dc_dh, per = factors
         batch, n = dc.shape
         dc += dh * dc_dh
+        # da = [dc, dc, dh, dc] * per: every block of per times dc, then the o block times dh
         np.multiply(per.reshape(batch, 4, n), dc[:, np.newaxis], out=da.reshape(batch, 4, n))
-        np.multiply(per[:, 2 * n:3 * n], dh, out=da[:, 2 * n:3 * n])    # da_o: dh, not dc
+        np.multiply(per[:, 2 * n:3 * n], dh, out=da[:, 2 * n:3 * n])
         dh_prev = da @ self._blocks()[1].T
         dc *= f
         return dh_prev, dc

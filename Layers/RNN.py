@@ -54,13 +54,14 @@ class RNN(RecurrentLayer):
         np.subtract(1, slope, out=slope)
         return (slope,)
 
-    def step_backward(self, dstate, cache, da, _):
-        """dL/d(h_t) -> dL/d(pre-activation) into ``da`` (for both maps) and ``(dh_prev,)``::
+    def step_backward(self, dstate, factors, da, da_h):
+        """dL/d(h_t) -> dL/d(pre-activation) into ``da`` (``da_h`` is the same array: a = a_x +
+        a_h) and ``(dh_prev,)``::
 
             da = dh * (1 - h^2)
             dh_prev = da @ W_h^T
         """
         dh, = dstate
-        slope, = cache
+        slope, = factors
         np.multiply(dh, slope, out=da)
         return (da @ self._blocks()[1].T,)

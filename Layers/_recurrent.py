@@ -23,41 +23,37 @@ What a cell provides
     ``self._blocks()`` returns its views ``W_x, W_h, b``.
 ``_states``
     arrays in the state: 1 for ``(h,)``, 2 for ``(h, c)``.
-``_kept``
-    ``(batch, hidden_size)`` arrays a step writes: the state first, then what
-    backward needs besides: 1 (RNN: h), 3 (LSTM: h, c, tanh(c)), 2 (GRU: h, a_h,n).
-``step(a, state, out)``
-    one step forward. A cell starts from two affine maps::
+``step(a_x, state) -> (state, cache)``
+    one step forward. ``a_x`` ``(batch, _gates * hidden_size)`` is the input's part
+    of step t and ``state`` the state at t - 1; returns the state at t and what
+    backward needs, a tuple of arrays. A cell starts from two affine maps::
 
         a_x = x_t @ W_x + b[0]        the input's part: the shell computes it for
                                       every step at once, before the loop
         a_h = h_prev @ W_h (+ b[1])   the recurrent part: the step computes it
 
-    ``a`` ``(batch, _gates * hidden_size)`` holds a_x of step t; the step adds
-    the recurrent part (RNN and LSTM add it all, ``a = [x_t, h_prev, 1] @
-    weights``; the GRU's reset gate scales part of it) and leaves in ``a`` what
-    backward needs (the gates). ``state`` is the state at t - 1, ``out`` the
-    ``_kept`` arrays to write, the state at t first.
-``backward_factors(a, kept) -> cache``
-    before the backward loop, for every step at once: ``a`` ``(time, batch,
-    _gates * hidden_size)`` as the steps left it, ``kept`` the ``_kept`` arrays
-    ``(time + 1, batch, hidden_size)``, row t + 1 written by step t (row 0 of
-    the state is the initial state). Returns a tuple of arrays ``(time, ...)``:
-    everything backward needs that does not depend on dL/d(state); row t of
-    each is step t's ``cache``.
-``step_backward(dstate, cache, da_x, da_h) -> dstate_prev``
+    RNN and LSTM add them, ``a = a_x + a_h = [x_t, h_prev, 1] @ weights``; the GRU's
+    reset gate scales part of ``a_h`` before it meets ``a_x``.
+``backward_factors(cache) -> factors``
+    before the backward loop: the caches of every step, each field stacked over
+    time ``(time, batch, ...)``, -> a tuple of arrays ``(time, batch, ...)`` with
+    everything backward needs that does not depend on dL/d(state), computed for
+    all steps at once. Row t of each is step t's ``factors``.
+``step_backward(dstate, factors, da_x, da_h) -> dstate_prev``
     one step backward. ``dstate`` is dL/d(state at t) along every path (the
     layer's output at t and the step t + 1); writes dL/d(a_x) and dL/d(a_h) into
-    ``da_x`` and ``da_h`` (the same array, written once, unless ``_bias_rows ==
-    2``) and returns dL/d(state at t - 1).
+    the shell's arrays ``da_x`` and ``da_h`` ``(batch, _gates * hidden_size)``
+    (one array, written once, unless ``_bias_rows == 2``) and returns dL/d(state
+    at t - 1).
 
 Where the speed comes from (PyTorch's CPU LSTM does the same): only the recurrent
 part must run step by step. The input's part of every step is ONE matrix product
 over all ``time * batch`` rows before the loop, and everything backward that does
-not feed the recurrence is one product after it. Every array of a sequence (a,
-the kept states, the factors, dL/da) is allocated once and reused by the next
-call with the same shapes; the steps write into it with ``out=``, one NumPy call
-per gate block, so a step makes few small NumPy calls and no copies.
+not feed the recurrence is one product after it. A step makes a handful of small
+NumPy calls, one per gate block; its products run on one BLAS thread. The arrays
+of a sequence (inputs, hidden states, caches, factors, dL/da) are allocated once
+and reused while the shapes stay: fresh arrays of that size cost more in page
+faults than the arithmetic in them.
 
 What the shell adds, besides the loops, the state and the output layer: none of
 the following feeds the recurrence, so each is ONE matrix product over all ``time
@@ -71,12 +67,17 @@ The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 """
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 import _checks
 from .Base import TrainableLayer, stack_bias
 from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid
+
+# NumPy's BLAS, found once (threadpoolctl comes with scikit-learn): the loops over time run
+# their small per-step products on one BLAS thread (see RecurrentLayer._forward_steps).
+_BLAS = ThreadpoolController().select(user_api="blas")
 
 
 class RecurrentLayer(TrainableLayer):
@@ -262,14 +263,19 @@ class RecurrentLayer(TrainableLayer):
         hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
-        for t in range(steps):
-            state, cache = self.step(a_x[t], state)
-            hs[t + 1] = state[0]
-            if caches is None:
-                caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
-                          for k, c in enumerate(cache)]
-            for field, c in zip(caches, cache):
-                field[t] = c
+        # One BLAS thread for the steps' products, (batch, hidden) @ (hidden, gates * hidden):
+        # too small to gain from a second thread, which OpenBLAS starts anyway and whose
+        # hand-over costs more than it saves (3x the time of a batch of one's product here;
+        # bench/README.md). The products over all steps, before and after, use every thread.
+        with _BLAS.limit(limits=1):
+            for t in range(steps):
+                state, cache = self.step(a_x[t], state)
+                hs[t + 1] = state[0]
+                if caches is None:
+                    caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
+                              for k, c in enumerate(cache)]
+                for field, c in zip(caches, cache):
+                    field[t] = c
         # A copy: the output must not be a view of the buffers the next call overwrites.
         return hs[1:].transpose(1, 0, 2).copy(), state, (xs, hs, caches)
 
@@ -284,9 +290,10 @@ class RecurrentLayer(TrainableLayer):
         da_x = self._buffer("da_x", (steps, batch, self._gates * n))
         da_h = self._buffer("da_h", da_x.shape) if self._bias_rows == 2 else da_x
         dstate = tuple(np.zeros((batch, n), self.dtype) for _ in range(self._states))
-        for t in reversed(range(steps)):
-            np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t and t + 1
-            dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
+        with _BLAS.limit(limits=1):                  # as in _forward_steps
+            for t in reversed(range(steps)):
+                np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t, t + 1
+                dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
         # (dstate is now dL/d(initial state): truncated BPTT stops there.)
         da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
         da_h = da_h.reshape(steps * batch, -1)
