@@ -1,4 +1,4 @@
-"""The bench's two LSTM rows alone, steps and ``fused = True``, as single-thread CPU time.
+"""The bench's two LSTM rows alone, as single-thread CPU time.
 
     OPENBLAS_NUM_THREADS=1 python bench/lstm_rows.py        # from the repository root
 
@@ -29,16 +29,9 @@ def median_cpu_ms(step, repeat=60, warmup=5):
 
 
 def main():
-    for fused in (False, True):
-        rows = []
-        for batch, steps in ((32, 50), (None, 200)):
-            workload = bench.LstmWithHead(batch, steps)
-            if fused and not hasattr(workload.lstm, "fused"):
-                return                                   # a version without the switch
-            workload.lstm.fused = fused
-            rows.append(f"{median_cpu_ms(workload.step):.2f}")
-        print(f"{'fused' if fused else 'steps'}: batch 32 x 50 {rows[0]} ms, "
-              f"one 200-step sequence {rows[1]} ms", flush=True)
+    rows = [f"{median_cpu_ms(bench.LstmWithHead(batch, steps).step):.2f}"
+            for batch, steps in ((32, 50), (None, 200))]
+    print(f"batch 32 x 50 {rows[0]} ms, one 200-step sequence {rows[1]} ms", flush=True)
 
 
 if __name__ == "__main__":

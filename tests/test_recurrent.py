@@ -91,6 +91,19 @@ def test_one_lstm_and_one_sigmoid():
     assert not hasattr(_recurrent, "sigmoid") and not hasattr(GRU, "expit")
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_sigmoid_keeps_the_dtype_and_is_exact_to_round_off(dtype):
+    a = np.linspace(-800, 800, 20001).astype(dtype)
+    exact = 1 / (1 + np.exp(-a.astype(np.longdouble)))
+    with np.errstate(all="raise"):                        # no overflow on the way
+        s = Sigmoid.sigmoid(a)
+    assert s.dtype == dtype
+    np.testing.assert_array_less(np.abs(s - exact), np.finfo(dtype).eps)
+    block = a.reshape(1, -1)[:, ::2].copy()
+    assert Sigmoid.sigmoid(block, out=block) is block      # in place, as the cells use it
+    np.testing.assert_array_equal(block, s.reshape(1, -1)[:, ::2])
+
+
 @pytest.mark.parametrize("kind", sorted(CELLS))
 def test_a_training_step_allocates_no_arrays_of_the_sequences_size(kind):
     # Everything of a sequence's size (caches, backward factors, dL/da) lives in buffers
