@@ -114,7 +114,6 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _kept = 1
     _cache_fields = ("_cache", "_buffers")   # _buffers: per-sequence arrays reused by calls
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
