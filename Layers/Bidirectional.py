@@ -69,7 +69,6 @@ class Bidirectional(BaseLayer):
         self.forward_layer = layer
         self.backward_layer = type(layer)(layer.input_size, layer.hidden_size,
                                           dtype=layer.dtype)
-        self.backward_layer.fused = layer.fused
         self.optimizer = layer.optimizer
         self._shape = None
 

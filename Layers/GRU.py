@@ -1,8 +1,8 @@
 """Gated recurrent unit layer."""
 import numpy as np
-from scipy.special import expit as sigmoid
 
 from ._recurrent import RecurrentLayer
+from .Sigmoid import sigmoid
 
 
 class GRU(RecurrentLayer):
@@ -49,32 +49,68 @@ class GRU(RecurrentLayer):
         h_prev, = state
         k = self.hidden_size
         _, w_h, b = self._blocks()
-        a_h = h_prev @ w_h + b[1]
-        r = sigmoid(a_x[:, :k] + a_h[:, :k])
-        z = sigmoid(a_x[:, k:2 * k] + a_h[:, k:2 * k])
-        n = np.tanh(a_x[:, 2 * k:] + r * a_h[:, 2 * k:])
-        h = (1 - z) * n + z * h_prev
-        return (h,), (h_prev, r, z, n, a_h[:, 2 * k:])
+        a_h = h_prev @ w_h
+        a_h += b[1]
+        a = a_x[:, :2 * k] + a_h[:, :2 * k]
+        s = sigmoid(a, out=a)                     # the two sigmoid gates in one call
+        r, z = s[:, :k], s[:, k:]
+        n = r * a_h[:, 2 * k:]
+        n += a_x[:, 2 * k:]
+        np.tanh(n, out=n)
+        h = h_prev - n
+        h *= z
+        h += n                                    # h = (1 - z) n + z h_prev
+        return (h,), (h_prev, s, n, a_h[:, 2 * k:])
 
-    def step_backward(self, dstate, cache):
-        """dL/d(h_t) -> dL/d(a_x), dL/d(a_h) and ``(dh_prev,)``::
+    def backward_factors(self, cache):
+        """What ``step_backward`` needs that does not depend on dL/dh, for every step at once
+        from the cache fields stacked over time, ``(time, batch, ...)``::
+
+            p_n = (1 - z) (1 - n^2)                   dh's way into da_n
+            p_z = (h_{t-1} - n) z (1 - z)             into da_z
+            p_r = a_h,n r (1 - r) p_n                 into da_r, through n
+            per_x = [p_r, p_z, p_n],   per_h = [p_r, p_z, p_n r]
+
+        (``s = [r, z]`` is one array.) Returns ``(z, per_x, per_h)``.
+        """
+        h_prev, s, n, a_hn = cache
+        k = self.hidden_size
+        r, z = s[..., :k], s[..., k:]
+        # Into the layer's reused buffers, with no temporaries: fresh arrays of a sequence's
+        # size cost more in page faults than the arithmetic.
+        per_x = self._buffer("per_x", n.shape[:-1] + (3 * k,))
+        per_h = self._buffer("per_h", per_x.shape)
+        p_r, p_z, p_n = per_x[..., :k], per_x[..., k:2 * k], per_x[..., 2 * k:]
+        scratch = per_h[..., 2 * k:]
+        np.subtract(1, s, out=per_x[..., :2 * k])
+        per_x[..., :2 * k] *= s                             # r (1 - r), z (1 - z)
+        np.multiply(n, n, out=p_n)
+        np.subtract(1, p_n, out=p_n)
+        p_n *= np.subtract(1, z, out=scratch)
+        p_z *= np.subtract(h_prev, n, out=scratch)
+        p_r *= a_hn
+        p_r *= p_n
+        per_h[..., :2 * k] = per_x[..., :2 * k]
+        np.multiply(p_n, r, out=per_h[..., 2 * k:])
+        return z, per_x, per_h
+
+    def step_backward(self, dstate, factors, da_x, da_h):
+        """dL/d(h_t) -> dL/d(a_x), dL/d(a_h) into ``da_x``, ``da_h``, and ``(dh_prev,)``::
 
             dn = dh * (1 - z),   dz = dh * (h_{t-1} - n)
             da_n = dn * (1 - n^2)                 through the tanh
             dr = da_n * a_h,n
-            da_x = [dr r (1 - r), dz z (1 - z), da_n]
-            da_h = [dr r (1 - r), dz z (1 - z), da_n * r]
+            da_x = [dr r (1 - r), dz z (1 - z), da_n]     = dh * per_x
+            da_h = [dr r (1 - r), dz z (1 - z), da_n * r] = dh * per_h
             dh_prev = dh * z + da_h @ W_h^T       directly, and through the gates and n
+
+        (``per_x``, ``per_h`` from ``backward_factors``.)
         """
         dh, = dstate
-        h_prev, r, z, n, a_hn = cache
-        dn = dh * (1 - z)
-        dz = dh * (h_prev - n)
-        da_n = dn * (1 - n * n)
-        dr = da_n * a_hn
-        da_r = dr * r * (1 - r)
-        da_z = dz * z * (1 - z)
-        da_x = np.concatenate([da_r, da_z, da_n], axis=1)
-        da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
-        dh_prev = dh * z + da_h @ self._blocks()[1].T
-        return da_x, da_h, (dh_prev,)
+        z, per_x, per_h = factors
+        batch, k = dh.shape
+        np.multiply(per_x.reshape(batch, 3, k), dh[:, np.newaxis], out=da_x.reshape(batch, 3, k))
+        np.multiply(per_h.reshape(batch, 3, k), dh[:, np.newaxis], out=da_h.reshape(batch, 3, k))
+        dh_prev = da_h @ self._blocks()[1].T
+        dh_prev += dh * z
+        return (dh_prev,)

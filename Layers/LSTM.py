@@ -1,8 +1,8 @@
 """Long short-term memory layer."""
 import numpy as np
 
-from ._recurrent import RecurrentLayer, sigmoid
-from ._recurrent_kernels import LSTMKernel
+from ._recurrent import RecurrentLayer
+from .Sigmoid import sigmoid
 
 
 class LSTM(RecurrentLayer):
@@ -22,8 +22,7 @@ class LSTM(RecurrentLayer):
     Elman cell's repeated tanh and weight matrix.
 
     Args, input layouts, ``memorize``: as for ``RNN``. ``state`` is ``(h, c)``,
-    each ``(batch, hidden_size)``. ``fused = True`` runs the same equations fused for
-    speed (``_recurrent_kernels.py``) instead of the steps below; off by default.
+    each ``(batch, hidden_size)``.
 
     Parameters:
         weights: ``(input_size + hidden_size + 1, 4 * hidden_size)``, rows
@@ -39,7 +38,6 @@ class LSTM(RecurrentLayer):
 
     _gates = 4
     _states = 2
-    _fused = LSTMKernel     # runs only with layer.fused = True (see _recurrent_kernels.py)
 
     def initialize(self, weights_initializer, bias_initializer):
         """As every recurrent layer (see ``RNN``), then ``+1`` on the forget gate's bias.
@@ -65,31 +63,45 @@ class LSTM(RecurrentLayer):
         s = sigmoid(a[:, :3 * n])                 # the three sigmoid gates in one call
         f, i, o = s[:, :n], s[:, n:2 * n], s[:, 2 * n:]
         g = np.tanh(a[:, 3 * n:])
-        c = f * c_prev + i * g
+        c = f * c_prev
+        c += i * g
         tanh_c = np.tanh(c)
         h = o * tanh_c
         return (h, c), (c_prev, s, g, tanh_c)
 
     def backward_factors(self, cache):
         """What ``step_backward`` needs that does not depend on dL/d(state), for every step
-        at once: the cache fields stacked over time, ``(time, batch, ...)``, -> two more::
+        at once from the cache fields stacked over time, ``(time, batch, ...)``::
 
             dc_dh = o (1 - tanh(c_t)^2)                            dh_t's way into dc_t
             per = [c_{t-1} f (1 - f), g i (1 - i), tanh(c_t) o (1 - o), i (1 - g^2)]
 
         (``s (1 - s)`` is sigmoid' and ``1 - g^2`` tanh', written with the kept outputs;
-        ``s = [f, i, o]`` is one array.)
+        ``s = [f, i, o]`` is one array.) Returns ``(f, dc_dh, per)``.
         """
         c_prev, s, g, tanh_c = cache
         n = self.hidden_size
-        i, o = s[..., n:2 * n], s[..., 2 * n:]
-        dc_dh = o * (1 - tanh_c * tanh_c)
-        per = np.concatenate([c_prev, g, tanh_c, i * (1 - g * g)], axis=-1)
-        per[..., :3 * n] *= s * (1 - s)
-        return dc_dh, per
+        f, i, o = s[..., :n], s[..., n:2 * n], s[..., 2 * n:]
+        # Into the layer's reused buffers, with no temporaries: fresh arrays of a sequence's
+        # size cost more in page faults than the arithmetic.
+        dc_dh = self._buffer("dc_dh", tanh_c.shape)
+        np.multiply(tanh_c, tanh_c, out=dc_dh)
+        np.subtract(1, dc_dh, out=dc_dh)
+        dc_dh *= o
+        per = self._buffer("per", s.shape[:-1] + (4 * n,))
+        np.subtract(1, s, out=per[..., :3 * n])
+        per[..., :3 * n] *= s
+        per[..., :n] *= c_prev
+        per[..., n:2 * n] *= g
+        per[..., 2 * n:3 * n] *= tanh_c
+        np.multiply(g, g, out=per[..., 3 * n:])
+        np.subtract(1, per[..., 3 * n:], out=per[..., 3 * n:])
+        per[..., 3 * n:] *= i
+        return f, dc_dh, per
 
-    def step_backward(self, dstate, cache):
-        """dL/d(h_t, c_t) -> dL/da (for both maps) and ``(dh_prev, dc_prev)``::
+    def step_backward(self, dstate, factors, da, da_h):
+        """dL/d(h_t, c_t) -> dL/da into ``da`` (``da_h`` is the same array: a = a_x + a_h) and
+        ``(dh_prev, dc_prev)``::
 
             dc = dc + dh * o * (1 - tanh(c_t)^2)      c_t reaches the loss through h_t too
             df = dc * c_{t-1},   di = dc * g,   do = dh * tanh(c_t),   dg = dc * i
@@ -98,9 +110,12 @@ class LSTM(RecurrentLayer):
             dh_prev = da @ W_h^T,   dc_prev = dc * f
         """
         dh, dc = dstate
-        c_prev, s, g, tanh_c, dc_dh, per = cache
-        dc = dc + dh * dc_dh
-        da = np.concatenate([dc, dc, dh, dc], axis=1) * per
+        f, dc_dh, per = factors
+        batch, n = dc.shape
+        dc += dh * dc_dh
+        # da = [dc, dc, dh, dc] * per: every block of per times dc, then the o block times dh
+        np.multiply(per.reshape(batch, 4, n), dc[:, np.newaxis], out=da.reshape(batch, 4, n))
+        np.multiply(per[:, 2 * n:3 * n], dh, out=da[:, 2 * n:3 * n])
         dh_prev = da @ self._blocks()[1].T
-        dc_prev = dc * s[:, :self.hidden_size]                     # dc * f
-        return da, da, (dh_prev, dc_prev)
+        dc *= f
+        return dh_prev, dc

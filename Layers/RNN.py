@@ -45,14 +45,23 @@ class RNN(RecurrentLayer):
         h = np.tanh(a_x + h_prev @ self._blocks()[1])
         return (h,), (h,)
 
-    def step_backward(self, dstate, cache):
-        """dL/d(h_t) -> dL/d(pre-activation) (for both maps) and ``(dh_prev,)``::
+    def backward_factors(self, cache):
+        """tanh' written with the kept outputs, ``1 - h_t^2``, for every step at once from
+        the cache stacked over time: ``(slope,)``, ``(time, batch, hidden)``."""
+        h, = cache
+        slope = self._buffer("slope", h.shape)
+        np.multiply(h, h, out=slope)
+        np.subtract(1, slope, out=slope)
+        return (slope,)
 
-            da = dh * (1 - h^2)          tanh' written with the kept output
+    def step_backward(self, dstate, factors, da, da_h):
+        """dL/d(h_t) -> dL/d(pre-activation) into ``da`` (``da_h`` is the same array: a = a_x +
+        a_h) and ``(dh_prev,)``::
+
+            da = dh * (1 - h^2)
             dh_prev = da @ W_h^T
         """
         dh, = dstate
-        h, = cache
-        da = dh * (1 - h * h)
-        dh_prev = da @ self._blocks()[1].T
-        return da, da, (dh_prev,)
+        slope, = factors
+        np.multiply(dh, slope, out=da)
+        return (da @ self._blocks()[1].T,)

@@ -1,7 +1,21 @@
-"""Logistic sigmoid activation."""
-from scipy.special import expit
+"""Logistic sigmoid: the function (shared with the LSTM and GRU gates) and the layer."""
+import numpy as np
 
 from .Base import BaseLayer
+
+
+def sigmoid(a, out=None):
+    """``1 / (1 + exp(-a))``, elementwise, in ``a``'s dtype; into ``out`` if given (it may be ``a``).
+
+    Computed as ``0.5 + 0.5 tanh(a / 2)``, the same function: no exp(-a) to overflow for
+    large negative ``a``, and four NumPy calls, 4x faster than scipy's ``expit`` on a
+    batch of gates (bench/README.md).
+    """
+    out = np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 class Sigmoid(BaseLayer):
@@ -14,9 +28,9 @@ class Sigmoid(BaseLayer):
         self.activations = None
 
     def forward(self, input_tensor):
-        """``(batch, ...) -> (batch, ...)``; scipy's ``expit`` is stable for large |x|."""
+        """``(batch, ...) -> (batch, ...)``, in the input's float dtype."""
         x = self._input(input_tensor, range(1, 33), "(batch, ...)")
-        self.activations = expit(x).astype(x.dtype, copy=False)   # (float16: expit gives float32)
+        self.activations = sigmoid(x)
         # A copy to hand out: a caller writing into the output must not change backward.
         return self.activations.copy(order="K")
 

@@ -17,7 +17,8 @@ What a cell provides
     blocks of ``hidden_size`` columns in ``weights``: 1 (RNN), 4 (LSTM), 3 (GRU).
 ``_bias_rows``
     bias rows at the bottom of ``weights``: 1, or 2 for a cell whose recurrent
-    part has a bias of its own (GRU). ``weights`` is ``(input_size + hidden_size +
+    part stays apart from the input's (GRU): it has a bias of its own, and a
+    gradient dL/d(a_h) of its own. ``weights`` is ``(input_size + hidden_size +
     _bias_rows, _gates * hidden_size)`` with rows [x, h, biases];
     ``self._blocks()`` returns its views ``W_x, W_h, b``.
 ``_states``
@@ -25,7 +26,7 @@ What a cell provides
 ``step(a_x, state) -> (state, cache)``
     one step forward. ``a_x`` ``(batch, _gates * hidden_size)`` is the input's part
     of step t and ``state`` the state at t - 1; returns the state at t and what
-    ``step_backward`` needs. A cell starts from two affine maps::
+    backward needs, a tuple of arrays. A cell starts from two affine maps::
 
         a_x = x_t @ W_x + b[0]        the input's part: the shell computes it for
                                       every step at once, before the loop
@@ -33,17 +34,26 @@ What a cell provides
 
     RNN and LSTM add them, ``a = a_x + a_h = [x_t, h_prev, 1] @ weights``; the GRU's
     reset gate scales part of ``a_h`` before it meets ``a_x``.
-``step_backward(dstate, cache) -> (da_x, da_h, dstate_prev)``
+``backward_factors(cache) -> factors``
+    before the backward loop: the caches of every step, each field stacked over
+    time ``(time, batch, ...)``, -> a tuple of arrays ``(time, batch, ...)`` with
+    everything backward needs that does not depend on dL/d(state), computed for
+    all steps at once. Row t of each is step t's ``factors``.
+``step_backward(dstate, factors, da_x, da_h) -> dstate_prev``
     one step backward. ``dstate`` is dL/d(state at t) along every path (the
-    layer's output at t and the step t + 1); returns dL/d(a_x), dL/d(a_h) and
-    dL/d(state at t - 1). For RNN and LSTM ``da_x`` and ``da_h`` are the same array.
+    layer's output at t and the step t + 1); writes dL/d(a_x) and dL/d(a_h) into
+    the shell's arrays ``da_x`` and ``da_h`` ``(batch, _gates * hidden_size)``
+    (one array, written once, unless ``_bias_rows == 2``) and returns dL/d(state
+    at t - 1).
 
 Where the speed comes from (PyTorch's CPU LSTM does the same): only the recurrent
 part must run step by step. The input's part of every step is ONE matrix product
 over all ``time * batch`` rows before the loop, and everything backward that does
-not feed the recurrence is one product after it. The hidden states of a sequence
-go into one buffer allocated once per ``forward``, which is also what the weight
-gradient reads.
+not feed the recurrence is one product after it. A step makes a handful of small
+NumPy calls, one per gate block; its products run on one BLAS thread. The arrays
+of a sequence (inputs, hidden states, caches, factors, dL/da) are allocated once
+and reused while the shapes stay: fresh arrays of that size cost more in page
+faults than the arithmetic in them.
 
 What the shell adds, besides the loops, the state and the output layer: none of
 the following feeds the recurrence, so each is ONE matrix product over all ``time
@@ -53,17 +63,11 @@ the following feeds the recurrence, so each is ONE matrix product over all ``tim
     dL/dW_h = sum_t h_{t-1}^T da_h[t]      dL/db[1] = sum_t da_h[t]   (GRU)
     dL/dx_t = da_x[t] @ W_x^T
 
-``_fused`` (optional, default None)
-    an object whose ``forward(layer, x, state)`` and ``backward(layer, dh, cache,
-    input_gradient)`` replace ``_forward_steps`` and ``_backward_steps`` when the
-    layer's ``fused`` is True (default False): the same math arranged for speed,
-    which must give the steps' numbers to round-off. Only the LSTM has one
-    (``_recurrent_kernels.py``); the steps stay the code that runs by default.
-
 The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 """
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 import _checks
 from .Base import TrainableLayer, stack_bias
@@ -71,18 +75,9 @@ from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid
 
-
-def sigmoid(a):
-    """``1 / (1 + exp(-a))``, elementwise, into one new array.
-
-    (Faster than scipy's ``expit`` on a batch of gates. For ``a`` below about -88
-    in float32 (-709 in float64) exp(-a) overflows to inf and the result is 0, as
-    it should be; the shell's loops silence NumPy's warning about it.)
-    """
-    e = np.negative(a)
-    np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
+# NumPy's BLAS, found once (threadpoolctl comes with scikit-learn): the loops over time run
+# their small per-step products on one BLAS thread (see RecurrentLayer._forward_steps).
+_BLAS = ThreadpoolController().select(user_api="blas")
 
 
 class RecurrentLayer(TrainableLayer):
@@ -100,10 +95,6 @@ class RecurrentLayer(TrainableLayer):
             over consecutive windows of long sequences); the input's batch must then
             match the state's, else ``forward`` raises ``ValueError`` (set ``state =
             None`` to start new sequences).
-        fused: False (default): the cell's ``step`` and ``step_backward`` run. True: a
-            cell with a fused kernel (the LSTM) runs it instead, the same numbers to
-            round-off, faster on large batches (bench/README.md); a switch for speed,
-            the steps remain the reference.
         state: the state at the last step of the last ``forward``, a tuple of
             ``(batch, hidden_size)`` arrays, h first; ``None`` before any forward.
             Assign ``None`` to start from zeros.
@@ -124,8 +115,6 @@ class RecurrentLayer(TrainableLayer):
     _bias_rows = 1
     _states = 1
     _cache_fields = ("_cache", "_buffers", "gradient_initial_state")   # _buffers: reused arrays
-    _fused = None                        # the cell's loops fused for speed (module docstring)
-    fused = False                        # the switch: True runs _fused instead of the steps
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -233,10 +222,7 @@ class RecurrentLayer(TrainableLayer):
             x = x[np.newaxis]
         batch, steps, _ = x.shape
         state = self._initial_state(batch, input_tensor)
-        loops = self._fused if self.fused and self._fused is not None else self
-        h, self.state, cache = loops._forward_steps(x, state) if loops is self \
-            else loops.forward(self, x, state)
-        cache = (loops, cache)
+        h, self.state, cache = self._forward_steps(x, state)
         y = h.reshape(batch * steps, -1)                  # rows (batch, time)
         if self._fc is not None:
             y = self._sigmoid.forward(self._fc.forward(y))
@@ -261,14 +247,7 @@ class RecurrentLayer(TrainableLayer):
         if self._fc is not None:
             e = self._fc.backward(self._sigmoid.backward(e))
         dh = e.reshape(batch, steps, self.hidden_size)    # dL/dh_t from the output at t
-        loops, cache = cache
-        if loops is not self:                   # the fused kernel has no door for states
-            if state_error is not None:
-                raise ValueError(f"{type(self).__name__}.backward: expected fused = False "
-                                 f"with a state_error, got fused = True")
-            self.gradient_initial_state = None
-        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient, state_error) \
-            if loops is self else loops.backward(self, dh, cache, input_gradient)
+        self.gradient_weights, dx = self._backward_steps(dh, cache, input_gradient, state_error)
         if dx is not None:
             dx = dx[0] if two_d else dx
         self._update()
@@ -287,7 +266,11 @@ class RecurrentLayer(TrainableLayer):
         hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
-        with np.errstate(over="ignore"):                   # sigmoid: exp(-a) = inf gives 0
+        # One BLAS thread for the steps' products, (batch, hidden) @ (hidden, gates * hidden):
+        # too small to gain from a second thread, which OpenBLAS starts anyway and whose
+        # hand-over costs more than it saves (3x the time of a batch of one's product here;
+        # bench/README.md). The products over all steps, before and after, use every thread.
+        with _BLAS.limit(limits=1):
             for t in range(steps):
                 state, cache = self.step(a_x[t], state)
                 hs[t + 1] = state[0]
@@ -306,23 +289,20 @@ class RecurrentLayer(TrainableLayer):
         steps, batch, n_in = xs.shape
         n = self.hidden_size
         dh = dh.transpose(1, 0, 2)                                   # (time, batch, hidden)
-        dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
-                       self._error(state_error[k], (batch, n), self.dtype)
-                       for k in range(self._states))
+        factors = self.backward_factors(caches)
         da_x = self._buffer("da_x", (steps, batch, self._gates * n))
-        da_h = None                 # GRU: dL/d(a_h) of every step; RNN, LSTM: da_x serves
-        step_caches = list(zip(*caches, *self.backward_factors(caches)))   # step t's fields
-        for t in reversed(range(steps)):
-            dstate = (dstate[0] + dh[t],) + dstate[1:]
-            da_x_t, da_h_t, dstate = self.step_backward(dstate, step_caches[t])
-            da_x[t] = da_x_t
-            if da_h_t is not da_x_t:
-                if da_h is None:
-                    da_h = self._buffer("da_h", da_x.shape)
-                da_h[t] = da_h_t
-        self.gradient_initial_state = dstate     # truncated BPTT stops here
+        da_h = self._buffer("da_h", da_x.shape) if self._bias_rows == 2 else da_x
+        # dL/d(final state): zeros, or what a later consumer of the state sent (a decoder).
+        dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
+                       np.array(self._error(state_error[k], (batch, n), self.dtype))
+                       for k in range(self._states))
+        with _BLAS.limit(limits=1):                  # as in _forward_steps
+            for t in reversed(range(steps)):
+                np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t, t + 1
+                dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
+        self.gradient_initial_state = dstate     # dL/d(initial state): truncated BPTT stops here
         da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
-        da_h = da_x if da_h is None else da_h.reshape(steps * batch, -1)
+        da_h = da_h.reshape(steps * batch, -1)
         h_prev = hs[:-1].reshape(steps * batch, n)
         grad = np.empty_like(self.weights)
         np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=grad[:n_in])
@@ -335,11 +315,6 @@ class RecurrentLayer(TrainableLayer):
         # The error for the previous layer uses the weights of forward, before the update.
         dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
         return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
-
-    def backward_factors(self, cache):
-        """Extra cache fields for ``step_backward``, computed for every step at once from the
-        cache fields stacked over time, ``(time, batch, ...)``: none by default."""
-        return ()
 
     def _buffer(self, name, shape):
         """An uninitialized array kept on the layer and reused while ``shape`` stays.

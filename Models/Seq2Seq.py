@@ -141,9 +141,6 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
             d_memory = np.zeros(self._memory_shape, self.decoder.dtype)
         self.decoder_embedding.backward(self.decoder.backward(e), input_gradient=False)
         d_state = self.decoder.gradient_initial_state
-        if d_state is None:
-            raise ValueError("Seq2Seq.backward: expected a decoder with fused = False (the "
-                             "fused kernel gives no dL/d(initial state)), got fused = True")
         self.encoder_embedding.backward(self._encoder_backward(d_memory, d_state),
                                         input_gradient=False)
 

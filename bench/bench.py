@@ -122,9 +122,8 @@ def ours_lenet_inference():
 class LstmWithHead:
     """LSTM(32 -> 128) + FullyConnected(128 -> 10) with an L2 loss, Adam on both."""
 
-    def __init__(self, batch, steps, fused=False):
+    def __init__(self, batch, steps):
         self.lstm = LSTM.LSTM(32, 128, dtype=np.float32)
-        self.lstm.fused = fused                       # the switch of _recurrent_kernels.py
         self.head = FullyConnected.FullyConnected(128, 10, dtype=np.float32)
         for layer in (self.lstm, self.head):
             layer.initialize(Initializers.Xavier(), Initializers.Constant(0.0))
@@ -363,10 +362,6 @@ def main():
          lambda: LstmWithHead(32, 50).step, lambda: torch_lstm_step(32, 50)),
         ("LSTM 32->128 + linear 10, one 200-step sequence (ms)",
          lambda: LstmWithHead(None, 200).step, lambda: torch_lstm_step(None, 200)),
-        ("LSTM 32->128 + linear 10, batch 32 x 50 steps, fused = True (ms)",
-         lambda: LstmWithHead(32, 50, fused=True).step, lambda: torch_lstm_step(32, 50)),
-        ("LSTM 32->128 + linear 10, one 200-step sequence, fused = True (ms)",
-         lambda: LstmWithHead(None, 200, fused=True).step, lambda: torch_lstm_step(None, 200)),
         ("LSTM batched: one step's matrix product alone, float32 (us)",
          lambda: lstm_step_product("numpy"), lambda: lstm_step_product("torch")),
     ]

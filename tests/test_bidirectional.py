@@ -69,12 +69,11 @@ def test_gradients_through_last_step(kind):
 def test_the_backward_layer_is_a_fresh_layer_of_the_same_kind():
     np.random.seed(3)
     given = LSTM.LSTM(4, 5, dtype=np.float32)
-    given.fused = True
     layer = Bidirectional.Bidirectional(given)
     assert layer.forward_layer is given
     twin = layer.backward_layer
     assert type(twin) is LSTM.LSTM and (twin.input_size, twin.hidden_size) == (4, 5)
-    assert twin.output_size is None and twin.dtype == np.float32 and twin.fused
+    assert twin.output_size is None and twin.dtype == np.float32
     assert twin.weights.shape == given.weights.shape and not np.shares_memory(twin.weights,
                                                                              given.weights)
     assert not np.allclose(twin.weights, given.weights)        # its own numbers

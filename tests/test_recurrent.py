@@ -1,6 +1,7 @@
 """RNN, LSTM and GRU beyond NeuralNetworkTests.py's TestRNN/TestLSTM/TestGRU (gradients, memorize,
 update): batching, the cells' steps are what runs, the state, float32, the LSTM and GRU
 against PyTorch, clipping, truncated BPTT, sequence data."""
+import importlib.util
 import pickle
 import tracemalloc
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from Data.Sequences import AddingData, SequenceWindows, adding_problem, noisy_sine
-from Layers import GRU, LSTM, RNN, FullyConnected, Initializers
+from Layers import GRU, LSTM, RNN, FullyConnected, Initializers, Sigmoid, _recurrent
 from Optimization import Loss, Optimizers
 
 CELLS = {"rnn": RNN.RNN, "lstm": LSTM.LSTM, "gru": GRU.GRU}
@@ -81,28 +82,46 @@ def run(layer, x, e, first):
     return [y, dx, layer.gradient_weights, *layer.state, *extra]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("output_size", [None, 2])
-@pytest.mark.parametrize("shape, hidden", [((6, 4), 5), ((3, 6, 4), 5), ((32, 20, 4), 40)],
-                         ids=["classic", "batch", "wide"])
-def test_the_fused_lstm_switch_gives_the_numbers_of_the_steps(dtype, output_size, shape, hidden):
-    # Off by default; layer.fused = True runs _recurrent_kernels.LSTMKernel. Same math, so
-    # equal to round-off (64 eps of the scale).
-    layer = LSTM.LSTM(4, hidden, output_size, dtype=dtype)
-    assert layer.fused is False
-    layer.initialize(Initializers.Xavier(), Initializers.Constant(0.1))
-    layer.memorize = True
-    x, first = np.random.normal(size=shape), np.random.normal(size=shape)
-    e = np.random.normal(size=shape[:-1] + (output_size or hidden,))
-    steps = run(layer, x, e, first)
-    layer.fused = True
-    fused = run(layer, x, e, first)
-    for name, a, b in zip(["y", "dx", "dW", "h", "c", "dW_out"], fused, steps):
-        assert a.dtype == b.dtype == dtype, name
-        scale = max(1.0, np.abs(b).max())
-        np.testing.assert_allclose(a, b, rtol=0, atol=64 * np.finfo(dtype).eps * scale,
-                                   err_msg=name)
-        assert not np.array_equal(b, 0), name
+def test_one_lstm_and_one_sigmoid():
+    # The steps in LSTM.py are the only LSTM (no second copy behind a switch), and the layer,
+    # the LSTM and the GRU share Sigmoid.sigmoid (no scipy expit, no copy in the shell).
+    assert importlib.util.find_spec("Layers._recurrent_kernels") is None
+    assert not hasattr(LSTM.LSTM(2, 3), "fused")
+    assert LSTM.sigmoid is GRU.sigmoid is Sigmoid.sigmoid
+    assert not hasattr(_recurrent, "sigmoid") and not hasattr(GRU, "expit")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_sigmoid_keeps_the_dtype_and_is_exact_to_round_off(dtype):
+    a = np.linspace(-800, 800, 20001).astype(dtype)
+    exact = 1 / (1 + np.exp(-a.astype(np.longdouble)))
+    with np.errstate(all="raise"):                        # no overflow on the way
+        s = Sigmoid.sigmoid(a)
+    assert s.dtype == dtype
+    np.testing.assert_array_less(np.abs(s - exact), np.finfo(dtype).eps)
+    block = a.reshape(1, -1)[:, ::2].copy()
+    assert Sigmoid.sigmoid(block, out=block) is block      # in place, as the cells use it
+    np.testing.assert_array_equal(block, s.reshape(1, -1)[:, ::2])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_a_training_step_allocates_no_arrays_of_the_sequences_size(kind):
+    # Everything of a sequence's size (caches, backward factors, dL/da) lives in buffers
+    # that the next call of the same shapes reuses: fresh ones cost page faults.
+    layer = CELLS[kind](8, 64, dtype=np.float32)
+    x = np.random.normal(size=(16, 40, 8)).astype(np.float32)
+    e = np.ones((16, 40, 64), np.float32)
+    layer.backward(e + 0 * layer.forward(x), input_gradient=False)   # buffers allocated
+    one_step = 16 * layer._gates * 64 * 4                  # bytes of a (batch, gates hidden)
+    tracemalloc.start()
+    try:
+        y = layer.forward(x)
+        layer.backward(e, input_gradient=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The output and the weight gradient are new; nothing else of the size of 40 steps.
+    assert peak < y.nbytes + layer.weights.nbytes + 20 * one_step
 
 
 def test_lstm_matches_torch():

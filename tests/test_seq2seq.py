@@ -81,12 +81,6 @@ def test_lstm_state_error_and_gradient_initial_state_match_central_differences()
     for a, n in zip(analytic, numeric):
         assert relative_difference(a, n).max() < TOLERANCE
 
-    layer.fused = True                  # the fused kernel has no door: refused, not ignored
-    loss()
-    with pytest.raises(ValueError, match=r"LSTM.backward: expected fused = False"):
-        layer.backward(r, state_error=(r_h, r_c))
-    layer.backward(r)
-    assert layer.gradient_initial_state is None
 
 
 # -- gradients of the whole model -------------------------------------------------------------
