@@ -2,8 +2,8 @@
 import numpy as np
 
 import _checks
-from checkpoint import StateError
-from .Base import TrainableLayer
+from _checks import StateError
+from ._layer import TrainableLayer
 
 
 class BatchNormalization(TrainableLayer):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer
+from ._layer import TrainableLayer
 from ._windows import col2im, im2col, same_padding
 
 

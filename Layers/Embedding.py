@@ -2,7 +2,7 @@
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer
+from ._layer import TrainableLayer
 
 
 class Embedding(TrainableLayer):

@@ -2,7 +2,7 @@
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer, stack_bias
+from ._layer import TrainableLayer, stack_bias
 
 
 class FullyConnected(TrainableLayer):

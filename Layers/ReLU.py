@@ -1,10 +1,10 @@
 """Rectified linear unit."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class ReLU(BaseLayer):
+class ReLU(Layer):
     """``y = max(0, x)`` elementwise; any input shape."""
 
     _cache_fields = ("_positive",)

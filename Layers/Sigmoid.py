@@ -1,10 +1,10 @@
 """Logistic sigmoid activation."""
 from scipy.special import expit
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class Sigmoid(BaseLayer):
+class Sigmoid(Layer):
     """``y = 1 / (1 + exp(-x))``; backward uses the kept activation: ``dy/dx = y (1 - y)``."""
 
     _cache_fields = ("activations",)

@@ -66,7 +66,7 @@ applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer, stack_bias
+from ._layer import TrainableLayer, stack_bias
 from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid

@@ -1,8 +1,6 @@
 """Loss layers: the last element of a network (CrossEntropyLoss, L2Loss)."""
 import numpy as np
 
-import checkpoint
-
 
 class CrossEntropyLoss:
     """Cross-entropy of SoftMax probabilities against their labels, summed.
@@ -122,8 +120,3 @@ class L2Loss:
             raise RuntimeError("L2Loss.backward: called before forward")
         return 2 * self._difference
 
-
-# Saveable in checkpoints (which keep a loss by its registered name).
-for _loss in (CrossEntropyLoss, L2Loss):
-    checkpoint.register(_loss, kind="loss")
-del _loss
