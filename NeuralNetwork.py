@@ -5,16 +5,11 @@
     net.loss_layer = Loss.CrossEntropyLoss()
     net.append_layer(FullyConnected.FullyConnected(4, 3))   # its own optimizer copy
     net.append_layer(SoftMax.SoftMax())
-    net.train(1000)                             # forward(), backward(), 1000 times
-    probabilities = net.test(inputs)            # in the testing phase
+    net.train(1000)             # forward() -> loss, backward(): the layers update themselves
+    probabilities = net.test(inputs)            # (batch, 3), in the testing phase
 
-``forward()`` draws a batch and returns the loss (plus the regularization loss),
-``backward()`` sends the error back through the layers, which update themselves.
-
-What the framework adds comes after ``test``: the divergence guard (``step``,
-``Optimization/_guard.py``), epochs, validation and schedules (``Optimization/Trainer.py``),
-and the doors persistence uses (``get_config``, ``from_config``, ``state_dict``,
-``load_state_dict``). Checkpoints are the ``checkpoint`` package, ONNX is ``onnx_export``.
+After ``test`` come the framework's additions: the divergence guard (``step``), epochs
+(``Optimization/Trainer.py``) and the doors persistence uses (``checkpoint``).
 """
 import math
 
@@ -27,19 +22,14 @@ from Optimization._guard import Guard, TrainingDiverged, non_finite_state  # noq
 
 
 class NeuralNetwork:
-    """A feed-forward stack trained by backpropagation.
+    """Args: ``optimizer`` (each trainable layer gets its ``parameter_copy()``: own state,
+    this optimizer's hyperparameters), ``weights_initializer`` and ``bias_initializer``
+    (given to ``initialize`` of each trainable layer appended, if both are given).
 
-    Args:
-        optimizer: every trainable layer appended gets its ``parameter_copy()`` (own state,
-            this optimizer's learning rate and other hyperparameters).
-        weights_initializer, bias_initializer: given to ``initialize`` of every trainable
-            layer appended (if both are given; else it keeps its constructor's draw).
-
-    Members: ``layers`` (input first), ``data_layer``, ``loss_layer``, ``loss`` (one value
-    per training iteration: the loss layer's sum over the batch plus the regularization
-    loss), ``history`` (one dict per epoch of ``train(epochs=...)``), ``epoch_progress``
-    (``(steps, loss sum, samples)`` of an interrupted epoch) and ``input_shape`` (the shape
-    of one sample; when set, other inputs are refused).
+    Members: ``layers``, ``data_layer``, ``loss_layer``, ``loss`` (one value per training
+    iteration, regularization included), ``history`` (one dict per epoch),
+    ``epoch_progress`` (an interrupted epoch's ``(steps, loss sum, samples)``) and
+    ``input_shape`` (one sample's shape; when set, other inputs are refused).
     """
 
     def __init__(self, optimizer, weights_initializer=None, bias_initializer=None):
@@ -123,14 +113,10 @@ class NeuralNetwork:
 
     def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
               schedule=None, early_stopping=None, progress=None, callback=None):
-        """Run training steps in the training phase; return the mean loss per sample.
-
-        ``train(iterations)`` runs that many ``step()``s, appending each loss to ``loss``.
-        ``train(epochs=E, batch_size=B)`` runs ``E`` more passes over the data layer's
-        samples, with ``validation``, ``schedule``, ``early_stopping``, ``progress`` and
-        ``callback`` (``Trainer.train_epochs``). The loss per sample leaves out the
-        regularization term. A NaN or infinite loss raises ``TrainingDiverged``.
-        """
+        """``train(iterations)`` runs that many ``step()``s in the training phase, each loss
+        appended to ``loss``; ``train(epochs=E, batch_size=B, ...)`` runs ``E`` more passes
+        (``Trainer.train_epochs``). Returns the mean loss per sample (no regularization);
+        a NaN or infinite loss raises ``TrainingDiverged``."""
         if (iterations is None) == (epochs is None):
             _checks.fail("NeuralNetwork.train", "iterations or epochs=, one of them",
                          _checks.Described(f"iterations={iterations}, epochs={epochs}"))
@@ -147,14 +133,10 @@ class NeuralNetwork:
                                     early_stopping, progress, callback)
 
     def test(self, input_tensor, batch_size=None):
-        """Run ``input_tensor`` through every layer in the testing phase; return the output.
-
-        The network is left in the testing phase (the classic contract). With
-        ``batch_size``, in chunks of that many samples (same result, bounded memory; not
-        for a classic 2-D RNN input, whose first axis is time). Samples are independent: a
-        recurrent layer with ``memorize`` starts each from zeros here, its memorized
-        (training) state left as it was.
-        """
+        """The last layer's output for ``input_tensor``, in the testing phase, which it leaves
+        set (the classic contract). ``batch_size``: in chunks (not for a 2-D RNN input,
+        whose first axis is time). A recurrent layer with ``memorize`` starts each sample
+        from zeros here; its memorized state is left as it was."""
         owner = f"{type(self).__name__}.test"
         if batch_size is not None:
             batch_size = _checks.size(owner, "batch_size", batch_size)
@@ -181,7 +163,6 @@ class NeuralNetwork:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     # -- what the framework adds ------------------------------------------------------------
-
     def trainable_layers(self):
         return [layer for layer in self.layers if getattr(layer, "trainable", False)]
 
@@ -208,12 +189,10 @@ class NeuralNetwork:
     def restore(self, snapshot):
         restore_state(self.layers, snapshot)
 
-    def record_progress(self, steps, loss_sum, samples):
-        """The trainer's door: how far the current epoch got."""
+    def record_progress(self, steps, loss_sum, samples):       # the trainer's doors
         self.epoch_progress = (int(steps), float(loss_sum), int(samples))
 
     def record_epoch(self, record):
-        """The trainer's door: a finished epoch's ``record``; the next epoch starts at 0."""
         self.history.append(dict(record))
         self.epoch_progress = (0, 0.0, 0)
 
@@ -221,15 +200,13 @@ class NeuralNetwork:
         """A table of the layers, their output shapes and parameter counts (``Trainer.summary``)."""
         return Trainer.summary(self, input_shape)
 
-    def get_config(self):
-        """Persistence's door: the network's own settings (none; a model's ``dtype``)."""
+    def get_config(self):           # persistence's doors: the network's settings (none)
         return {}
 
     @classmethod
     def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
                     bias_initializer=None, loss_layer=None):
-        """A network of ``cls`` with already built ``layers``, as they are (nothing is
-        initialized; the caller gives the layers their optimizers)."""
+        """A network with already built ``layers`` (their optimizers are the caller's)."""
         unknown = set(config) - {"dtype"}
         if unknown:
             raise TypeError(f"{cls.__name__}.from_config: unknown config entries {sorted(unknown)}")
@@ -255,7 +232,6 @@ class NeuralNetwork:
         self.epoch_progress = (int(steps), float(loss_sum), int(samples))
 
     def save(self, filename):
-        """Write a checkpoint of this network to ``filename`` (see ``save``)."""
         save(filename, self)
 
 
@@ -263,15 +239,12 @@ def save(filename, net):
     """Write ``net`` to ``filename`` as a data-only checkpoint (``checkpoint.save``)."""
     import checkpoint       # the core's one door to persistence (which imports no core module)
     if isinstance(filename, NeuralNetwork) and not isinstance(net, NeuralNetwork):
-        _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first (or "
-                     "net.save(filename))", _checks.Described(
-                         f"save({type(filename).__name__}, {net!r}): the arguments are swapped"),
-                     TypeError)
+        _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first", _checks.Described(
+            f"save({type(filename).__name__}, {net!r}): the arguments are swapped"), TypeError)
     checkpoint.save(filename, net)
 
 
 def load(filename, data_layer=None):
-    """Read a network saved by ``save`` and attach ``data_layer`` (``checkpoint.load``):
-    nothing in the file is run, and training resumes bit-identically."""
+    """Read a network saved by ``save``, with ``data_layer`` (``checkpoint.load``)."""
     import checkpoint
     return checkpoint.load(filename, data_layer)

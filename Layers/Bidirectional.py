@@ -85,7 +85,7 @@ class Bidirectional(Layer):
 
     @property
     def optimizer(self):
-        """The forward layer's optimizer; setting one gives the backward layer a linked copy."""
+        """The forward layer's optimizer; setting one gives the backward layer a ``parameter_copy``."""
         return self.forward_layer.optimizer
 
     @optimizer.setter

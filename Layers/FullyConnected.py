@@ -1,4 +1,6 @@
-"""Fully connected (dense) layer."""
+"""Fully connected layer. What a student implements: ``forward`` ``(batch, input_size) ->
+(batch, output_size)``, ``backward`` the reverse, and ``weights`` ``(input_size + 1,
+output_size)`` with the bias as the last row, updated in ``backward``."""
 import numpy as np
 
 import _checks

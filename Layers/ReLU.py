@@ -1,4 +1,5 @@
-"""Rectified linear unit."""
+"""Rectified linear unit. What a student implements: ``forward`` ``(batch, ...) -> (batch,
+...)``, ``max(0, x)``; ``backward`` passes the error where ``x > 0``."""
 import numpy as np
 
 from ._layer import Layer

@@ -1,4 +1,5 @@
-"""Softmax over the last axis: the classes of each row (or of each time step)."""
+"""Softmax. What a student implements: ``forward`` ``(batch, classes) -> (batch, classes)``,
+probabilities over the last axis (also ``(batch, time, classes)``); ``backward`` the Jacobian."""
 import numpy as np
 
 from ._layer import Layer

@@ -1,11 +1,10 @@
-"""Weight regularizers (penalties added to the loss).
+"""Weight regularizers. What a student implements: ``calculate_gradient(weights)`` and
+``norm(weights)``, the penalty's gradient (same shape) and the penalty (a number).
 
-Each has ``calculate_gradient(w)`` (the penalty's gradient, which the optimizers
-subtract scaled by the learning rate) and ``norm(w)`` (the penalty itself, which
-``NeuralNetwork.forward`` adds to the loss it returns, the value ``net.loss``
-keeps; the per-sample losses of ``train`` and ``evaluate`` leave it out). Which parameters a
-layer regularizes is declared in the layer (``_regularized``, see ``Layers/_layer.py``).
-Checkpoints save a regularizer as its ``alpha``.
+The optimizers subtract the gradient scaled by the learning rate; ``NeuralNetwork.forward``
+adds the penalty to the loss it returns (``net.loss``; the per-sample losses of ``train``
+and ``evaluate`` leave it out). Which parameters a layer regularizes is declared in the
+layer (``_regularized``, ``Layers/_layer.py``).
 """
 import numpy as np
 

@@ -1,34 +1,26 @@
-"""Optimizers: turn a gradient into a parameter update.
+"""Optimizers. What a student implements, for each of Sgd, SgdWithMomentum and Adam::
 
-What a student implements, for each optimizer::
+    calculate_update(weight_tensor, gradient_tensor) -> new weights   (the weights' shape)
 
-    calculate_update(weight_tensor, gradient_tensor) -> new weights
+One optimizer object keeps the state of ONE parameter (``v``; Adam's ``v``, ``r``, ``k``),
+so ``NeuralNetwork.append_layer`` gives each trainable layer its own ``parameter_copy()``,
+which reads the learning rate and the other hyperparameters from the network's optimizer:
+``optimizer.learning_rate *= 0.9`` between ``train`` calls reaches every layer.
 
-with the same shapes as the weights (scalars work too). One optimizer object keeps the
-state of ONE parameter (a velocity ``v``, Adam's moments ``v``, ``r`` and step count
-``k``). ``NeuralNetwork.append_layer`` therefore gives every trainable layer its own copy
-(``parameter_copy()``: own state, and the learning rate, momentum, mu, rho and
-regularizer read from the network's optimizer, so ``optimizer.learning_rate *= 0.9``
-between ``train`` calls reaches every layer).
-
-The regularizer is decoupled from the gradient statistics and uses the weights of
-before the step::
+The regularizer is decoupled from the gradient statistics and uses the old weights::
 
     new = step(weights, gradient) - learning_rate * regularizer.calculate_gradient(weights)
 
-Each constructor also takes ``regularizer=`` (an object or ``{'type': 'L2' | 'L1',
-'lambda': float}``) and ``clip_norm=`` (rescale each gradient to at most that L2 norm,
-``clip_gradients``). The arithmetic, the checks and the state protocol are
-``Optimization/_optimizer.py``'s: a subclass writes ``_step(w, g)`` (and ``reset()`` for
-its state), as the three below do.
+Every constructor also takes ``regularizer=`` (an object or ``{'type': 'L2' | 'L1',
+'lambda': float}``) and ``clip_norm=`` (``clip_gradients``). The base class is
+``Optimization/_optimizer.py``: a subclass writes ``_step(w, g)`` and ``reset()``.
 """
 import math
 
 import numpy as np
 
-from _checks import StateError
 
-from ._optimizer import Optimizer, check_decay, clip_gradients  # noqa: F401 (public names)
+from ._optimizer import Optimizer, check_decay, check_moments, clip_gradients  # noqa: F401
 
 
 class Sgd(Optimizer):
@@ -73,6 +65,7 @@ class Adam(Optimizer):
     """
 
     checks = {**Optimizer.checks, "mu": check_decay, "rho": check_decay}
+    check_state = check_moments     # what a checkpoint may give back (Optimization/_optimizer.py)
     epsilon = 1e-8
 
     def __init__(self, learning_rate=0.001, mu=0.9, rho=0.999, regularizer=None,
@@ -98,24 +91,3 @@ class Adam(Optimizer):
         step = v / denominator
         step *= self.learning_rate / (1 - mu ** k)
         return w - step
-
-    def check_state(self, owner, state):
-        """The moments come in pairs of one shape, ``r`` is never negative, and ``k`` counts
-        the steps: at least 1 with moments (``1 - mu**0`` would divide by 0)."""
-        v, r, k = state["v"], state["r"], state["k"]
-        if (v is None) != (r is None):
-            raise StateError(None, f"{owner}: expected both moments v and r, or neither, "
-                                   f"got {_shown(v)} and {_shown(r)}")
-        if v is not None and v.shape != r.shape:
-            raise StateError("r", f"{owner}: expected the shape of v {v.shape}, got {r.shape}")
-        if r is not None and (r < 0).any():
-            raise StateError("r", f"{owner}: expected values >= 0 (a second moment), "
-                                  f"got negative ones")
-        if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 0) or \
-                (k == 0 and v is not None):
-            raise StateError("k", f"{owner}: expected a step count >= 0, and >= 1 with "
-                                  f"moments, got {k!r}")
-
-
-def _shown(value):
-    return "None" if value is None else f"an array of shape {np.shape(value)}"

@@ -196,3 +196,25 @@ def _state_array(owner, name, value):
                                f"{int(np.isnan(value).sum())} NaN and "
                                f"{int(np.isinf(value).sum())} infinite entries")
     return value.copy()
+
+
+def check_moments(optimizer, owner, state):
+    """The moments come in pairs of one shape, ``r`` is never negative, and ``k`` counts
+    the steps: at least 1 with moments (``1 - mu**0`` would divide by 0)."""
+    v, r, k = state["v"], state["r"], state["k"]
+    if (v is None) != (r is None):
+        raise StateError(None, f"{owner}: expected both moments v and r, or neither, "
+                               f"got {_shown(v)} and {_shown(r)}")
+    if v is not None and v.shape != r.shape:
+        raise StateError("r", f"{owner}: expected the shape of v {v.shape}, got {r.shape}")
+    if r is not None and (r < 0).any():
+        raise StateError("r", f"{owner}: expected values >= 0 (a second moment), "
+                              f"got negative ones")
+    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 0) or \
+            (k == 0 and v is not None):
+        raise StateError("k", f"{owner}: expected a step count >= 0, and >= 1 with "
+                              f"moments, got {k!r}")
+
+
+def _shown(value):
+    return "None" if value is None else f"an array of shape {np.shape(value)}"

@@ -121,6 +121,39 @@ def test_register_refuses_a_taken_name_and_what_it_cannot_place():
     assert checkpoint.register(RootMeanSquare) is RootMeanSquare            # again: harmless
 
 
+def test_every_layer_of_the_framework_is_in_the_one_table():
+    """The framework's classes are listed once, in checkpoint/framework.py (issue 27), not
+    registered by their modules: a layer of ``Layers.__all__`` without a row is caught."""
+    import Layers
+    from Layers.Base import BaseLayer
+    listed = {(module, name) for module, name, _ in checkpoint.framework.FRAMEWORK}
+    layers = [name for name in Layers.__all__ if isinstance(getattr(getattr(Layers, name), name,
+                                                                    None), type)
+              and issubclass(getattr(getattr(Layers, name), name), BaseLayer)]
+    assert len(layers) >= 17 and all((f"Layers.{name}", name) in listed for name in layers)
+    assert set(checkpoint.LAYERS) >= set(layers) and checkpoint.LOSSES["L2Loss"] is Loss.L2Loss
+
+
+def test_register_does_not_guess_a_loss_by_counting_arguments():
+    """forward(prediction, label) is a layer's shape too (Attention's memory, a two-input
+    layer): the kind of a loss is said, never guessed (issue 27)."""
+    class Hinge:
+        def forward(self, prediction_tensor, label_tensor):
+            return 0.0
+
+        def backward(self, label_tensor):
+            return label_tensor
+
+    checkpoint.register(Hinge)
+    assert checkpoint.LAYERS["Hinge"] is Hinge and "Hinge" not in checkpoint.LOSSES
+
+    class Hinge2(Hinge):
+        pass
+
+    checkpoint.register(Hinge2, kind="loss")
+    assert checkpoint.LOSSES["Hinge2"] is Hinge2
+
+
 class Scale(TrainableLayer):
     """A layer written the way README's "Adding a layer" says: nothing for checkpoints."""
 
