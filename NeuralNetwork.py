@@ -47,6 +47,10 @@ class NeuralNetwork:
         self._batch_loss = None     # the loss layer's value of the last forward
         self._guard = Guard()
 
+    def __repr__(self):
+        head = f"{type(self).__name__}(optimizer={self._optimizer!r}, loss_layer={self.loss_layer!r})"
+        return "\n".join([head] + [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)])
+
     @property
     def optimizer(self):
         """The network's optimizer; setting it gives every trainable layer a copy of it."""
@@ -113,17 +117,13 @@ class NeuralNetwork:
 
     def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
               schedule=None, early_stopping=None, progress=None, callback=None):
-        """``train(iterations)`` runs that many ``step()``s in the training phase, each loss
-        appended to ``loss``; ``train(epochs=E, batch_size=B, ...)`` runs ``E`` more passes
-        (``Trainer.train_epochs``). Returns the mean loss per sample (no regularization);
-        a NaN or infinite loss raises ``TrainingDiverged``."""
+        """``train(iterations)``: that many ``step()``s in the training phase, each loss kept
+        in ``loss``; ``train(epochs=E, batch_size=B, ...)``: ``Trainer.train_epochs``. Returns
+        the mean loss per sample; a NaN or infinite loss raises ``TrainingDiverged``."""
         if (iterations is None) == (epochs is None):
             _checks.fail("NeuralNetwork.train", "iterations or epochs=, one of them",
                          _checks.Described(f"iterations={iterations}, epochs={epochs}"))
-        if schedule is not None and not callable(getattr(schedule, "step", None)):
-            _checks.fail("NeuralNetwork.train", "schedule as an object with step(optimizer, "
-                         "epoch), e.g. Schedules.ExponentialDecay(0.9) (to scale the learning "
-                         "rate once, set net.optimizer.learning_rate)", schedule, TypeError)
+        Trainer.check_schedule(schedule)
         self.phase = False
         self._guard.call_steps = 0
         if epochs is None:
@@ -172,8 +172,7 @@ class NeuralNetwork:
                    if hasattr(layer, "calculate_regularization_loss"))
 
     def step(self):
-        """One guarded ``forward``/``backward`` (``Optimization/_guard.py``); appends the
-        classic loss and returns ``(the loss layer's value for the batch, batch size)``."""
+        """A guarded forward/backward (``_guard``): ``(loss layer's value, batch size)``."""
         loss = self._guard.step(self.layers, self.forward, self.backward, len(self.loss) + 1)
         self.loss.append(loss)
         return float(self._batch_loss), len(self._label)
@@ -216,9 +215,8 @@ class NeuralNetwork:
         return net
 
     def state_dict(self):
-        """``loss`` (float64 array), ``history`` (one dict per epoch), ``epoch_progress``."""
-        return {"loss": np.asarray(self.loss, np.float64), "epoch_progress": list(self.epoch_progress),
-                "history": [dict(record) for record in self.history]}
+        return {"loss": np.asarray(self.loss, np.float64), "history": [dict(r) for r in self.history],
+                "epoch_progress": list(self.epoch_progress)}
 
     def load_state_dict(self, state):
         """Put back a ``state_dict()``; ``epoch_progress`` must be one an epoch can reach."""
@@ -239,8 +237,9 @@ def save(filename, net):
     """Write ``net`` to ``filename`` as a data-only checkpoint (``checkpoint.save``)."""
     import checkpoint       # the core's one door to persistence (which imports no core module)
     if isinstance(filename, NeuralNetwork) and not isinstance(net, NeuralNetwork):
-        _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first", _checks.Described(
-            f"save({type(filename).__name__}, {net!r}): the arguments are swapped"), TypeError)
+        _checks.fail("NeuralNetwork.save", "save(filename, net), the file name first (or net.save(filename))",
+                     _checks.Described(f"save({type(filename).__name__}, {net!r}): the "
+                                       f"arguments are swapped"), TypeError)
     checkpoint.save(filename, net)
 
 

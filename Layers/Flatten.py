@@ -6,7 +6,7 @@ from ._layer import Layer
 
 class Flatten(Layer):
     """``(batch, ...) -> (batch, prod(...))`` and back; a copy in both directions, never a
-    view of the argument (see ``Base``)."""
+    view of the argument (see ``_layer``)."""
 
     _cache_fields = ("_shape",)
 

@@ -20,7 +20,7 @@ class FullyConnected(TrainableLayer):
         input_size: features per input row.
         output_size: features per output row.
         dtype: float dtype of parameters and computation (default float64);
-            afterwards the dtype of ``weights`` (see ``Base``).
+            afterwards the dtype of ``weights`` (see ``_layer``).
 
     Parameters:
         weights: ``(input_size + 1, output_size)``, the LAST ROW is the bias.

@@ -30,6 +30,12 @@ BatchNormalization's gamma and beta are not regularized.
 The first layer's input error has no consumer: a layer with ``skips_input_gradient =
 True`` accepts ``backward(error, input_gradient=False)`` and returns None.
 
+Layout: only the *shape* is batch first; the memory need not be C-ordered. Conv returns a
+batch-first view of a batch-last ``(channels, y, x, batch)`` buffer, and the activations,
+Dropout and Pooling keep the layout they receive, so a Conv -> ReLU -> Pooling -> Conv chain
+never transposes in between. An output never shares memory with the input (Flatten copies
+where a reshape would be a view).
+
 dtype: the dtype IS the weights' dtype; other parameters, buffers and optimizer state
 follow it at the next ``forward`` or update. Layers without parameters keep a float
 input's dtype (integer input is computed in float64).

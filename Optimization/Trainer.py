@@ -227,3 +227,11 @@ def summary(net, input_shape):
             layer.testing_phase = phase
     rows.append(["total", "", sum(row[2] for row in rows)])
     return tabulate(rows, headers=["layer", "output shape", "parameters"], intfmt=",")
+
+
+def check_schedule(schedule):
+    """Refuse a schedule that is not one (a number meant as a learning rate, say)."""
+    if schedule is not None and not callable(getattr(schedule, "step", None)):
+        _checks.fail("NeuralNetwork.train", "schedule as an object with step(optimizer, "
+                     "epoch), e.g. Schedules.ExponentialDecay(0.9) (to scale the learning "
+                     "rate once, set net.optimizer.learning_rate)", schedule, TypeError)
