@@ -10,6 +10,7 @@ where ``owner`` names what was called (``"FullyConnected"``, ``"Adam"``,
 ``"NeuralNetwork.train"``); ``owner=None`` leaves the prefix out (argparse adds
 its own). Sizes may be Python or NumPy integers, as the classic framework took.
 """
+import functools
 import inspect
 import math
 import numbers
@@ -121,7 +122,12 @@ class StateError(ValueError):
 def constructor_args(cls):
     """The names of ``cls.__init__``'s arguments (without ``self``, ``*args``, ``**kwargs``):
     what a config holds, read back from the same-named attributes."""
+    return list(_constructor_args(cls))
+
+
+@functools.lru_cache(maxsize=None)      # read at every training step (the guard's state_dict)
+def _constructor_args(cls):
     if cls.__init__ is object.__init__:
-        return []
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return ()
+    return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
