@@ -118,8 +118,8 @@ class NeuralNetwork:
     def train(self, iterations=None, *, epochs=None, batch_size=None, validation=None,
               schedule=None, early_stopping=None, progress=None, callback=None):
         """``train(iterations)``: that many ``step()``s in the training phase, each loss kept
-        in ``loss``; ``train(epochs=E, batch_size=B, ...)``: ``Trainer.train_epochs``. Returns
-        the mean loss per sample; a NaN or infinite loss raises ``TrainingDiverged``."""
+        in ``loss``; ``train(epochs=E, batch_size=B, ...)``: ``E`` more passes (``Trainer``).
+        Returns the mean loss per sample; a NaN or infinite loss raises ``TrainingDiverged``."""
         if (iterations is None) == (epochs is None):
             _checks.fail("NeuralNetwork.train", "iterations or epochs=, one of them",
                          _checks.Described(f"iterations={iterations}, epochs={epochs}"))

@@ -394,7 +394,8 @@ def read_number(r, value, where):
 
 
 def read_layer_optimizer(r, layer, doc, where, shared):
-    """Give ``layer`` the optimizer of ``doc`` (linked to ``shared`` or its own) and its state."""
+    """Give ``layer`` the optimizer of ``doc`` (a ``parameter_copy`` of ``shared``, or its
+    own) and its state."""
     if doc is None:
         layer.optimizer = None
         return

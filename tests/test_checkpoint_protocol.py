@@ -325,3 +325,19 @@ def test_data_layers_hand_over_their_position():
     other = IrisData(10, random=False)
     other.load_state_dict(iris.state_dict())
     np.testing.assert_array_equal(iris.next()[0], other.next()[0])
+
+
+def test_the_learning_rate_lives_in_one_place_also_after_loading(tmp_path):
+    """Issue 27: every parameter's optimizer reads its hyperparameters from the network's
+    (``source``); the file stores the rate once, and a loaded network's decay reaches every
+    parameter, the biases' own copies included."""
+    net = LeNet.build()
+    net.save(tmp_path / "l.ckpt")
+    text = zipfile.ZipFile(tmp_path / "l.ckpt").read("network.json").decode()
+    assert text.count('"learning_rate"') == 1
+    loaded = NeuralNetwork.load(tmp_path / "l.ckpt")
+    loaded.optimizer.learning_rate *= 0.5
+    copies = [o for layer in loaded.trainable_layers() for o in layer.parameter_optimizers().values()]
+    assert len(copies) == 7 and all(o.source is loaded.optimizer for o in copies)   # 2 biases
+    assert {o.learning_rate for o in copies} == {loaded.optimizer.learning_rate}
+    assert len({id(o) for o in copies} | {id(loaded.optimizer)}) == 8
