@@ -118,6 +118,9 @@ def _value(obj, name, default=None):
     attribute may be a property today), else as the class gives it."""
     if name in vars(obj):
         return vars(obj)[name]
+    hyper = vars(obj).get("_hyper")        # the release kept an optimizer's hyperparameters here
+    if isinstance(hyper, dict) and name in hyper:
+        return hyper[name]
     try:
         return getattr(obj, name)
     except AttributeError:
@@ -140,7 +143,7 @@ def _rebuild(obj, kind):
     if type(obj) not in checkpoint.classes(kind).values():
         raise ValueError(f"expected a {kind}, got {type(obj).__name__}")
     if kind == "optimizer":
-        fresh = checkpoint.build(type(obj), obj.get_config())
+        fresh = checkpoint.build(type(obj), _config(obj))
         fresh.load_state_dict(_optimizer_state(obj))
         return fresh
     fresh = type(obj)(**_config(obj))
@@ -170,7 +173,7 @@ def _optimizer_state(old):
     for the fresh optimizer's ``load_state_dict`` to take or refuse."""
     args = checkpoint.constructor_args(type(old))
     return {key: _state_value(old, key, value) for key, value in vars(old).items()
-            if not key.startswith("_") and key not in args and key not in _RETIRED}
+            if not key.startswith("_") and key not in args + ["source"] and key not in _RETIRED}
 
 
 def rebuild(net):
@@ -183,8 +186,11 @@ def rebuild(net):
         optimizers = old.parameter_optimizers() if hasattr(old, "parameter_optimizers") else None
         if optimizers is not None:
             first = next(iter(optimizers.values()))
-            layer.optimizer = optimizer.fork() if first.is_linked(net.optimizer) \
-                else _rebuild(first, "optimizer")
+            # The release gave each layer a deep copy: one with the network's class and
+            # config becomes a copy that reads the network's (the learning rate in one place).
+            same = type(first) is type(net.optimizer) and \
+                _config(first) == _config(net.optimizer)
+            layer.optimizer = optimizer.parameter_copy() if same else _rebuild(first, "optimizer")
             for name, new in layer.parameter_optimizers().items():
                 new.load_state_dict(_optimizer_state(optimizers[name]))
         layers.append(layer)

@@ -1336,14 +1336,16 @@ class TestOptimizers:
         with pytest.raises(ValueError, match=r"SgdWithMomentum: expected momentum_rate to be a number in \[0, 1\)"):
             Optimizers.SgdWithMomentum(1e-3, 1.5)
 
-    def test_fork_has_own_state_and_shared_hyperparameters(self):
+    def test_parameter_copy_has_own_state_and_reads_the_hyperparameters(self):
         optimizer = Optimizers.Adam(1e-3)
-        twin = optimizer.fork()
+        twin = optimizer.parameter_copy()
         twin.calculate_update(np.zeros(2), np.ones(2))
-        assert twin.k == 1 and optimizer.k == 0
+        assert twin.k == 1 and optimizer.k == 0 and twin.source is optimizer
+        assert "learning_rate" not in vars(twin)        # stored once, in the network's optimizer
         optimizer.learning_rate = 5e-4
         optimizer.add_regularizer(Constraints.L1_Regularizer(0.1))
         assert twin.learning_rate == 5e-4 and isinstance(twin.regularizer, Constraints.L1_Regularizer)
+        assert twin.parameter_copy().source is optimizer
         independent = copy.deepcopy(optimizer)
         optimizer.learning_rate = 1.0
         assert independent.learning_rate == 5e-4
@@ -1464,7 +1466,7 @@ class TestNeuralNetwork:
         net = iris_network(Optimizers.Sgd(1e-2), hidden=8)
         net.phase = False
         net.test(np.random.normal(size=(5, 4)), batch_size=batch_size)
-        assert net.phase is True
+        assert net.phase == "test"
 
     def test_append_layer_gives_each_layer_its_own_linked_optimizer(self):
         optimizer = Optimizers.Adam(1e-3)
@@ -1530,9 +1532,9 @@ class TestNeuralNetwork:
     def test_phase_property(self):
         net = iris_network(Optimizers.Sgd(1e-3), hidden=4, extra=[Dropout.Dropout(0.5)])
         net.phase = "test"
-        assert net.phase is True and all(layer.testing_phase for layer in net.layers)
+        assert net.phase == "test" and all(layer.testing_phase for layer in net.layers)
         net.phase = False
-        assert net.phase is False and not any(layer.testing_phase for layer in net.layers)
+        assert net.phase == "train" and not any(layer.testing_phase for layer in net.layers)
         net.test(net.data_layer.get_test_set()[0])      # runs in the testing phase and
         assert all(layer.testing_phase for layer in net.layers)   # leaves it (classic)
         net.train(1)

@@ -10,6 +10,8 @@ where ``owner`` names what was called (``"FullyConnected"``, ``"Adam"``,
 ``"NeuralNetwork.train"``); ``owner=None`` leaves the prefix out (argparse adds
 its own). Sizes may be Python or NumPy integers, as the classic framework took.
 """
+import functools
+import inspect
 import math
 import numbers
 
@@ -103,3 +105,29 @@ def sample_shape(owner, batch, shape):
 def plural(count, word):
     """``plural(1, "epoch")`` is "1 epoch", ``plural(3, "epoch")`` "3 epochs"."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class StateError(ValueError):
+    """Raised by a ``load_state_dict``: ``key`` names the state entry that is wrong.
+
+    A ``ValueError``, so callers need not know it; persistence turns it into an error
+    naming the place in the file, e.g. ``layers[1].state.running_var``.
+    """
+
+    def __init__(self, key, message):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key, self.reason = key, message
+
+
+def constructor_args(cls):
+    """The names of ``cls.__init__``'s arguments (without ``self``, ``*args``, ``**kwargs``):
+    what a config holds, read back from the same-named attributes."""
+    return list(_constructor_args(cls))
+
+
+@functools.lru_cache(maxsize=None)      # read at every training step (the guard's state_dict)
+def _constructor_args(cls):
+    if cls.__init__ is object.__init__:
+        return ()
+    return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))

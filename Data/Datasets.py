@@ -5,11 +5,10 @@ Both real datasets ship with scikit-learn, so nothing is downloaded.
 import numpy as np
 
 import _checks
-import checkpoint
 from .base import ArrayData, Batched, one_hot
 
 
-class RandomData(Batched, checkpoint.Configurable):
+class RandomData(Batched):
     """Uniform random inputs with random one-hot labels, fresh on every ``next()``.
 
     Args:
@@ -17,7 +16,7 @@ class RandomData(Batched, checkpoint.Configurable):
         batch_size: samples per batch.
         categories: number of classes.
 
-    Its state (``state_dict``) is empty: every batch comes from NumPy's global generator.
+    Its state is empty: every batch comes from NumPy's global generator.
     """
 
     def __init__(self, input_size, batch_size, categories):
@@ -32,6 +31,14 @@ class RandomData(Batched, checkpoint.Configurable):
 
     def get_test_set(self):
         return self.next()
+
+    def state_dict(self):
+        """Empty: a checkpoint keeps NumPy's random state with it, which is the whole state."""
+        return {}
+
+    def load_state_dict(self, state):
+        if state:
+            raise ValueError(f"RandomData.load_state_dict: expected an empty state, got {state}")
 
 
 def _split(x, labels, random):

@@ -1,10 +1,10 @@
 """Dot-product attention: each decoder state looks up the encoder states that match it."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class Attention(BaseLayer):
+class Attention(Layer):
     """Luong's dot attention of decoder states ``q`` over encoder states ``k = v = memory``.
 
     With ``q`` the decoder states ``(batch, T_dec, H)`` (forward's input) and the

@@ -2,8 +2,8 @@
 import numpy as np
 
 import _checks
-from checkpoint import StateError
-from .Base import TrainableLayer
+from _checks import StateError
+from ._layer import TrainableLayer
 
 
 class BatchNormalization(TrainableLayer):
@@ -29,7 +29,7 @@ class BatchNormalization(TrainableLayer):
     Args:
         channels: number of features (vectors) or channels (images).
         dtype: float dtype of parameters and computation (default float64);
-            afterwards the dtype of ``weights`` (see ``Base``).
+            afterwards the dtype of ``weights`` (see ``_layer``).
 
     Parameters:
         weights (gamma, ones) and bias (beta, zeros): ``(channels,)``;

@@ -1,11 +1,11 @@
 """A recurrent layer read in both directions of time."""
 import numpy as np
 
-from .Base import BaseLayer, linked_copy
+from ._layer import Layer, parameter_copy
 from ._recurrent import RecurrentLayer
 
 
-class Bidirectional(BaseLayer):
+class Bidirectional(Layer):
     """Runs an RNN, LSTM or GRU forwards and a twin of it backwards in time::
 
         h_fwd = forward_layer(x_1 .. x_T)                     h_fwd[t] has read x_1 .. x_t
@@ -84,7 +84,7 @@ class Bidirectional(BaseLayer):
 
     @property
     def optimizer(self):
-        """The forward layer's optimizer; setting one gives the backward layer a linked copy."""
+        """The forward layer's optimizer; setting one gives the backward layer a ``parameter_copy``."""
         return self.forward_layer.optimizer
 
     @optimizer.setter
@@ -93,7 +93,7 @@ class Bidirectional(BaseLayer):
             raise TypeError(f"Bidirectional.optimizer: expected an object with "
                             f"calculate_update(weights, gradient), got {type(optimizer).__name__}")
         self.forward_layer.optimizer = optimizer
-        self.backward_layer.optimizer = None if optimizer is None else linked_copy(optimizer)
+        self.backward_layer.optimizer = None if optimizer is None else parameter_copy(optimizer)
 
     def initialize(self, weights_initializer, bias_initializer):
         """Both layers' ``initialize`` (each draws its own numbers)."""

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer
+from ._layer import TrainableLayer
 from ._windows import col2im, im2col, same_padding
 
 
@@ -25,7 +25,7 @@ class Conv(TrainableLayer):
             input channels.
         num_kernels: number of kernels = output channels.
         dtype: float dtype of parameters and computation (default float64);
-            afterwards the dtype of ``weights`` (see ``Base``).
+            afterwards the dtype of ``weights`` (see ``_layer``).
 
     Parameters:
         weights: ``(num_kernels, c, m[, n])``; bias: ``(num_kernels,)``; with
@@ -35,7 +35,7 @@ class Conv(TrainableLayer):
     Shapes:
         forward: ``(batch, c, y, x) -> (batch, num_kernels, ceil(y/s_y), ceil(x/s_x))``
         (1-D: ``(batch, c, x) -> (batch, num_kernels, ceil(x/s))``). The output and
-        the input error are batch-first views of batch-last memory (see ``Base``).
+        the input error are batch-first views of batch-last memory (see ``_layer``).
     """
 
     _cache_fields = ("_x_pad", "_cols", "_x_shape")

@@ -2,10 +2,10 @@
 import numpy as np
 
 import _checks
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class Dropout(BaseLayer):
+class Dropout(Layer):
     """Randomly zero units while training; the identity in the testing phase.
 
     Args:

@@ -2,7 +2,7 @@
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer
+from ._layer import TrainableLayer
 
 
 class Embedding(TrainableLayer):
@@ -18,7 +18,7 @@ class Embedding(TrainableLayer):
         vocabulary_size: number of distinct tokens; tokens are 0 .. vocabulary_size - 1.
         embedding_size: features of each token's vector.
         dtype: float dtype of parameters and computation (default float64);
-            afterwards the dtype of ``weights`` (see ``Base``).
+            afterwards the dtype of ``weights`` (see ``_layer``).
 
     Parameters:
         weights: ``(vocabulary_size, embedding_size)``, row ``k`` is token ``k``'s
@@ -70,7 +70,7 @@ class Embedding(TrainableLayer):
     def backward(self, error_tensor, input_gradient=True):
         """``(batch, time, embedding_size)`` -> None; sets ``gradient_weights`` and updates.
 
-        ``input_gradient`` is accepted for the first-layer protocol (see ``Base``);
+        ``input_gradient`` is accepted for the first-layer protocol (see ``_layer``);
         tokens have no gradient either way.
         """
         tokens = self._tokens

@@ -1,12 +1,12 @@
 """Flatten every sample to a vector."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class Flatten(BaseLayer):
+class Flatten(Layer):
     """``(batch, ...) -> (batch, prod(...))`` and back; a copy in both directions, never a
-    view of the argument (see ``Base``)."""
+    view of the argument (see ``_layer``)."""
 
     _cache_fields = ("_shape",)
 

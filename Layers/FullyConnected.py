@@ -1,8 +1,10 @@
-"""Fully connected (dense) layer."""
+"""Fully connected layer. What a student implements: ``forward`` ``(batch, input_size) ->
+(batch, output_size)``, ``backward`` the reverse, and ``weights`` ``(input_size + 1,
+output_size)`` with the bias as the last row, updated in ``backward``."""
 import numpy as np
 
 import _checks
-from .Base import TrainableLayer, stack_bias
+from ._layer import TrainableLayer, stack_bias
 
 
 class FullyConnected(TrainableLayer):
@@ -18,7 +20,7 @@ class FullyConnected(TrainableLayer):
         input_size: features per input row.
         output_size: features per output row.
         dtype: float dtype of parameters and computation (default float64);
-            afterwards the dtype of ``weights`` (see ``Base``).
+            afterwards the dtype of ``weights`` (see ``_layer``).
 
     Parameters:
         weights: ``(input_size + 1, output_size)``, the LAST ROW is the bias.

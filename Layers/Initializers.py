@@ -4,16 +4,14 @@ Each has ``initialize(weights_shape, fan_in, fan_out) -> array of weights_shape`
 ``fan_in`` is the number of inputs feeding one output unit, ``fan_out`` the number
 of outputs one input feeds (for Conv: ``c*m*n`` and ``num_kernels*m*n``).
 Random draws come from NumPy's global generator, so ``np.random.seed`` reproduces them.
-Each is registered for checkpoints, which save its constructor arguments.
+Checkpoints save one by its constructor arguments, read back from same-named attributes.
 """
 import numpy as np
 
 import _checks
-import checkpoint
 
 
-@checkpoint.register
-class Constant(checkpoint.Configurable):
+class Constant:
     """Every entry equals ``value`` (default 0.1)."""
 
     def __init__(self, value=0.1):
@@ -26,8 +24,7 @@ class Constant(checkpoint.Configurable):
         return f"Constant({self.value})"
 
 
-@checkpoint.register
-class UniformRandom(checkpoint.Configurable):
+class UniformRandom:
     """Uniform on [0, 1)."""
 
     def initialize(self, weights_shape, fan_in=None, fan_out=None):
@@ -37,8 +34,7 @@ class UniformRandom(checkpoint.Configurable):
         return "UniformRandom()"
 
 
-@checkpoint.register
-class UniformFanOut(checkpoint.Configurable):
+class UniformFanOut:
     """Uniform on ``[-1/sqrt(fan_out), 1/sqrt(fan_out)]``.
 
     The recurrent layers' default: their cell's fan_out is ``hidden_size``, which
@@ -53,8 +49,7 @@ class UniformFanOut(checkpoint.Configurable):
         return "UniformFanOut()"
 
 
-@checkpoint.register
-class Xavier(checkpoint.Configurable):
+class Xavier:
     """Normal with std ``sqrt(2 / (fan_in + fan_out))``.
 
     Reference: Glorot & Bengio, "Understanding the difficulty of training deep
@@ -68,8 +63,7 @@ class Xavier(checkpoint.Configurable):
         return "Xavier()"
 
 
-@checkpoint.register
-class He(checkpoint.Configurable):
+class He:
     """Normal with std ``sqrt(2 / fan_in)``, suited to ReLU networks.
 
     Reference: He et al., "Delving Deep into Rectifiers", ICCV 2015.

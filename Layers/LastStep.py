@@ -1,10 +1,10 @@
 """The last time step of a sequence: where a many-to-one model reads its answer."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class LastStep(BaseLayer):
+class LastStep(Layer):
     """``y = x[:, -1]``: ``(batch, time, features) -> (batch, features)``.
 
     Put it after a recurrent layer built with ``output_size=None`` to classify a

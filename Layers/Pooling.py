@@ -2,11 +2,11 @@
 import numpy as np
 
 import _checks
-from .Base import BaseLayer
+from ._layer import Layer
 from ._windows import offsets, pooled_size
 
 
-class Pooling(BaseLayer):
+class Pooling(Layer):
     """Max over each window, "valid" (no padding).
 
     Args:

@@ -1,10 +1,11 @@
-"""Rectified linear unit."""
+"""Rectified linear unit. What a student implements: ``forward`` ``(batch, ...) -> (batch,
+...)``, ``max(0, x)``; ``backward`` passes the error where ``x > 0``."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class ReLU(BaseLayer):
+class ReLU(Layer):
     """``y = max(0, x)`` elementwise; any input shape."""
 
     _cache_fields = ("_positive",)

@@ -1,7 +1,7 @@
 """Logistic sigmoid: the function (shared with the LSTM and GRU gates) and the layer."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
 def sigmoid(a, out=None):
@@ -18,7 +18,7 @@ def sigmoid(a, out=None):
     return out
 
 
-class Sigmoid(BaseLayer):
+class Sigmoid(Layer):
     """``y = 1 / (1 + exp(-x))``; backward uses the kept activation: ``dy/dx = y (1 - y)``."""
 
     _cache_fields = ("activations",)

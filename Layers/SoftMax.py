@@ -1,10 +1,11 @@
-"""Softmax over the last axis: the classes of each row (or of each time step)."""
+"""Softmax. What a student implements: ``forward`` ``(batch, classes) -> (batch, classes)``,
+probabilities over the last axis (also ``(batch, time, classes)``); ``backward`` the Jacobian."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class SoftMax(BaseLayer):
+class SoftMax(Layer):
     """``y_k = exp(x_k - max(x)) / sum_j exp(x_j - max(x))`` over the last axis.
 
     ``(batch, classes)``, or ``(batch, time, classes)`` for a distribution per step.

@@ -1,10 +1,10 @@
 """Hyperbolic tangent activation."""
 import numpy as np
 
-from .Base import BaseLayer
+from ._layer import Layer
 
 
-class TanH(BaseLayer):
+class TanH(Layer):
     """``y = tanh(x)``; backward uses the kept activation: ``dy/dx = 1 - y**2``."""
 
     _cache_fields = ("activations",)

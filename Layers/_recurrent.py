@@ -70,7 +70,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 import _checks
-from .Base import TrainableLayer, stack_bias
+from ._layer import TrainableLayer, stack_bias
 from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid

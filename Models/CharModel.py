@@ -18,7 +18,6 @@ perplexity ``exp(nats)`` (a uniform guess among 27 characters scores ln 27 = 3.3
 import numpy as np
 
 import _checks
-import checkpoint
 import NeuralNetwork
 from Data import Names
 from Layers import GRU, LSTM, RNN, Embedding, FullyConnected, SoftMax
@@ -30,7 +29,6 @@ LEARNING_RATE = 1e-3
 EMBEDDING, HIDDEN = 32, 128
 
 
-@checkpoint.register
 class CharModel(NeuralNetwork.NeuralNetwork):
     """A ``NeuralNetwork`` over character tokens ``(batch, time)``: build it with ``build``.
 

@@ -22,7 +22,6 @@ recognition", Proc. IEEE 1998.
 """
 import numpy as np
 
-import checkpoint
 import NeuralNetwork
 from Layers import Conv, Flatten, FullyConnected, Initializers, Pooling, ReLU, SoftMax
 from Optimization import Loss, Optimizers
@@ -59,7 +58,6 @@ def default_optimizer(learning_rate=LEARNING_RATE, l2=L2_WEIGHT):
     return Optimizers.Adam(learning_rate, 0.9, 0.999, regularizer=regularizer)
 
 
-@checkpoint.register
 class LeNet(NeuralNetwork.NeuralNetwork):
     """LeNet as a ``NeuralNetwork``: He-initialized weights, biases 0.1, Adam, cross-entropy.
 
@@ -94,9 +92,10 @@ class LeNet(NeuralNetwork.NeuralNetwork):
         """A LeNet of already built ``layers``; they must be LeNet's, in ``config["dtype"]``,
         and the loss a cross-entropy (see ``NeuralNetwork.from_config``)."""
         dtype = config.get("dtype") or np.float32
-        expected = [(layer_cls, checkpoint.plain(kwargs, layer_cls.__name__))
-                    for layer_cls, kwargs in architecture(dtype)]
-        found = [(type(layer), layer.get_config()) for layer in layers]
+        expected = [(layer_cls, _plain(kwargs)) for layer_cls, kwargs in architecture(dtype)]
+        found = [(type(layer), _plain({k: getattr(layer, k) for k in kwargs}))
+                 for layer, (_, kwargs) in zip(layers, expected)] + \
+            [(type(layer), {}) for layer in layers[len(expected):]]
         if found != expected:
             wrong = next((i for i, (a, b) in enumerate(zip(found, expected)) if a != b),
                          min(len(found), len(expected)))
@@ -126,9 +125,20 @@ class LeNet(NeuralNetwork.NeuralNetwork):
         """Read a LeNet checkpoint written by ``save`` (see ``NeuralNetwork.load``)."""
         net = NeuralNetwork.load(filename, data_layer)
         if not isinstance(net, LeNet):
-            raise checkpoint.CheckpointError(f"{filename}: holds a {type(net).__name__}, "
-                                             f"not a LeNet (use NeuralNetwork.load)")
+            raise ValueError(f"{filename}: holds a {type(net).__name__}, "
+                             f"not a LeNet (use NeuralNetwork.load)")
         return net
+
+
+def _plain(value):
+    """Arguments as comparable data: tuples as lists, dtypes by name."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, type) or isinstance(value, np.dtype):
+        return np.dtype(value).name
+    return value
 
 
 def build(dtype=np.float32):

@@ -15,7 +15,6 @@ and bias), so a run compares with the same model in PyTorch.
 """
 import numpy as np
 
-import checkpoint
 import NeuralNetwork
 from Layers import GRU, LSTM, FullyConnected, LastStep, SoftMax
 from Optimization import Loss, Optimizers
@@ -52,7 +51,6 @@ def check_architecture(model, layers, loss_layer, classes, fits, expected):
         raise ValueError(f"{model}.from_config: expected the loss CrossEntropyLoss, got {got}")
 
 
-@checkpoint.register
 class RowMNIST(NeuralNetwork.NeuralNetwork):
     """A ``NeuralNetwork`` that takes images as ``(batch, 28, 28)``: build it with ``build``.
 

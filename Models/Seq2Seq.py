@@ -65,7 +65,7 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
     """An encoder-decoder over token sequences (module docstring); ``build`` makes the dates one.
 
     Args:
-        optimizer: as for ``NeuralNetwork`` (every trainable layer gets a linked copy).
+        optimizer: as for ``NeuralNetwork`` (every trainable layer gets a ``parameter_copy``).
         encoder_embedding: an ``Embedding`` of the source tokens (PAD = 0 is padding).
         encoder: an ``LSTM(E, H, output_size=None)`` or ``Bidirectional`` of one, E the
             encoder embedding's size, ``memorize`` off.

@@ -1,24 +1,21 @@
-"""Weight regularizers (penalties added to the loss).
+"""Weight regularizers. What a student implements: ``calculate_gradient(weights)`` and
+``norm(weights)``, the penalty's gradient (same shape) and the penalty (a number).
 
-Each has ``calculate_gradient(w)`` (the penalty's gradient, which the optimizers
-subtract scaled by the learning rate) and ``norm(w)`` (the penalty itself, which
-``NeuralNetwork.forward`` adds to the loss it returns, the value ``net.loss``
-keeps; the per-sample losses of ``train`` and ``evaluate`` leave it out). Which parameters a
-layer regularizes is declared in the layer (``_regularized``, see ``Layers/Base.py``). Checkpoints save a regularizer as its
-``alpha`` (``checkpoint.Configurable``).
+The optimizers subtract the gradient scaled by the learning rate; ``NeuralNetwork.forward``
+adds the penalty to the loss it returns (``net.loss``; the per-sample losses of ``train``
+and ``evaluate`` leave it out). Which parameters a layer regularizes is declared in the
+layer (``_regularized``, ``Layers/_layer.py``).
 """
 import numpy as np
 
 import _checks
-import checkpoint
 
 
 def _check_alpha(name, alpha):
     return _checks.number(name, "the regularization weight alpha", alpha, 0)
 
 
-@checkpoint.register
-class L2_Regularizer(checkpoint.Configurable):
+class L2_Regularizer:
     """``norm(w) = alpha * sum(w**2)``, ``calculate_gradient(w) = alpha * w``.
 
     Note the gradient is ``alpha * w``, not ``2 * alpha * w``: the classic
@@ -38,8 +35,7 @@ class L2_Regularizer(checkpoint.Configurable):
         return f"L2_Regularizer({self.alpha})"
 
 
-@checkpoint.register
-class L1_Regularizer(checkpoint.Configurable):
+class L1_Regularizer:
     """``norm(w) = alpha * sum(|w|)``, ``calculate_gradient(w) = alpha * sign(w)``."""
 
     def __init__(self, alpha):

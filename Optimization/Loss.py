@@ -1,41 +1,27 @@
-"""Loss layers: the last element of a network (CrossEntropyLoss, L2Loss)."""
-import numpy as np
+"""Loss layers, the last element of a network. What a student implements:
 
-import checkpoint
+``forward(prediction_tensor, label_tensor) -> loss``, a number summed over the batch, and
+``backward(label_tensor) -> dL/d(prediction)``, shaped like the prediction
+``(batch, classes)`` (or ``(batch, time, classes)``: one distribution per step).
+"""
+import numpy as np
 
 
 class CrossEntropyLoss:
-    """Cross-entropy of SoftMax probabilities against their labels, summed.
+    """Cross-entropy of SoftMax probabilities against their labels, summed over the batch.
 
-    ``L = -sum(label * log(prediction + eps))`` over the batch (and the time steps
-    of a sequence), summed, not averaged; ``eps`` is the machine epsilon of
-    float64 and keeps log(0) finite. Shapes ``(batch, classes)`` or, one
-    distribution per step, ``(batch, time, classes)``; the classes are the last axis.
+    ``L = -sum(log(prediction[label == 1] + eps))`` for one-hot labels (the classic
+    numbers to the last bit), ``-sum(label * log(prediction + eps))`` for other
+    non-negative rows (soft labels); an all-zero row (a padded step) adds nothing. ``eps``
+    is float64's machine epsilon; half precision is computed in float32, where it is not 0.
 
-    Labels:
-        one-hot rows: the classic ``L = -sum log(prediction[label == 1] + eps)``,
-            the same numbers to the last bit;
-        any other non-negative rows (soft labels, label smoothing, counts): the
-            full ``-sum(label * log(prediction + eps))``;
-        an all-zero row contributes nothing to the loss or the gradient: padded
-            steps of a sequence batch are masked by their labels.
-    Negative labels are refused.
+    ``backward`` is the classic ``-label / prediction`` with no eps, so that SoftMax's
+    backward turns it into exactly ``prediction - label``, even for a right-class
+    probability of 1e-44. An exact 0 is divided by eps instead (the slope of the forward's
+    ``-log(p + eps)`` at 0): the error stays finite.
 
-    ``backward`` returns the classic ``dL/dprediction = -label / prediction``
-    with no eps: followed by SoftMax's backward it gives exactly the textbook
-    ``prediction - label`` (for labels summing to 1), also when the right class is
-    nearly impossible (probability 1e-44), which an eps in the denominator would
-    wipe out. A prediction of exactly 0 (the class underflowed in SoftMax) is
-    divided by eps instead: where the label is positive it gets ``-label / eps``,
-    the slope of the forward's ``-log(p + eps)`` at 0, so the error stays
-    finite; where the label is 0 the error is 0.
-
-    Precision: eps must not round to 0, so a half-precision prediction is
-    computed in float32 (the error comes back as float32); float32 and float64
-    are computed in their own dtype.
-
-    The forward refuses predictions outside [0, 1] by more than 1e-3 (a network
-    without its SoftMax).
+    Predictions outside [0, 1] by more than 1e-3 (a network without its SoftMax) and
+    negative labels are refused.
     """
 
     EPS = np.finfo(np.float64).eps
@@ -100,11 +86,8 @@ def _working_dtype(dtype):
 
 
 class L2Loss:
-    """Sum of squared errors: ``L = sum((prediction - label)**2)``, any shape.
-
-    Summed over every entry and the batch (like CrossEntropyLoss); ``backward``
-    returns ``2 * (prediction - label)``. For regression, e.g. the adding problem.
-    """
+    """``L = sum((prediction - label)**2)`` over every entry, any shape; ``backward``
+    returns ``2 * (prediction - label)``. For regression, e.g. the adding problem."""
 
     def __init__(self):
         self._difference = None
@@ -125,8 +108,3 @@ class L2Loss:
             raise RuntimeError("L2Loss.backward: called before forward")
         return 2 * self._difference
 
-
-# Saveable in checkpoints (which keep a loss by its registered name).
-for _loss in (CrossEntropyLoss, L2Loss):
-    checkpoint.register(_loss, kind="loss")
-del _loss

@@ -12,20 +12,19 @@ and work just as well in a hand-written loop::
             break
     stopper.restore(net)                          # the best weights seen
 
-Both follow the state protocol of checkpoints (``get_config``, ``state_dict``,
-``load_state_dict``) and register themselves; a schedule of your own derives from
+Both keep their state for checkpoints (``state_dict``, ``load_state_dict``; the config is
+their constructor's arguments, read back from same-named attributes); one of your own derives from
 ``Schedule`` (a ``rate(epoch)`` method, its arguments kept under their own names)
 and is saveable after ``checkpoint.register(MySchedule)``.
 """
 import math
 
 import _checks
-import checkpoint
 
 MIN_FACTOR = 1e-3     # a smaller decay factor sends the rate to 0 within a few epochs
 
 
-class Schedule(checkpoint.Configurable):
+class Schedule:
     """Sets ``optimizer.learning_rate = rate(epoch)`` from the rate at the first step.
 
     State (``state_dict``): ``initial``, the learning rate at the first step (None
@@ -37,17 +36,17 @@ class Schedule(checkpoint.Configurable):
         self.initial = None
 
     def state_dict(self):
-        args = checkpoint.constructor_args(type(self))
+        args = _checks.constructor_args(type(self))
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in args}
 
     def load_state_dict(self, state):
         initial = state.get("initial")
         if initial is not None and not (isinstance(initial, (int, float)) and
                                         0 < initial < math.inf):
-            raise checkpoint.StateError("initial", f"expected a learning rate > 0 or null, "
+            raise _checks.StateError("initial", f"expected a learning rate > 0 or null, "
                                                    f"got {initial!r}")
         if set(state) != set(self.state_dict()):
-            raise checkpoint.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
+            raise _checks.StateError(None, f"{type(self).__name__}.load_state_dict: expected "
                                               f"the entries {sorted(self.state_dict())}, "
                                               f"got {sorted(state)}")
         for key, value in state.items():
@@ -65,7 +64,6 @@ def _factor(name, value):
     return _checks.number(name, "factor", value, MIN_FACTOR, 1.0)
 
 
-@checkpoint.register
 class ExponentialDecay(Schedule):
     """``lr(epoch) = lr_0 * factor ** epoch``, e.g. ``factor=0.9`` takes 10 % off per epoch."""
 
@@ -80,7 +78,6 @@ class ExponentialDecay(Schedule):
         return f"ExponentialDecay({self.factor})"
 
 
-@checkpoint.register
 class StepDecay(Schedule):
     """``lr(epoch) = lr_0 * factor ** (epoch // every)``: drop by ``factor`` every ``every`` epochs."""
 
@@ -96,8 +93,7 @@ class StepDecay(Schedule):
         return f"StepDecay(every={self.every}, factor={self.factor})"
 
 
-@checkpoint.register
-class EarlyStopping(checkpoint.Configurable):
+class EarlyStopping:
     """Stop when the validation loss has not improved for ``patience`` epochs.
 
     ``update(net, loss)`` records the loss of one epoch and keeps a copy of the
@@ -129,7 +125,7 @@ class EarlyStopping(checkpoint.Configurable):
         def count(key, low, high):
             value = state.get(key)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise checkpoint.StateError(key, f"expected an integer in [{low}, {high}], "
+                raise _checks.StateError(key, f"expected an integer in [{low}, {high}], "
                                                  f"got {value!r}")
             return value
         epoch = count("epoch", 0, 2**62)
@@ -138,13 +134,13 @@ class EarlyStopping(checkpoint.Configurable):
         count("epoch", best_epoch, best_epoch + self.patience)
         best = state.get("best")
         if (best is None) != (best_epoch == 0) or (best is not None and not math.isfinite(best)):
-            raise checkpoint.StateError("best", f"expected a finite loss with a best epoch, "
+            raise _checks.StateError("best", f"expected a finite loss with a best epoch, "
                                                 f"null without one, got {best!r}")
         if (state.get("best_state") is None) != (best_epoch == 0):
-            raise checkpoint.StateError("best_state", "expected the parameters of the best epoch "
+            raise _checks.StateError("best_state", "expected the parameters of the best epoch "
                                                       "exactly when there is one")
         if set(state) != set(self.state_dict()):
-            raise checkpoint.StateError(None, f"expected the entries {sorted(self.state_dict())}")
+            raise _checks.StateError(None, f"expected the entries {sorted(self.state_dict())}")
         self.best, self.best_epoch, self.epoch = (math.inf if best is None else float(best),
                                                   best_epoch, epoch)
         self._best_parameters = state["best_state"]

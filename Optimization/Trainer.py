@@ -27,6 +27,9 @@ import math
 import sys
 import time
 
+import numpy as np
+
+from tabulate import tabulate
 from tqdm.auto import tqdm
 
 import _checks
@@ -186,3 +189,49 @@ def _end_of_epoch(net, epoch, train_loss, validation, schedule):
         schedule.step(net.optimizer, epoch)
     return record
 
+
+def evaluate(net, input_tensor, label_tensor=None, batch_size=256):
+    """``(loss per sample, accuracy)`` over the label rows that are not all zeros
+    (padding), like ``test`` in the testing phase."""
+    if label_tensor is None:
+        got = (f"one {type(input_tensor).__name__} of {len(input_tensor)}"
+               if isinstance(input_tensor, (tuple, list)) else "no labels")
+        _checks.fail("NeuralNetwork.evaluate", "evaluate(x, y), the inputs and the labels as "
+                     "two arguments (for a pair, evaluate(*data))",
+                     _checks.Described(got), TypeError)
+    labels = np.asarray(label_tensor)
+    counted = labels.any(axis=-1)           # all-zero rows are padded steps
+    if not counted.any():
+        _checks.fail("NeuralNetwork.evaluate", "labels with at least one row that is not "
+                     "all zeros (all-zero rows are padding, left out of the accuracy)",
+                     _checks.Described(f"{counted.size} label rows, all padding"))
+    prediction = net.test(input_tensor, batch_size)
+    loss = net.loss_layer.forward(prediction, labels) / len(prediction)
+    right = np.argmax(prediction, axis=-1) == np.argmax(labels, axis=-1)
+    return float(loss), float(np.mean(right[counted]))
+
+
+def summary(net, input_shape):
+    """A table of the layers, the output shape of one sample of ``input_shape`` (no
+    batch axis) and the parameter counts; every layer's phase is left as it was."""
+    phases = [layer.testing_phase for layer in net.layers]
+    net.phase = True       # no running statistics are touched, no dropout drawn
+    x, rows = np.zeros((1, *input_shape)), []
+    try:
+        for layer in net.layers:
+            x = layer.forward(x)
+            count = sum(p.size for p in getattr(layer, "parameters", dict)().values())
+            rows.append([repr(layer), str(tuple(x.shape[1:])), count])
+    finally:
+        for layer, phase in zip(net.layers, phases):
+            layer.testing_phase = phase
+    rows.append(["total", "", sum(row[2] for row in rows)])
+    return tabulate(rows, headers=["layer", "output shape", "parameters"], intfmt=",")
+
+
+def check_schedule(schedule):
+    """Refuse a schedule that is not one (a number meant as a learning rate, say)."""
+    if schedule is not None and not callable(getattr(schedule, "step", None)):
+        _checks.fail("NeuralNetwork.train", "schedule as an object with step(optimizer, "
+                     "epoch), e.g. Schedules.ExponentialDecay(0.9) (to scale the learning "
+                     "rate once, set net.optimizer.learning_rate)", schedule, TypeError)

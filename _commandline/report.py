@@ -6,6 +6,7 @@ import time
 from tabulate import tabulate
 
 import checkpoint
+import onnx_export
 
 from . import paths
 from .arguments import given
@@ -89,12 +90,9 @@ def export_onnx(task, parser, args):
     if trouble:
         hint = "; --overwrite replaces it" if trouble == f"{target} exists" else ""
         parser.error(f"cannot write {target}: {trouble}{hint}")
-    if not hasattr(net, "export_onnx"):
-        parser.error("this version of the framework cannot export to ONNX "
-                     "(NeuralNetwork.export_onnx is missing)")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        net.export_onnx(str(target))
+        onnx_export.export(net, str(target))
     except (ValueError, TypeError, OSError) as err:
         parser.error(f"cannot export {path} to {target}: {err}")
     if not args.quiet:

@@ -174,7 +174,7 @@ def resume(task, parser, args):
 
 def _described(control):
     """A schedule or stopper as its class and config, for comparing what a file holds."""
-    return None if control is None else f"{type(control).__name__}{control.get_config()}"
+    return None if control is None else f"{type(control).__name__}{checkpoint.config_of(control)}"
 
 
 def check_place(task, parser, run, overwrite):

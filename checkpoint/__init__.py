@@ -3,12 +3,13 @@
     checkpoint.save(path, net[, training])   checkpoint.read(path) -> (net, training)
     checkpoint.load(path, data_layer=None)   checkpoint.register(MyOptimizer)
 
-A generic package: it imports no framework class and knows classes only through its
-registry (``register``), which the framework's own classes fill when their modules
-are imported, as a class of yours does with one call. Persistence goes through the
-state protocol every saveable class offers: ``get_config()`` (the constructor's
-arguments as plain data), ``state_dict()`` and ``load_state_dict(state)``; a layer with
-none of them keeps its public float arrays (``document.layer_state``).
+A generic package: it imports no framework module. It knows the framework's classes from
+one table (``framework.FRAMEWORK``: module, class, kind), each once its module is imported,
+and a class of yours after ``register(MyClass)``. An object is saved as its constructor's
+arguments, read back from same-named attributes, and its public arrays; a class may define
+``get_config()``, ``state_dict()`` and ``load_state_dict(state)`` where it needs to (Keras'
+and PyTorch's names). A layer without a state of its own keeps its public float arrays
+(``document.layer_state``).
 
 One job per module: ``registry`` (names and kinds), ``archive`` (zip, seal, atomic
 write), ``reader`` (every check of a file, before anything is built), ``document``
@@ -27,14 +28,15 @@ from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_n
 from .errors import CheckpointError, StateError
 from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
                      open_archive, read_bytes, said)
-from .registry import (FLOAT_DTYPES, Configurable, build, classes, config_from_attributes,
-                       constructor_args, describe, plain, register)
+from .registry import (FLOAT_DTYPES, build, classes, config_from_attributes, config_of,
+                       constructor_args, describe, plain, register, state_of)
 from .run import data_doc, read_data, read_run, run_doc
 
-__all__ = ["save", "read", "load", "register", "CheckpointError", "StateError", "Configurable",
-           "config_from_attributes", "constructor_args", "describe", "plain"]
+__all__ = ["save", "read", "load", "register", "CheckpointError", "StateError",
+           "config_from_attributes", "config_of", "state_of", "constructor_args", "describe",
+           "plain"]
 
-# The registries by kind (live views, filled by the classes' own modules).
+# The classes by kind (live read-only views).
 LAYERS = classes("layer")
 OPTIMIZERS = classes("optimizer")
 REGULARIZERS = classes("regularizer")
@@ -88,9 +90,9 @@ def _verify(filename, data):
 def read(filename):
     """Read a checkpoint: ``(network, training)``; ``training`` is None for a plain save.
 
-    Only classes registered in this program can be built: import ``NeuralNetwork`` (it
-    brings the framework's layers and optimizers) and the modules of your own classes
-    first. ``NeuralNetwork.load`` does the first by itself.
+    Only classes known in this program can be built: import ``NeuralNetwork`` (it
+    brings the framework's layers and optimizers), the module of a model a file may hold
+    and the modules of your own classes first. ``NeuralNetwork.load`` does the first by itself.
 
     Raises:
         CheckpointError: the file is not a valid checkpoint (corrupt, truncated, a

@@ -18,7 +18,7 @@ names, each class's constructor and ``load_state_dict`` validate what they get.
     loss_layer          the loss's registered name
     layers              [{"class", "args", "testing_phase", "state", "optimizer"}], the
                         optimizer entry for layers with parameter_optimizers():
-                        {"shared": linked to the network's, "own": {"class", "args"} or
+                        {"shared": reads the network's hyperparameters, "own": {"class", "args"} or
                         null, "state": {parameter: the optimizer's state_dict()}}
     loss, history, epoch_progress   the network's state_dict()
     training            the resumable run (``checkpoint/run.py``) or null
@@ -35,7 +35,7 @@ import numpy as np
 
 from . import registry
 from .archive import DOCUMENT
-from .registry import FLOAT_DTYPES, classes, describe, name_of
+from .registry import FLOAT_DTYPES, classes, config_of, describe, name_of, state_of
 
 FORMAT = "numpy-dl-checkpoint"
 VERSION = 2
@@ -109,7 +109,7 @@ def network_doc(net, writer):
 
 def layer_doc(layer, net, writer, where):
     state = layer_state(layer, where)
-    doc = {"class": name_of(layer, "layer", "a layer"), "args": layer.get_config(),
+    doc = {"class": name_of(layer, "layer", "a layer"), "args": config_of(layer),
            "testing_phase": bool(layer.testing_phase),
            "state": writer.encode(state, f"{where}.state")}
     if callable(getattr(layer, "parameter_optimizers", None)):
@@ -126,8 +126,9 @@ def layer_doc(layer, net, writer, where):
         doc["optimizer"] = None
     else:
         first = next(iter(optimizers.values()))
-        linked = getattr(first, "is_linked", None)
-        shared = callable(linked) and linked(net.optimizer)
+        # A copy that reads its hyperparameters from the network's optimizer (``source``)
+        # keeps only its state here: the learning rate is stored once, at the top.
+        shared = getattr(first, "source", None) is net.optimizer
         doc["optimizer"] = {
             "shared": shared, "own": None if shared else optimizer_doc(first, where),
             "state": {name: writer.encode(_like(opt.state_dict(), state[name]) if cast
@@ -204,7 +205,7 @@ def layer_state(layer, where):
     would not survive: an array ``X`` with a gradient ``gradient_X``, or the ``weights``
     of a trainable layer, that is not saved.
     """
-    state = dict(layer.state_dict()) if callable(getattr(layer, "state_dict", None)) else {}
+    state = dict(state_of(layer))
     if not state:
         arrays, unset = kept_names(built(layer))
         state = {name: _value(layer, name) for name in arrays + unset
@@ -230,7 +231,7 @@ def built(layer):
     (the constructor draws: the caller's stream goes on as if it had not)."""
     rng = np.random.get_state()
     try:
-        return registry.build(type(layer), layer.get_config())
+        return registry.build(type(layer), config_of(layer))
     finally:
         np.random.set_state(rng)
 
@@ -338,7 +339,7 @@ def read_layer(r, doc, where):
     if not trainable and has_own_optimizer(layer) != ("optimizer" in doc):
         r.fail(where, f"expected {'an' if has_own_optimizer(layer) else 'no'} optimizer "
                       f"entry for a {cls.__name__}")
-    current = dict(layer.state_dict())
+    current = dict(state_of(layer))
     if not current:
         # A layer without a state of its own keeps its public float arrays (``layer_state``).
         return _read_public(r, layer, doc, state, where)
@@ -393,14 +394,15 @@ def read_number(r, value, where):
 
 
 def read_layer_optimizer(r, layer, doc, where, shared):
-    """Give ``layer`` the optimizer of ``doc`` (linked to ``shared`` or its own) and its state."""
+    """Give ``layer`` the optimizer of ``doc`` (a ``parameter_copy`` of ``shared``, or its
+    own) and its state."""
     if doc is None:
         layer.optimizer = None
         return
     r.obj(doc, where, ("shared", "own", "state"))
     if r.bool(doc["shared"], f"{where}.shared"):
-        fork = getattr(shared, "fork", None)
-        layer.optimizer = fork() if callable(fork) else copy.deepcopy(shared)
+        make = getattr(shared, "parameter_copy", None)
+        layer.optimizer = make() if callable(make) else copy.deepcopy(shared)
     else:
         layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"),
                                       f"{where}.own")

@@ -173,8 +173,10 @@ class Reader:
                 for name, cls in classes(kind).items()}
 
     def check_state(self, layer, state, where):
-        """``layer.check_state(state)`` (a state kept for later, e.g. early stopping's best)."""
-        self.load_state(layer, state, where, method="check_state")
+        """``layer.check_state(state)`` (a state kept for later, e.g. early stopping's best),
+        where the layer has that method."""
+        if callable(getattr(layer, "check_state", None)):
+            self.load_state(layer, state, where, method="check_state")
 
     def load_state(self, obj, state, where, method="load_state_dict"):
         """``obj.load_state_dict(state)``; its complaints name the place in the file."""

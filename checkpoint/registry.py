@@ -1,30 +1,60 @@
-"""The registry: the only classes a checkpoint can name, and the default ``get_config``.
+"""The registry: the only classes a checkpoint can name, and the default config and state.
 
-``register(cls)`` (also usable as ``@register``) makes a class saveable. Its kind
-(layer, optimizer, regularizer, initializer, loss, schedule, stopper, network) is
-told by what it can do, or given as ``kind=``; a file can only name a class of
-the kind expected at that place. Nothing is ever imported or resolved by a name
-written in a file: names are keys into this registry, filled by the classes
-themselves when their module is imported.
+The framework's own classes are listed once, in ``framework.FRAMEWORK``, by module, class
+name and kind; a class of yours joins with ``register(cls)`` (also usable as ``@register``). A
+class is known once its module is imported: this package imports no framework module and
+never imports or resolves a name written in a file (a network's file names its class and
+its bases; it loads as the first of them whose module was imported).
+
+What persistence reads from an object (``config_of``, ``state_of``): its ``get_config()``
+where it has one, else its constructor's arguments read back from same-named attributes;
+its ``state_dict()`` where it has one, else nothing.
 """
+import collections.abc
 import inspect
 import numbers
+import sys
 
 import numpy as np
 
+from _checks import constructor_args
+
+from .framework import FRAMEWORK
+
 KINDS = ("network", "layer", "optimizer", "regularizer", "initializer", "loss", "schedule",
          "stopper")
-_REGISTRY = {kind: {} for kind in KINDS}
+_REGISTRY = {kind: {} for kind in KINDS}      # register()'s classes
 FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
 
 
-def _positional(function):
-    return [p for p in list(inspect.signature(function).parameters.values())[1:]
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+class _Classes(collections.abc.Mapping):
+    """The classes of one kind, name -> class: ``FRAMEWORK``'s whose module is imported,
+    then the registered ones (a live view)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def _dict(self):
+        found = {}
+        for module, name, kind in FRAMEWORK:
+            cls = getattr(sys.modules.get(module), name, None)
+            if kind == self.kind and isinstance(cls, type):
+                found[name] = cls
+        return {**found, **_REGISTRY[self.kind]}
+
+    def __getitem__(self, name):
+        return self._dict()[name]
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self):
+        return len(self._dict())
 
 
 def infer_kind(cls):
-    """The kind of ``cls`` from its methods (see the module docstring)."""
+    """The kind of ``cls`` from its methods; a loss (forward and backward, like a layer)
+    must be registered with ``kind="loss"``."""
     def has(*names):
         return all(callable(getattr(cls, n, None)) for n in names)
     if has("append_layer"):
@@ -34,8 +64,7 @@ def infer_kind(cls):
     if has("calculate_gradient", "norm"):
         return "regularizer"
     if has("forward", "backward"):
-        # A loss takes (prediction, label); a layer takes one input.
-        return "loss" if len(_positional(cls.forward)) == 2 else "layer"
+        return "layer"          # a loss says kind="loss"
     if has("rate", "step"):
         return "schedule"
     if has("update", "restore"):
@@ -62,7 +91,7 @@ def register(cls=None, *, kind=None, name=None):
         raise ValueError(f"checkpoint.register: expected kind one of {', '.join(KINDS)}, "
                          f"got {kind!r}")
     name = name or cls.__name__
-    old = _REGISTRY[kind].get(name)
+    old = classes(kind).get(name)
     if old is not None and old is not cls and \
             (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"checkpoint.register: the name {name!r} is taken by "
@@ -72,19 +101,20 @@ def register(cls=None, *, kind=None, name=None):
 
 
 def classes(kind):
-    """The registry of one kind: the live dict name -> class (do not modify it)."""
-    return _REGISTRY[kind]
+    """The classes of one kind: a live read-only mapping name -> class."""
+    return _Classes(kind)
 
 
 def name_of(obj, kind, where):
     """The registered name of ``obj``'s class; TypeError if it is not registered."""
     cls = type(obj)
-    for name, registered in _REGISTRY[kind].items():
+    known = dict(classes(kind))
+    for name, registered in known.items():
         if registered is cls:
             return name
     raise TypeError(f"checkpoint.save: cannot save {where} of type {cls.__name__}: register "
                     f"it with checkpoint.register({cls.__name__}) (registered {kind}s: "
-                    f"{', '.join(sorted(_REGISTRY[kind]))})")
+                    f"{', '.join(sorted(known))})")
 
 
 def lineage(net):
@@ -95,17 +125,10 @@ def lineage(net):
     """
     name_of(net, "network", "a network")
     names = []
+    known = dict(classes("network"))
     for cls in type(net).__mro__:
-        names += [n for n, c in _REGISTRY["network"].items() if c is cls]
+        names += [n for n, c in known.items() if c is cls]
     return names
-
-
-def constructor_args(cls):
-    """The names of ``cls.__init__``'s arguments (without ``self``, ``*args``, ``**kwargs``)."""
-    if cls.__init__ is object.__init__:
-        return []
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def required_args(cls):
@@ -128,15 +151,54 @@ def defaults(cls):
 
 
 def config_from_attributes(obj):
-    """The default ``get_config()``: each constructor argument read back from the
-    attribute of the same name, as plain data (``dtype`` from ``obj.dtype``)."""
+    """The default config: each constructor argument read back from the attribute of the
+    same name, as plain data (``dtype`` from ``obj.dtype``; an object the registry knows,
+    an optimizer's regularizer, as ``describe`` gives it)."""
     owner = type(obj).__name__
-    return {arg: plain(getattr(obj, arg), f"{owner}.{arg}") for arg in constructor_args(type(obj))}
+    config = {}
+    for arg in constructor_args(type(obj)):
+        value = getattr(obj, arg)
+        kind = _kind_of(value)
+        config[arg] = plain(value, f"{owner}.{arg}") if kind is None else \
+            describe(value, kind, arg)
+    return config
+
+
+def config_of(obj):
+    """``obj.get_config()`` where the class defines it, else ``config_from_attributes``."""
+    get_config = getattr(obj, "get_config", None)
+    return get_config() if callable(get_config) else config_from_attributes(obj)
+
+
+def state_of(obj):
+    """``obj.state_dict()`` where the class defines it, else an empty state."""
+    state_dict = getattr(obj, "state_dict", None)
+    return state_dict() if callable(state_dict) else {}
+
+
+def load_state_of(obj, state):
+    """``obj.load_state_dict(state)`` where the class defines it; else only ``{}`` fits."""
+    load_state_dict = getattr(obj, "load_state_dict", None)
+    if callable(load_state_dict):
+        load_state_dict(state)
+    elif state:
+        raise ValueError(f"{type(obj).__name__}: expected an empty state, got the entries "
+                         f"{sorted(state)}")
+
+
+def _kind_of(value):
+    if value is None or isinstance(value, (bool, str, numbers.Number, tuple, list, dict, type,
+                                           np.dtype)):
+        return None
+    for kind in ("regularizer", "initializer", "loss", "schedule"):
+        if any(cls is type(value) for cls in classes(kind).values()):
+            return kind
+    return None
 
 
 def describe(obj, kind, where="an object"):
-    """``{"class": registered name, "args": obj.get_config()}``: how a config names an object."""
-    return {"class": name_of(obj, kind, where), "args": obj.get_config()}
+    """``{"class": registered name, "args": config_of(obj)}``: how a config names an object."""
+    return {"class": name_of(obj, kind, where), "args": config_of(obj)}
 
 
 def plain(value, where):
@@ -162,29 +224,12 @@ def plain(value, where):
                     f"strings, None, float dtypes and lists of them)")
 
 
-class Configurable:
-    """The state protocol of a class whose constructor arguments are all there is to it
-    (a regularizer, an initializer): ``get_config()`` reads them back from same-named
-    attributes, and the state is empty."""
-
-    def get_config(self):
-        return config_from_attributes(self)
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        if state:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected an empty state, "
-                             f"got the entries {sorted(state)}")
-
-
 def build(cls, config):
     """``cls(**config)`` from a ``get_config()``: float dtype names become dtypes, and a
     ``{"class", "args"}`` value (an optimizer's regularizer) the registered object.
     For trusted configs; the reader checks a file's values on its own way there."""
     nested = {name: c for kind in ("regularizer", "initializer", "loss", "schedule")
-              for name, c in _REGISTRY[kind].items()}
+              for name, c in classes(kind).items()}
     kwargs = {}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"class", "args"}:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .document import read_number, read_value
-from .registry import classes, constructor_args, name_of
+from .registry import classes, config_of, constructor_args, name_of, state_of
 
 MAX_SETTINGS = 64
 # Files of format version 1 name no stopper class: they held this one.
@@ -97,8 +97,8 @@ def _setting(value, key):
 def _object_doc(obj, kind, writer, flat=False):
     """``{"class", "args", **state_dict}``: the state's entries beside the config, or
     with ``flat`` (the stopper's layout since format version 1) the config's entries too."""
-    state = writer.encode(obj.state_dict(), f"training.{kind}")
-    config = obj.get_config()
+    state = writer.encode(state_of(obj), f"training.{kind}")
+    config = config_of(obj)
     doc = {"class": name_of(obj, kind, f"the {kind}"), **(config if flat else {"args": config})}
     clash = set(doc) & set(state)
     if clash:
@@ -150,7 +150,7 @@ def _read_object(r, doc, kind, where, net):
         cls, kwargs = r.build(kind, {"class": doc.get("class"), "args": doc.get("args")}, where)
         keys = ("class", "args")
     obj = r.construct(cls, kwargs, where)
-    expected = obj.state_dict()
+    expected = state_of(obj)
     r.obj(doc, where, (*keys, *expected), optional=("class",) if flat else ())
     state = {}
     for key, like in expected.items():
@@ -170,7 +170,7 @@ def _snapshot(r, entries, net, where):
     entries = r.list(entries, where, len(net.layers))
     snapshot = []
     for i, (layer, entry) in enumerate(zip(net.layers, entries)):
-        current = layer.state_dict()
+        current = state_of(layer)
         r.obj(entry, f"{where}[{i}]", tuple(current))
         state = {name: read_value(r, entry[name], f"{where}[{i}].{name}", value)
                  for name, value in current.items()}

@@ -1,6 +1,6 @@
 """Export a network to ONNX, the field's exchange format, for inference.
 
-``export(net, path, input_shape=None)`` (``net.export_onnx(path, input_shape)``)
+``export(net, path, input_shape=None)``
 writes the network *in its testing phase* as a standard ONNX model (opset 17,
 which ONNX Runtime 1.20 runs) whose first axis is dynamic: any batch size, or
 any sequence length for a classic recurrent network. The graph is built with

@@ -87,7 +87,7 @@ def test_optimizer_reaches_both_layers_each_with_its_own_state():
     layer.optimizer = optimizer
     assert layer.optimizer is optimizer and layer.forward_layer.optimizer is optimizer
     twin = layer.backward_layer.optimizer
-    assert twin is not optimizer and twin.is_linked(optimizer)
+    assert twin is not optimizer and twin.source is optimizer
     assert layer.parameter_optimizers() == {"weights": optimizer, "backward_weights": twin}
     before = {name: value.copy() for name, value in layer.parameters().items()}
     y = layer.forward(np.random.normal(size=(2, 3, 4)))
@@ -104,7 +104,7 @@ def test_a_given_layers_optimizer_becomes_both_layers():
     cell = LSTM.LSTM(4, 5)
     cell.optimizer = Optimizers.Sgd(0.1)
     layer = Bidirectional.Bidirectional(cell)
-    assert layer.backward_layer.optimizer.is_linked(cell.optimizer)
+    assert layer.backward_layer.optimizer.source is cell.optimizer
 
 
 def test_initialize_draws_both_layers():
@@ -151,7 +151,7 @@ def test_in_a_network_it_trains_and_snapshots():
             return x, y
     net.data_layer = Data()
     twin = net.layers[0].backward_layer.optimizer
-    assert twin is not None and twin.is_linked(net.optimizer)
+    assert twin is not None and twin.source is net.optimizer
     snapshot = net.snapshot()
     net.train(60)
     assert net.loss[-1] < 0.2 * net.loss[0]

@@ -20,6 +20,7 @@ import checkpoint
 from Data.idx import IDXError, read_idx, write_idx
 from Layers import (GRU, LSTM, RNN, Base, BatchNormalization, Conv, Dropout, Flatten,
                     FullyConnected, Initializers, Pooling, ReLU, Sigmoid, SoftMax, TanH)
+from Layers._layer import learned_state
 from Models import LeNet
 from Optimization import Loss, Optimizers, Schedules
 
@@ -52,7 +53,7 @@ def every_layer_network(optimizer):
 def assert_same(a, b):
     assert [type(x) for x in a.layers] == [type(y) for y in b.layers]
     for x, y in zip(a.layers, b.layers):
-        sx, sy = Base.learned_state(x), Base.learned_state(y)
+        sx, sy = learned_state(x), learned_state(y)
         assert sx.keys() == sy.keys()
         for name in sx:
             np.testing.assert_array_equal(sx[name], sy[name])
@@ -344,7 +345,7 @@ def test_lenet_load_refuses_another_network(tmp_path):
     net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
     net.append_layer(FullyConnected.FullyConnected(2, 2))
     net.save(tmp_path / "small.ckpt")
-    with pytest.raises(checkpoint.CheckpointError, match="small.ckpt: holds a NeuralNetwork, "
+    with pytest.raises(ValueError, match="small.ckpt: holds a NeuralNetwork, "
                                                          "not a LeNet"):
         LeNet.LeNet.load(tmp_path / "small.ckpt")
 

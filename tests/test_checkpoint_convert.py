@@ -153,7 +153,7 @@ def forged():
     cases["a state entry that Adam does not hold"] = old_pickle(moments)
     negative = network()
     negative.optimizer.learning_rate = 1e-3
-    negative.optimizer._hyper["learning_rate"] = -1.0
+    negative.optimizer.__dict__["learning_rate"] = -1.0       # past the check on assignment
     cases["a negative learning rate"] = old_pickle(negative)
     return cases
 

@@ -41,7 +41,8 @@ from Data.MNIST import FILES
 from Data.idx import write_idx
 from Layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Initializers, LSTM,
                     Pooling, ReLU, RNN, SoftMax)
-from Layers.Base import BaseLayer, TrainableLayer
+from Layers.Base import BaseLayer
+from Layers._layer import TrainableLayer
 from Models import LeNet
 from Optimization import Constraints, Loss, Optimizers, Schedules
 

@@ -278,7 +278,7 @@ def test_the_course_sheet_layers_pass_check_layer():
 def test_course_sheet_layers_save_load_and_resume_bit_identically(tmp_path):
     a, b = resume_from_python(tmp_path, lambda: Optimizers.Adam(1e-2), sheet_layers)
     assert type(b.layers[0]) is SheetFullyConnected and b.layers[1].alpha == 0.1
-    assert b.layers[0].optimizer.is_linked(b.optimizer)       # Adam's moments came back
+    assert b.layers[0].optimizer.source is b.optimizer        # Adam's moments came back
     assert_same_run(a, b)
 
 

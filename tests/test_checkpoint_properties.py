@@ -225,7 +225,7 @@ def test_schedules_and_early_stopping_round_trip_in_a_run(tmp_path, schedule):
     loaded, training = checkpoint.read(tmp_path / "run.ckpt")
     for kind, obj in (("schedule", schedule), ("early_stopping", stopper)):
         again = training[kind]
-        assert type(again) is type(obj) and again.get_config() == obj.get_config()
+        assert type(again) is type(obj) and checkpoint.config_of(again) == checkpoint.config_of(obj)
         for key, value in obj.state_dict().items():
             if key != "best_state":
                 assert again.state_dict()[key] == value

@@ -86,15 +86,47 @@ def test_the_cycle_finder_finds_a_lazy_circle():
 
 def test_the_graph_sees_imports_inside_functions():
     edges = graph()
-    assert "checkpoint" in edges["NeuralNetwork"] and "Layers.Base" in edges["NeuralNetwork"]
+    assert "checkpoint" in edges["NeuralNetwork"]           # imported inside save and load
     assert "Data.MNIST" in edges["Models.LeNet"]          # imported inside LeNet.train
 
 
-def test_persistence_sits_below_the_framework():
-    """checkpoint imports nothing of the framework: layers, optimizers, network and models
-    import it (to register themselves and to save)."""
+WORKSHOP = ("checkpoint", "_commandline", "onnx_export")
+
+
+def in_package(module, packages):
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_the_core_never_imports_persistence_export_or_the_command_lines():
+    """Not even inside a function (issue 27): layers, optimizers, data and models are read
+    from the outside; the network reaches persistence only in the classic save/load."""
     edges = graph()
-    below = {m for m in edges if m == "checkpoint" or m.startswith("checkpoint.")}
+    for module, targets in edges.items():
+        if in_package(module, ("Layers", "Optimization", "Data", "Models")):
+            assert not {t for t in targets if in_package(t, WORKSHOP)}, module
+    assert {t for t in edges["NeuralNetwork"] if in_package(t, WORKSHOP)} == {"checkpoint"}
+    tree = ast.parse((ROOT / "NeuralNetwork.py").read_text())
+    top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert all("checkpoint" not in ast.unparse(node) for node in top)
+    functions = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                 and any(isinstance(n, ast.Import) and n.names[0].name == "checkpoint"
+                         for n in ast.walk(node))]
+    assert functions == ["save", "load"]
+
+
+def test_the_check_sees_an_import_of_persistence_in_a_layer(tmp_path):
+    """The check above would fail on the old Layers/Base.py (``import checkpoint``)."""
+    bad = tmp_path / "Base.py"
+    bad.write_text("def get_config(self):\n    import checkpoint\n")
+    modules = project_modules()
+    assert "checkpoint" in imports("Layers.Base", bad, modules)
+
+
+def test_persistence_imports_no_framework_module():
+    """checkpoint knows the framework's classes by name from its one table (FRAMEWORK) and
+    imports none of them: the network's save/load may import it without a circle."""
+    edges = graph()
+    below = {m for m in edges if in_package(m, ("checkpoint",))}
     for module in below:
         assert edges[module] <= below | {"_checks", "_files"}, (module, edges[module] - below)
     assert not cycles(edges), "a cycle"

@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 import NeuralNetwork
+import onnx_export
 from Layers import Embedding, FullyConnected, GRU, LastStep, LSTM, ReLU, RNN, SoftMax, TanH
 from Models import CharModel, RowMNIST  # noqa: F401  (their checkpoints load as themselves)
 from tests.test_onnx import DTYPES, assert_close, export_and_compare, network, run_onnx
@@ -55,7 +56,7 @@ def test_per_step_layers_and_last_step(name, dtype, batch, tmp_path):
 def test_token_models_take_int64_tokens_of_any_length(name, dtype, batch, tmp_path):
     net = network(TOKEN_MODELS[name](dtype), dtype)
     path = str(tmp_path / "model.onnx")
-    net.export_onnx(path)                             # input_shape: (None,), time dynamic
+    onnx_export.export(net, path)                             # input_shape: (None,), time dynamic
     source = onnx.load(path).graph.input[0].type.tensor_type
     assert [d.dim_param for d in source.shape.dim] == ["batch", "time"]
     assert source.elem_type == onnx.TensorProto.INT64
@@ -76,7 +77,7 @@ def test_token_models_take_int64_tokens_of_any_length(name, dtype, batch, tmp_pa
 def test_a_sequence_layer_refuses_an_input_shape_by_name(layers, shape, message, tmp_path):
     net = network(layers(), np.float64)
     with pytest.raises(ValueError, match=message):
-        net.export_onnx(tmp_path / "model.onnx", shape)
+        onnx_export.export(net, tmp_path / "model.onnx", shape)
     assert os.listdir(tmp_path) == []
 
 
@@ -84,7 +85,7 @@ def test_a_sequence_layer_refuses_an_input_shape_by_name(layers, shape, message,
 def test_shipped_sequence_models_export(name, tmp_path):
     """The shipped row-MNIST and surname models run in ONNX Runtime as in net.test."""
     net = NeuralNetwork.load(f"trained/{name}.ckpt")
-    path = net.export_onnx(tmp_path / f"{name}.onnx")
+    path = onnx_export.export(net, tmp_path / f"{name}.onnx")
     rng = np.random.default_rng(0)
     first = net.layers[0]
     x = rng.integers(0, first.vocabulary_size, (5, 7)) if isinstance(first, Embedding.Embedding) \

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import NeuralNetwork
 from Data import Names
 from Layers import FullyConnected, Initializers, SoftMax
-from Layers.Base import snapshot_state
+from Layers._layer import snapshot_state
 from Models import CharModel
 from Optimization import Loss, Optimizers
 from checkpoint import StateError

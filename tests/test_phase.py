@@ -53,7 +53,7 @@ def test_test_leaves_batch_normalization_and_dropout_in_the_testing_phase():
 def test_evaluate_leaves_the_testing_phase_too():
     net = course_network()
     net.evaluate(*net.data_layer.get_test_set())
-    assert net.phase is True
+    assert net.phase == "test"
 
 
 def test_validation_between_epochs_leaves_the_next_epoch_training_with_dropout():
@@ -64,7 +64,7 @@ def test_validation_between_epochs_leaves_the_next_epoch_training_with_dropout()
     # IrisData has 100 training samples: 2 steps per epoch, then one validation forward.
     assert [phase for phase, _ in spy.seen] == [False, False, True, False, False, True]
     assert all(dropped for phase, dropped in spy.seen if not phase)   # dropout was active
-    assert net.phase is False and not net.layers[0].testing_phase    # ends in training
+    assert net.phase == "train" and not net.layers[0].testing_phase    # ends in training
 
 
 @pytest.mark.parametrize("epochs", [None, 1])
@@ -86,4 +86,4 @@ def test_a_callback_that_tests_does_not_stop_training_in_the_training_phase(epoc
     assert len(steps) == 3 if epochs is None else len(steps) == 4
     assert all(phase is False and dropped for phase, dropped in steps)
     assert all(phase is True for phase, _ in spy.seen[1::2])
-    assert net.phase is False
+    assert net.phase == "train"

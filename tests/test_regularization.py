@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from Layers import BatchNormalization, Conv, FullyConnected, LSTM, RNN
-from Layers.Base import TrainableLayer
+from Layers._layer import TrainableLayer
 from Optimization import Constraints, Optimizers
 
 

@@ -21,6 +21,7 @@ import checkpoint
 import NeuralNetwork
 import TrainLeNet
 import TrainSequences
+import onnx_export
 from _commandline import paths
 from Data.Names import NamesData
 from Data.idx import write_idx
@@ -44,7 +45,7 @@ def small_network():
 # Every writer of the Python API, as (name in its errors, write to a path).
 WRITERS = {
     "checkpoint.save": lambda path: small_network().save(path),
-    "export_onnx": lambda path: small_network().export_onnx(path),
+    "export_onnx": lambda path: onnx_export.export(small_network(), path),
     "plots": lambda path: plots.curves([{"epoch": 1, "train_loss": 1.0}], path),
     "write_idx": lambda path: write_idx(path, np.zeros(3, np.uint8)),
 }
@@ -121,7 +122,7 @@ def test_the_refusal_comes_before_the_export_does_any_work(tmp_path, monkeypatch
     import onnx_export
     monkeypatch.setattr(onnx_export, "_float_type", lambda *a: pytest.fail("work was done"))
     with pytest.raises(PermissionError, match="FIFO"):
-        small_network().export_onnx(fifo)
+        onnx_export.export(small_network(), fifo)
 
 
 def test_the_command_lines_ask_the_same_rule(tmp_path):
