@@ -11,8 +11,6 @@
 After ``test`` come the framework's additions: the divergence guard (``step``), epochs
 (``Optimization/Trainer.py``) and the doors persistence uses (``checkpoint``).
 """
-import math
-
 import numpy as np
 
 import _checks
@@ -43,8 +41,7 @@ class NeuralNetwork:
         self.history = []
         self.epoch_progress = (0, 0.0, 0)
         self.input_shape = None
-        self._label = None
-        self._batch_loss = None     # the loss layer's value of the last forward
+        self._label = self._batch_loss = None     # the last forward's labels and loss value
         self._guard = Guard()
 
     def __repr__(self):
@@ -72,13 +69,11 @@ class NeuralNetwork:
 
     @phase.setter
     def phase(self, value):
-        if isinstance(value, str):
-            names = {"train": False, "training": False, "test": True, "testing": True}
-            if value.lower() not in names:
-                _checks.fail("NeuralNetwork.phase", "'train' or 'test' (or a bool)", value)
-            value = names[value.lower()]
+        names = {"train": False, "training": False, "test": True, "testing": True}
+        if isinstance(value, str) and value.lower() not in names:
+            _checks.fail("NeuralNetwork.phase", "'train' or 'test' (or a bool)", value)
         for layer in self.layers:
-            layer.testing_phase = bool(value)
+            layer.testing_phase = names[value.lower()] if isinstance(value, str) else bool(value)
 
     def append_layer(self, layer):
         """Append ``layer``; a trainable one gets its optimizer copy and is initialized."""
@@ -222,7 +217,7 @@ class NeuralNetwork:
         """Put back a ``state_dict()``; ``epoch_progress`` must be one an epoch can reach."""
         steps, loss_sum, samples = state["epoch_progress"]
         if not (0 <= steps <= samples and (steps == 0) == (samples == 0)
-                and math.isfinite(loss_sum) and (samples or loss_sum == 0)):
+                and np.isfinite(loss_sum) and (samples or loss_sum == 0)):
             raise _checks.StateError("epoch_progress", f"expected (steps, loss sum, samples) of an "
                                      f"epoch, steps <= samples, got {state['epoch_progress']}")
         self.loss = np.asarray(state["loss"], np.float64).tolist()
@@ -231,6 +226,11 @@ class NeuralNetwork:
 
     def save(self, filename):
         save(filename, self)
+
+    def export_onnx(self, path, input_shape=None):
+        """This network in its testing phase as an ONNX model (``onnx_export.export``)."""
+        import onnx_export      # as save does checkpoint: the workshop only when asked for
+        return onnx_export.export(self, path, input_shape)
 
 
 def save(filename, net):

@@ -107,6 +107,11 @@ def plural(count, word):
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+class CheckpointError(ValueError):
+    """A file is not a valid checkpoint (or not the model asked for); the message names the
+    file and the problem. Raised by persistence, and by a model's ``load`` (``LeNet.load``)."""
+
+
 class StateError(ValueError):
     """Raised by a ``load_state_dict``: ``key`` names the state entry that is wrong.
 

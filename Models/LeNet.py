@@ -22,6 +22,7 @@ recognition", Proc. IEEE 1998.
 """
 import numpy as np
 
+import _checks
 import NeuralNetwork
 from Layers import Conv, Flatten, FullyConnected, Initializers, Pooling, ReLU, SoftMax
 from Optimization import Loss, Optimizers
@@ -125,7 +126,7 @@ class LeNet(NeuralNetwork.NeuralNetwork):
         """Read a LeNet checkpoint written by ``save`` (see ``NeuralNetwork.load``)."""
         net = NeuralNetwork.load(filename, data_layer)
         if not isinstance(net, LeNet):
-            raise ValueError(f"{filename}: holds a {type(net).__name__}, "
+            raise _checks.CheckpointError(f"{filename}: holds a {type(net).__name__}, "
                              f"not a LeNet (use NeuralNetwork.load)")
         return net
 

@@ -345,7 +345,7 @@ def test_lenet_load_refuses_another_network(tmp_path):
     net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
     net.append_layer(FullyConnected.FullyConnected(2, 2))
     net.save(tmp_path / "small.ckpt")
-    with pytest.raises(ValueError, match="small.ckpt: holds a NeuralNetwork, "
+    with pytest.raises(checkpoint.CheckpointError, match="small.ckpt: holds a NeuralNetwork, "
                                                          "not a LeNet"):
         LeNet.LeNet.load(tmp_path / "small.ckpt")
 

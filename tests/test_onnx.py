@@ -422,3 +422,19 @@ def test_other_bad_calls_are_refused(tmp_path):
     with pytest.raises(TypeError, match="expected a float32 or float64 network, got 'float16'"):
         onnx_export.export(half, tmp_path / "m.onnx")
     assert os.listdir(tmp_path) == []
+
+
+def test_the_network_exports_itself_as_the_exporter_does(tmp_path):
+    """net.export_onnx is the Python API of the last release (issue 26 speaks of it): it
+    stays, as a door that imports the exporter only when asked."""
+    np.random.seed(0)
+    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1e-3))
+    for layer in (FullyConnected.FullyConnected(4, 3), SoftMax.SoftMax()):
+        net.append_layer(layer)
+    x = np.random.rand(5, 4)
+    net.export_onnx(tmp_path / "a.onnx"), onnx_export.export(net, tmp_path / "b.onnx")
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+    assert_close(run_onnx(str(tmp_path / "a.onnx"), x), net.test(x), np.float64)
+    with pytest.raises(PermissionError, match="nothing was written"):
+        os.mkfifo(tmp_path / "fifo")
+        net.export_onnx(tmp_path / "fifo")
