@@ -7,13 +7,18 @@ optimizers' out-of-place steps), so references to the arrays of after a finite f
 are a snapshot. A non-finite loss or running statistic puts back the state that gave the
 last finite loss; a non-finite parameter or optimizer state after the update puts back
 the state of before the update.
+
+A layer written the course-sheet way (no ``learned_state``, no ``parameter_optimizers()``)
+is guarded by the rule persistence saves it by (``_state.py``): its public float arrays,
+its learned floats and the state of its ``optimizer`` property.
 """
 import contextlib
 import math
 
 import numpy as np
 
-from Layers._layer import learned_state, restore_state, snapshot_state
+from _state import is_float, is_float_array, own_optimizer, public_state
+from Layers._layer import learned_state, restore_state
 
 
 class TrainingDiverged(ValueError):
@@ -62,7 +67,7 @@ class Guard:
             raise TrainingDiverged(
                 f"NeuralNetwork.train: {what} in the update {where}; the parameters and "
                 f"optimizer state before it were kept (is the learning rate too large, or the "
-                f"batch beyond what {broken[1].dtype} holds?)")
+                f"batch beyond what {np.asarray(broken[1]).dtype} holds?)")
         return loss
 
 
@@ -70,7 +75,15 @@ def _guard_state(layers):
     """References to every learned array and each parameter optimizer's state."""
     optimizers = [(optimizer, optimizer.state_dict()) for optimizer in _optimizers(layers)
                   if callable(getattr(optimizer, "state_dict", None))]
-    return snapshot_state(layers, copy=False), optimizers
+    return [dict(_layer_state(layer)) for layer in layers], optimizers
+
+
+def _layer_state(layer):
+    """``learned_state``, or for a layer without the framework's hooks ``public_state``."""
+    state = learned_state(layer)
+    if not state and not callable(getattr(layer, "parameter_optimizers", None)):
+        state = public_state(layer)
+    return state
 
 
 def _restore(layers, state):
@@ -98,7 +111,10 @@ def non_finite_state(layers):
 
 def _parameter_optimizers(layer):
     optimizers = getattr(layer, "parameter_optimizers", None)
-    return (optimizers() or {}) if callable(optimizers) else {}
+    if callable(optimizers):
+        return optimizers() or {}
+    own = own_optimizer(layer)          # a course-sheet layer's one optimizer
+    return {} if own is None else {"optimizer": own}
 
 
 def _optimizers(layers):
@@ -118,14 +134,14 @@ def _non_finite(layers, forward_only=False):
             return
         for i, layer in enumerate(layers):
             here = f"of layer {i} ({type(layer).__name__})"
-            for name, value in learned_state(layer).items():
+            for name, value in _layer_state(layer).items():
                 yield f"{name} {here}", value
             for name, optimizer in _parameter_optimizers(layer).items():
                 if callable(getattr(optimizer, "state_dict", None)):
                     for field, value in optimizer.state_dict().items():
                         yield f"{type(optimizer).__name__}'s {field} of {name} {here}", value
     for name, value in arrays():
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        if (is_float_array(value) or is_float(value)) and not np.isfinite(value).all():
             return name, value
     return None
 
@@ -133,7 +149,8 @@ def _non_finite(layers, forward_only=False):
 def _non_finite_gradient(layers):
     """``(name, array)`` of the first gradient of a parameter holding NaN or inf, else None."""
     for i, layer in enumerate(layers):
-        for name in (layer.parameters() if callable(getattr(layer, "parameters", None)) else ()):
+        for name in (layer.parameters() if callable(getattr(layer, "parameters", None))
+                     else _layer_state(layer)):
             value = getattr(layer, "gradient_" + name, None)
             if isinstance(value, np.ndarray) and not np.isfinite(value).all():
                 return f"gradient_{name} of layer {i} ({type(layer).__name__})", value

@@ -35,6 +35,10 @@ import numpy as np
 
 from . import registry
 from .archive import DOCUMENT
+from _state import (has_own_optimizer, is_float, is_float_array, learned_scalars, public_arrays,
+                    public_names)
+from _state import value as _value
+
 from .registry import FLOAT_DTYPES, classes, config_of, describe, name_of, state_of
 
 FORMAT = "numpy-dl-checkpoint"
@@ -138,59 +142,33 @@ def layer_doc(layer, net, writer, where):
 
 
 def _like(state, parameter):
-    """An optimizer's state with its float arrays in the dtype of its parameter, at least
-    float32 (a layer whose weights were converted has moments that follow at the next step;
-    a float16 parameter's are kept in float32, see ``Optimizers``)."""
-    dtype = _state_dtype(parameter)
-    return {k: v.astype(dtype, copy=False)
-            if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in state.items()}
+    """An optimizer's state as the optimizer holds it: each float array in the parameter's
+    dtype or in float32 (ours keep a float16 parameter's moments in float32, a teacher's
+    may keep them in float16: both load back as they were). A state of another dtype (the
+    weights were converted since the last step; the next step makes it follow) is saved
+    in the parameter's dtype, at least float32."""
+    allowed = _state_dtypes(parameter)
+    return {k: v.astype(np.promote_types(parameter.dtype, np.float32), copy=False)
+            if is_float_array(v) and v.dtype not in allowed else v for k, v in state.items()}
 
 
-def _state_dtype(parameter):
-    return np.promote_types(parameter.dtype, np.float32)
-
-
-def has_own_optimizer(layer):
-    """A trainable layer without ``parameter_optimizers()`` (written the course-sheet way):
-    its ``optimizer`` property is saved and given back."""
-    return bool(getattr(layer, "trainable", False)) and hasattr(layer, "optimizer") and \
-        not callable(getattr(layer, "parameter_optimizers", None))
-
-
-def public_names(obj):
-    """``obj``'s public attributes and its public properties with a setter."""
-    names = [n for n in vars(obj) if not n.startswith("_")]
-    return names + [n for n in dir(type(obj)) if not n.startswith("_") and n not in names and
-                    isinstance(getattr(type(obj), n, None), property) and
-                    getattr(type(obj), n).fset is not None]
-
-
-def public_arrays(obj):
-    """The names among ``public_names(obj)`` that hold float ndarrays."""
-    return sorted(n for n in public_names(obj) if _is_float_array(_value(obj, n)))
+def _state_dtypes(parameter):
+    """The dtypes an optimizer may hold a parameter's state in: the parameter's, float32."""
+    return {np.dtype(parameter.dtype), np.dtype(np.float32)}
 
 
 def kept_names(layer):
-    """``(arrays, unset)`` of a layer just built without a state of its own: the public
-    attributes that hold float arrays, and for a trainable layer those left None (weights
-    that ``initialize`` makes). Gradients (``gradient_*``) are not kept: the next
-    ``backward`` makes them. See ``layer_state``."""
+    """``(arrays, floats, unset)`` of a layer just built without a state of its own: the
+    public attributes that hold float arrays, those that hold Python floats (a learned
+    scalar's place), and for a trainable layer those left None (weights that
+    ``initialize`` makes). Gradients (``gradient_*``) are not kept: the next ``backward``
+    makes them. See ``layer_state``."""
     names = [n for n in public_names(layer) if not n.startswith("gradient_")]
-    arrays = [n for n in names if _is_float_array(_value(layer, n))]
+    arrays = [n for n in names if is_float_array(_value(layer, n))]
+    floats = [n for n in names if is_float(_value(layer, n))]
     unset = [n for n in names if _value(layer, n) is None] \
         if getattr(layer, "trainable", False) else []
-    return sorted(arrays), sorted(unset)
-
-
-def _is_float_array(value):
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
-
-
-def _value(obj, name):
-    try:
-        return getattr(obj, name)
-    except Exception:               # a property that cannot answer (yet) holds nothing
-        return None
+    return sorted(arrays), sorted(floats), sorted(unset)
 
 
 def layer_state(layer, where):
@@ -198,7 +176,9 @@ def layer_state(layer, where):
     empty (one written the course-sheet way) its public float arrays, among the public
     attributes that the same layer just built from its config has (``kept_names``:
     ``weights``, ``bias``, or in a trainable layer a ``weights = None`` that ``initialize``
-    fills; no gradient). What ``forward`` adds later is the cache of the last batch and
+    fills; no gradient), and its learned Python floats (``_state.learned_scalars``: an
+    attribute ``alpha`` with a number ``gradient_alpha``) where the new layer has a float
+    in that place. What ``forward`` adds later is the cache of the last batch and
     is not saved.
 
     A layer is refused (``TypeError``, naming it and the array) when an array it learned
@@ -206,15 +186,17 @@ def layer_state(layer, where):
     of a trainable layer, that is not saved.
     """
     state = dict(state_of(layer))
+    scalars = learned_scalars(layer)
     if not state:
-        arrays, unset = kept_names(built(layer))
+        arrays, floats, unset = kept_names(built(layer))
         state = {name: _value(layer, name) for name in arrays + unset
-                 if _is_float_array(_value(layer, name))}
-    # Learned, whatever the constructor did: an array with a gradient, and the weights of
-    # a trainable layer (the course's contract).
+                 if is_float_array(_value(layer, name))}
+        state.update({name: float(_value(layer, name)) for name in scalars if name in floats})
+    # Learned, whatever the constructor did: an array or a float with a gradient, and the
+    # weights of a trainable layer (the course's contract).
     learned = {name[9:] for name in dir(layer) if name.startswith("gradient_") and
-               isinstance(_value(layer, name), np.ndarray)}
-    if getattr(layer, "trainable", False) and _is_float_array(_value(layer, "weights")):
+               isinstance(_value(layer, name), np.ndarray)} | set(scalars)
+    if getattr(layer, "trainable", False) and is_float_array(_value(layer, "weights")):
         learned.add("weights")
     lost = sorted(learned - set(state))
     if lost:
@@ -359,17 +341,20 @@ def read_layer(r, doc, where):
 
 def _read_public(r, layer, doc, state, where):
     """The public float arrays of a layer without a state of its own (``layer_state``):
-    each one the new layer has, in its dtype and shape; and for an attribute it leaves
-    None (``weights`` that initialize makes), an array of any float dtype and shape."""
-    arrays, unset = kept_names(layer)
-    if set(arrays) - set(state) or set(state) - set(arrays) - set(unset):
+    each one the new layer has, in its dtype and shape; for an attribute it leaves None
+    (``weights`` that initialize makes), an array of any float dtype and shape; for one
+    that holds a float (a learned scalar), a finite number."""
+    arrays, floats, unset = kept_names(layer)
+    if set(arrays) - set(state) or set(state) - set(arrays) - set(unset) - set(floats):
+        may = sorted(unset + floats)
         r.fail(f"{where}.state", f"expected the entries {arrays}"
-                                 f"{f' (and may hold {sorted(unset)})' if unset else ''}, "
+                                 f"{f' (and may hold {may})' if may else ''}, "
                                  f"got {r.short(sorted(state))}")
     for name in state:
-        setattr(layer, name, read_value(r, state[name], f"{where}.state.{name}",
-                                        like=_value(layer, name), fill=True) if name in arrays
-                else r.array(state[name], f"{where}.state.{name}", None))
+        here = f"{where}.state.{name}"
+        setattr(layer, name, read_value(r, state[name], here, like=_value(layer, name), fill=True)
+                if name in arrays else r.float(state[name], here) if name in floats
+                else r.array(state[name], here, None))
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 
@@ -413,7 +398,7 @@ def read_layer_optimizer(r, layer, doc, where, shared):
         # A course-sheet layer's one optimizer: its arrays are shaped like one of the
         # layer's arrays (which one it updates, the layer alone knows).
         optimizers, parameters = {"optimizer": layer.optimizer}, None
-        arrays = [getattr(layer, name) for name in public_arrays(layer)]
+        arrays = [getattr(layer, name) for name in public_arrays(layer)]  # gradients aside
         shapes = {(a.dtype, a.shape) for a in arrays}
     states = r.obj(doc["state"], f"{where}.state", tuple(optimizers))
     for name, optimizer in optimizers.items():
@@ -430,9 +415,11 @@ def read_layer_optimizer(r, layer, doc, where, shared):
             elif not isinstance(value, str):
                 values[field] = read_number(r, value, at)
             elif parameters is not None:
-                # An optimizer's state arrays have its parameter's shape, and its dtype (at least float32).
-                values[field] = read_value(
-                    r, value, at, parameters[name].astype(_state_dtype(parameters[name]), copy=False))
+                # An optimizer's state arrays have its parameter's shape, and its dtype or
+                # float32 (``_like``), read back in the dtype saved.
+                parameter = parameters[name]
+                values[field] = r.array(value, at, None, shapes={
+                    (dtype, parameter.shape) for dtype in _state_dtypes(parameter)})
             else:
                 values[field] = r.array(value, at, None, shapes=shapes)
         r.load_state(optimizer, values, here)
