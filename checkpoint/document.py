@@ -135,8 +135,8 @@ def layer_doc(layer, net, writer, where):
         shared = getattr(first, "source", None) is net.optimizer
         doc["optimizer"] = {
             "shared": shared, "own": None if shared else optimizer_doc(first, where),
-            "state": {name: writer.encode(_like(opt.state_dict(), state[name]) if cast
-                                          else opt.state_dict(), f"{where}.optimizer.{name}")
+            "state": {name: writer.encode(_like(state_of(opt), state[name]) if cast
+                                          else state_of(opt), f"{where}.optimizer.{name}")
                       for name, opt in optimizers.items()}}
     return doc
 

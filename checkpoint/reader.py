@@ -22,7 +22,7 @@ import numpy as np
 
 from .archive import DOCUMENT, SEAL
 from .errors import CheckpointError, StateError
-from .registry import FLOAT_DTYPES, classes, constructor_args, defaults, required_args
+from .registry import FLOAT_DTYPES, classes, constructor_args, defaults, load_state_of, required_args
 
 MAX_FILE_BYTES = 4 << 30          # a checkpoint is read into memory whole
 MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
@@ -179,9 +179,13 @@ class Reader:
             self.load_state(layer, state, where, method="check_state")
 
     def load_state(self, obj, state, where, method="load_state_dict"):
-        """``obj.load_state_dict(state)``; its complaints name the place in the file."""
+        """``obj.load_state_dict(state)`` (``load_state_of``: an object without one takes only
+        ``{}``); its complaints name the place in the file."""
         try:
-            getattr(obj, method)(state)
+            if method == "load_state_dict":
+                load_state_of(obj, state)
+            else:
+                getattr(obj, method)(state)
         except StateError as err:
             self.fail(f"{where}.{err.key}" if err.key else where, err.reason)
         except (TypeError, ValueError) as err:

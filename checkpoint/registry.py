@@ -153,10 +153,16 @@ def defaults(cls):
 def config_from_attributes(obj):
     """The default config: each constructor argument read back from the attribute of the
     same name, as plain data (``dtype`` from ``obj.dtype``; an object the registry knows,
-    an optimizer's regularizer, as ``describe`` gives it)."""
+    an optimizer's regularizer, as ``describe`` gives it). A constructor argument without
+    a same-named attribute is a ``TypeError`` naming it."""
     owner = type(obj).__name__
     config = {}
     for arg in constructor_args(type(obj)):
+        if not hasattr(obj, arg):
+            raise TypeError(f"checkpoint.save: cannot save a {owner}: its constructor argument "
+                            f"{arg!r} is not kept as the attribute {arg!r} (the default config "
+                            f"reads each argument back from the same-named attribute): keep it "
+                            f"as self.{arg}, or define {owner}.get_config()")
         value = getattr(obj, arg)
         kind = _kind_of(value)
         config[arg] = plain(value, f"{owner}.{arg}") if kind is None else \
