@@ -194,19 +194,20 @@ class NeuralNetwork:
         """A table of the layers, their output shapes and parameter counts (``Trainer.summary``)."""
         return Trainer.summary(self, input_shape)
 
-    def get_config(self):           # persistence's doors: the network's settings (none)
-        return {}
+    def get_config(self):   # persistence's doors: a subclass's own constructor arguments
+        return _checks.own_config(self, NeuralNetwork)
 
     @classmethod
     def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
                     bias_initializer=None, loss_layer=None):
-        """A network with already built ``layers`` (their optimizers are the caller's)."""
-        unknown = set(config) - {"dtype"}
+        """Built ``layers`` (optimizers the caller's); ``get_config``'s entries as attributes."""
+        own = set(_checks.constructor_args(cls)) - set(_checks.constructor_args(NeuralNetwork))
+        unknown = set(config) - {"dtype"} - own
         if unknown:
             raise TypeError(f"{cls.__name__}.from_config: unknown config entries {sorted(unknown)}")
-        net = cls.__new__(cls)
+        net = cls.__new__(cls)      # not __init__: a subclass's may build layers of its own
         NeuralNetwork.__init__(net, optimizer, weights_initializer, bias_initializer)
-        net.layers, net.loss_layer = list(layers), loss_layer
+        vars(net).update({k: config[k] for k in own & set(config)}, layers=list(layers), loss_layer=loss_layer)
         return net
 
     def state_dict(self):

@@ -130,6 +130,19 @@ def constructor_args(cls):
     return list(_constructor_args(cls))
 
 
+def own_config(obj, base):
+    """The constructor arguments of ``type(obj)`` that ``base``'s lacks (a subclass's own),
+    read back from same-named attributes; ``TypeError`` naming one that is not kept so."""
+    config = {}
+    for arg in (a for a in constructor_args(type(obj)) if a not in constructor_args(base)):
+        if not hasattr(obj, arg):
+            raise TypeError(f"{type(obj).__name__}.get_config: the constructor argument {arg!r} "
+                            f"is not kept as the attribute {arg!r}: keep it as self.{arg}, or "
+                            f"define get_config() and from_config()")
+        config[arg] = getattr(obj, arg)
+    return config
+
+
 @functools.lru_cache(maxsize=None)      # read at every training step (the guard's state_dict)
 def _constructor_args(cls):
     if cls.__init__ is object.__init__:

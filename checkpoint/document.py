@@ -90,7 +90,8 @@ def optimizer_doc(optimizer, where="the optimizer"):
 def network_doc(net, writer):
     """The document of ``net`` without its training run (``training`` is set by the caller)."""
     lineage = registry.lineage(net)
-    config = dict(net.get_config())
+    config = {k: registry.plain(v, f"{type(net).__name__}.{k}")
+              for k, v in net.get_config().items()}
     dtype = config.pop("dtype", None)
     state = net.state_dict()
     initializers = {key: None if getattr(net, key) is None else

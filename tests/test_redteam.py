@@ -235,10 +235,6 @@ class TemperedNet(NeuralNetwork.NeuralNetwork):
 checkpoint.register(TemperedNet)
 
 
-@pytest.mark.xfail(strict=True, reason="NeuralNetwork.get_config is {} for every subclass and "
-                   "from_config bypasses __init__: a registered subclass's own constructor "
-                   "argument is neither saved nor refused (and a get_config of its own is "
-                   "refused by from_config as 'unknown config entries')")
 def test_a_registered_network_subclass_keeps_its_own_argument_or_is_refused(tmp_path):
     """TemperedNet(temperature=3) saves, and loads without ``temperature`` at all."""
     np.random.seed(0)
