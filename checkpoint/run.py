@@ -13,6 +13,7 @@ early stopping.
     finished        whether the run ended
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -44,23 +45,42 @@ def read_rng(r, doc, where):
 
 def data_doc(data_layer, writer):
     """The data layer's ``state_dict()`` and NumPy's global random state, or None for a
-    data layer without a state (or one a checkpoint cannot hold: its entries must be
-    numbers, booleans, None or 1-D integer arrays, e.g. an epoch's order and position)."""
-    state = data_layer.state_dict() if callable(getattr(data_layer, "state_dict", None)) \
-        and callable(getattr(data_layer, "load_state_dict", None)) else None
-    if not isinstance(state, dict) or not all(
-            isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, np.generic))
-                                    or (isinstance(v, np.ndarray) and v.dtype.kind in "iu"
-                                        and v.ndim == 1))
-            for k, v in state.items()):
+    data layer without ``state_dict``/``load_state_dict``. Its entries must be numbers,
+    booleans, None, 1-D integer arrays or lists of numbers (an epoch's order and
+    position); another entry is a ``TypeError`` naming it (it would resume differently)."""
+    if not (callable(getattr(data_layer, "state_dict", None)) and
+            callable(getattr(data_layer, "load_state_dict", None))):
         return None
-    return {"state": {k: writer.array(v.astype(np.int64)) if isinstance(v, np.ndarray) else
-                      writer.encode(v, f"data.{k}") for k, v in state.items()},
-            "rng": rng_doc(np.random.get_state(), writer)}
+    owner = f"{type(data_layer).__name__}.state_dict()"
+    state = data_layer.state_dict()
+    if not isinstance(state, dict):
+        raise TypeError(f"checkpoint.save: cannot save the data layer's state: expected "
+                        f"{owner} to be a dict, got {type(state).__name__}")
+    doc = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 1:
+            doc[key] = writer.array(value.astype(np.int64))
+        elif value is None or _number(value) or \
+                (isinstance(value, (list, tuple)) and all(map(_number, value))):
+            doc[key] = writer.encode(value, f"data.{key}")
+        else:
+            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
+                            f"of {owner} ({type(value).__name__}): expected numbers, booleans, "
+                            f"None, 1-D integer arrays or lists of numbers; it would resume "
+                            f"differently")
+        if not isinstance(key, str):
+            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
+                            f"of {owner}: expected string keys")
+    return {"state": doc, "rng": rng_doc(np.random.get_state(), writer)}
+
+
+def _number(value):
+    return isinstance(value, (bool, np.bool_, numbers.Real))
 
 
 def read_data(r, doc):
-    """``{"state": the data layer's state, "rng": a random state}`` of ``data_doc``."""
+    """``{"state": the data layer's state, "rng": a random state}`` of ``data_doc``: a list
+    comes back a list of numbers, an integer array an int64 array."""
     if doc is None:
         return None
     r.obj(doc, "data", ("state", "rng"))
@@ -68,7 +88,9 @@ def read_data(r, doc):
     for key, value in r.mapping(doc["state"], "data.state").items():
         here = f"data.state.{r.key(key)}"
         state[key] = r.array(value, here, np.int64, ndim=1) if isinstance(value, str) else \
-            None if value is None else read_number(r, value, here)
+            None if value is None else \
+            [read_number(r, v, f"{here}[{i}]") for i, v in enumerate(r.list(value, here))] \
+            if isinstance(value, list) else read_number(r, value, here)
     return {"state": state, "rng": read_rng(r, doc["rng"], "data.rng")}
 
 
