@@ -155,7 +155,7 @@ def _like(state, parameter):
 
 def _state_dtypes(parameter):
     """The dtypes an optimizer may hold a parameter's state in: the parameter's, float32."""
-    return {np.dtype(parameter.dtype), np.dtype(np.float32)}
+    return tuple(dict.fromkeys((np.dtype(parameter.dtype), np.dtype(np.float32))))
 
 
 def kept_names(layer):
@@ -418,9 +418,8 @@ def read_layer_optimizer(r, layer, doc, where, shared):
             elif parameters is not None:
                 # An optimizer's state arrays have its parameter's shape, and its dtype or
                 # float32 (``_like``), read back in the dtype saved.
-                parameter = parameters[name]
-                values[field] = r.array(value, at, None, shapes={
-                    (dtype, parameter.shape) for dtype in _state_dtypes(parameter)})
+                values[field] = r.array(value, at, _state_dtypes(parameters[name]),
+                                        shape=parameters[name].shape)
             else:
                 values[field] = r.array(value, at, None, shapes=shapes)
         r.load_state(optimizer, values, here)

@@ -204,7 +204,8 @@ class Reader:
         """The array member ``reference``, its header checked before its data is read.
 
         ``shapes``, instead of ``dtype`` and ``shape``: the allowed ``(dtype, shape)`` pairs;
-        neither (``dtype`` None): any float dtype, any shape (its size is the file's).
+        neither (``dtype`` None): any float dtype, any shape (its size is the file's); a
+        tuple of dtypes: any one of them.
         With ``later``, only the header is checked now and a function ``data(into=None)``
         that reads the data is returned (a layer is built in between). Given ``into``, an
         array of the layer's own of that dtype and shape, the data is read into it instead
@@ -267,6 +268,11 @@ class Reader:
                     self.fail(where, f"{reference}: expected one of the layer's arrays' dtypes "
                                      f"and shapes {_short(sorted((str(d), s) for d, s in shapes))}, "
                                      f"got {str(found)[:60]} {_short(found_shape)}")
+                dtype = found
+            elif isinstance(dtype, tuple):
+                if found not in dtype:
+                    self.fail(where, f"{reference}: expected dtype "
+                                     f"{' or '.join(map(str, dtype))}, got {str(found)[:60]}")
                 dtype = found
             elif dtype is None:
                 if found.name not in FLOAT_DTYPES:
