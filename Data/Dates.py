@@ -30,7 +30,11 @@ format uniformly among those whose years hold it, with ``np.random.default_rng(s
 and keeps each input string once. ``split(seed)`` cuts the first 40 000 / 5 000 / 5 000
 of them into training, validation and test sets, disjoint by input string.
 
-Tokens. Input: ``PAD`` = 0, then the characters of ``INPUT_CHARS`` from 1. Output:
+Tokens. Input: ``PAD`` = 0, then the characters of ``INPUT_CHARS`` from 1; every source
+is padded with PAD at the end to ``INPUT_STEPS`` = 29 tokens, the longest text a format
+writes ("wednesday, september 27, 1994"), in training, validation, test and translation
+alike (``sources``): the encoder reads the padding, so the state it hands the decoder
+depends on how much there is, and one fixed length makes it the same everywhere. Output:
 ``END`` = 0, ``START`` = 1, then ``OUTPUT_CHARS`` ("-" and the digits) from 2. A target
 is the answer then END, 11 tokens; a padded target step is ``PADDING`` (-1), which
 ``labels`` turns into an all-zero row (``CrossEntropyLoss`` then leaves it out), as in
@@ -97,6 +101,12 @@ FORMATS = (
     Format("27-SEP-94", CENTURY, lambda d: f"{d.day:02d}-{_month(d)[:3].upper()}-{d.year % 100:02d}"),
 )
 
+# The longest text any format writes: every day of the leap year 2000 in every format (a
+# text's length depends on the year only through its digits, 4 or 2 in every format's
+# range, and a year holds every month, weekday and day of the month).
+INPUT_STEPS = max(len(f.render(datetime.date(2000, 1, 1) + datetime.timedelta(days=k)))
+                  for f in FORMATS for k in range(366))                              # 29
+
 
 def examples(count, seed=0):
     """``count`` pairs ``(text, iso)`` with distinct texts, drawn as the module says."""
@@ -157,16 +167,25 @@ def decode_target(tokens):
     return "".join(text)
 
 
-def pad(pairs):
-    """Pairs -> ``(inputs, targets)``: int64 ``(n, longest text)`` tokens padded with PAD
-    at the end, and int64 ``(n, TARGET_STEPS)`` targets."""
-    inputs = np.full((len(pairs), max(len(text) for text, _ in pairs)), PAD, dtype=np.int64)
-    targets = np.empty((len(pairs), TARGET_STEPS), dtype=np.int64)
-    for i, (text, iso) in enumerate(pairs):
+def sources(texts):
+    """Texts -> int64 tokens ``(n, INPUT_STEPS)``, each padded with PAD at the end to the
+    one length of every source (the module docstring says why); refuses a text longer than
+    INPUT_STEPS or with characters outside INPUT_CHARS."""
+    inputs = np.full((len(texts), INPUT_STEPS), PAD, dtype=np.int64)
+    for i, text in enumerate(texts):
+        if len(text) > INPUT_STEPS:
+            raise ValueError(f"Data.Dates.sources: expected texts of at most INPUT_STEPS = "
+                             f"{INPUT_STEPS} characters, got {len(text)} in {text!r}")
         tokens = encode(text)
         inputs[i, :len(tokens)] = tokens
-        targets[i] = encode_target(iso)
-    return inputs, targets
+    return inputs
+
+
+def pad(pairs):
+    """Pairs -> ``(inputs, targets)``: int64 ``(n, INPUT_STEPS)`` tokens (``sources``) and
+    int64 ``(n, TARGET_STEPS)`` targets."""
+    targets = np.array([encode_target(iso) for _, iso in pairs], dtype=np.int64)
+    return sources([text for text, _ in pairs]), targets.reshape(len(pairs), TARGET_STEPS)
 
 
 def labels(targets, dtype=np.float64):
@@ -187,11 +206,13 @@ def decoder_inputs(label_batch):
 class DatesData(ArrayData):
     """Dates to ISO as a data layer.
 
-    ``next()`` gives ``(tokens, labels)``: input tokens ``(batch, time)`` of the
-    human-written dates, padded with PAD to the batch's longest, and one-hot labels
+    ``next()`` gives ``(tokens, labels)``: input tokens ``(batch, INPUT_STEPS)`` of the
+    human-written dates, each padded with PAD to INPUT_STEPS, and one-hot labels
     ``(batch, TARGET_STEPS, OUTPUT_VOCABULARY)`` of the answers and END.
-    ``decoder_inputs(labels)`` gives the decoder's input for teacher forcing.
-    ``len()`` is the number of training examples.
+    ``decoder_inputs(labels)`` gives the decoder's input for teacher forcing. The
+    validation and test sets come padded the same way, as does ``Seq2Seq.translate``: the
+    model sees one length of source everywhere. ``len()`` is the number of training
+    examples.
 
     Args:
         batch_size: examples per training batch.
@@ -212,13 +233,12 @@ class DatesData(ArrayData):
         self._test = pad(self.test_pairs)
 
     def _batch(self, inputs, targets):
-        steps = int((inputs != PAD).sum(axis=1).max())          # the longest text
-        return inputs[:, :steps], labels(targets, self.dtype)
+        return inputs, labels(targets, self.dtype)
 
     def get_test_set(self):
-        """``(tokens, labels)`` of every test example, padded to the longest."""
+        """``(tokens, labels)`` of every test example, tokens ``(n, INPUT_STEPS)``."""
         return self._batch(*self._test)
 
     def get_validation_set(self):
-        """``(tokens, labels)`` of every validation example, padded to the longest."""
+        """``(tokens, labels)`` of every validation example, tokens ``(n, INPUT_STEPS)``."""
         return self._batch(*self._validation)

@@ -58,6 +58,19 @@ def test_no_string_names_two_dates(every_rendering):
         Dates.encode(text)
 
 
+def test_input_steps_is_the_longest_text_a_format_writes(every_rendering):
+    longest = max(every_rendering, key=len)
+    assert Dates.INPUT_STEPS == len(longest)
+    tokens = Dates.sources([longest, "9/6/44"])
+    assert tokens.shape == (2, Dates.INPUT_STEPS) and tokens.dtype == np.int64
+    assert [Dates.decode(row) for row in tokens] == [longest, "9/6/44"]
+    np.testing.assert_array_equal(tokens[1, 6:], Dates.PAD)
+    with pytest.raises(ValueError, match=rf"Data\.Dates\.sources: expected texts of at most "
+                                         rf"INPUT_STEPS = {Dates.INPUT_STEPS} characters, got "
+                                         rf"{len(longest) + 1} in '{longest} '"):
+        Dates.sources([longest + " "])
+
+
 def test_two_digit_years_keep_to_one_century():
     # "9/27/94" read over the whole range would be 1994 or 2094.
     two_digits = [fmt for fmt in Dates.FORMATS if "94" in fmt.example and "1994" not in fmt.example]
@@ -112,16 +125,23 @@ def test_characters_outside_the_vocabulary_are_refused():
         Dates.encode_target("1994/09/27")
 
 
-def test_data_layer_serves_padded_batches():
+def test_data_layer_serves_batches_padded_to_one_length():
+    """Every batch, the validation and the test set: INPUT_STEPS tokens, however short the
+    longest text of the batch (the encoder reads the padding; translate pads alike)."""
     np.random.seed(0)
     data = Dates.DatesData(8, sizes=(50, 10, 20))
     assert len(data) == 50
+    widths = set()
+    for _ in range(7):
+        tokens, labels = data.next()
+        assert tokens.shape == (len(labels), Dates.INPUT_STEPS)
+        widths.add(max(len(Dates.decode(row)) for row in tokens))
+    assert min(widths) < Dates.INPUT_STEPS          # some batch's longest text is shorter
     tokens, labels = data.next()
     assert tokens.dtype == np.int64 and tokens.shape[0] == 8
     assert labels.shape == (8, Dates.TARGET_STEPS, Dates.OUTPUT_VOCABULARY)
     np.testing.assert_array_equal(labels.sum(axis=-1), 1)
     texts = [Dates.decode(row) for row in tokens]
-    assert tokens.shape[1] == max(map(len, texts))              # padded to the batch's longest
     answers = dict(data.train_pairs)
     assert [Dates.decode_target(row.argmax(axis=-1)) for row in labels] == \
         [answers[text] for text in texts]
@@ -130,8 +150,9 @@ def test_data_layer_serves_padded_batches():
     np.testing.assert_array_equal(start[:, 0], Dates.START)
     np.testing.assert_array_equal(start[:, 1:], labels.argmax(axis=-1)[:, :-1])
     test_tokens, test_labels = data.get_test_set()
-    assert len(test_tokens) == len(test_labels) == 20
-    assert len(data.get_validation_set()[0]) == 10
+    assert test_tokens.shape == (len(test_labels), Dates.INPUT_STEPS) and len(test_labels) == 20
+    assert data.get_validation_set()[0].shape == (10, Dates.INPUT_STEPS)
+    assert [Dates.decode(row) for row in test_tokens] == [t for t, _ in data.test_pairs]
 
 
 def test_padded_target_steps_are_zero_rows():

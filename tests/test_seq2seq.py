@@ -241,6 +241,23 @@ def test_translate_gives_strings_and_alignments_independent_of_the_batch(trained
                                                    for t in texts]
 
 
+def test_translate_reads_the_sources_padded_as_in_training(trained):
+    """The encoder reads the padding and training pads every source to INPUT_STEPS, so
+    translate must too: its translations and attention weights are those of greedy decoding
+    on ``Dates.sources`` (padded), not on the bare text (the state after fewer PAD)."""
+    net = trained[0]
+    texts = ["9/6/44", "27-SEP-94", "Tue, 27 Sep 1994", "wednesday, september 27, 1995"]
+    answers, alignments = net.translate(texts, return_alignment=True)
+    outputs, alignment = net.greedy(Dates.sources(texts))
+    assert answers == [Dates.decode_target(row) for row in outputs]
+    for i, (text, a) in enumerate(zip(texts, alignments)):
+        np.testing.assert_allclose(a, alignment[i, :len(a), :len(text)], rtol=1e-12)
+        np.testing.assert_allclose(alignment[i, :, len(text):], 0)      # PAD is masked
+    bare, bare_alignment = net.greedy(np.array([Dates.encode(texts[0])]))
+    steps = min(len(alignments[0]), bare.shape[1])
+    assert np.abs(bare_alignment[0, :steps] - alignments[0][:steps]).max() > 1e-6   # teeth
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 def test_bad_input_is_refused_naming_the_model():
@@ -249,6 +266,11 @@ def test_bad_input_is_refused_naming_the_model():
                                          r"the characters of Data.Dates.INPUT_CHARS .*got "
                                          r"'\.', '\?', '€' in text 1, '27\.9\.1994 €\?'"):
         net.translate(["27 Sep 1994", "27.9.1994 €?"])
+    long = "wednesday,  september 27, 1995"
+    with pytest.raises(ValueError, match=rf"Seq2Seq.translate: expected dates of at most "
+                                         rf"Data.Dates.INPUT_STEPS = {Dates.INPUT_STEPS} "
+                                         rf"characters, got 30 in text 1, '{long}'"):
+        net.translate(["27 Sep 1994", long])
     with pytest.raises(ValueError, match=r"Seq2Seq.translate: expected beam width >= 1, got 0"):
         net.translate("27 Sep 1994", beam_width=0)
     with pytest.raises(TypeError, match=r"Seq2Seq.translate: expected an integer beam width, "

@@ -1,5 +1,6 @@
 """The PyTorch twin of the date translator (bench/twin/dates.py) is our Seq2Seq: started from
-our initial weights, it gives the same loss, gradients and greedy translations (float64).
+our initial weights, it gives the same loss, gradients and greedy translations (float64),
+both reading every source padded to Data.Dates.INPUT_STEPS.
 Skipped where torch is absent (it is a benchmark-only dependency)."""
 import sys
 from pathlib import Path
@@ -73,3 +74,10 @@ def test_same_training_and_greedy_translations():
     assert len(set(translations)) > 1          # the outputs depend on the source by now
     assert translations == [Dates.decode_target(t) for t in theirs]
     assert dates.exact_match(twin, pairs) == ours.exact_match(pairs)
+    # Both pad every source to INPUT_STEPS: a short text is read with the same padding,
+    # whatever the other texts, by both (here the padding changes the answer).
+    texts = ["9/6/44", "1/2/03", "27-SEP-94", "Tue, 27 Sep 1994"]
+    assert dates.translate(twin, texts) == ours.translate(texts)
+    bare = [Dates.decode_target(dates.greedy(twin, torch.tensor([Dates.encode(t)]))[0])
+            for t in texts]
+    assert bare != ours.translate(texts)

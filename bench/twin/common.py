@@ -36,11 +36,17 @@ def arguments(description, twin=False):
         parser.add_argument("--same-weights", action="store_true",
                             help="start from our model's initial weights (Seq2Seq.build after "
                                  "np.random.seed(SEED)) instead of torch's draw of the scheme")
+    else:
+        parser.add_argument("--beam", type=int, default=3,
+                            help="also the test exact-match with beam search of this width "
+                                 "(0: greedy only)")
     args = parser.parse_args()
     for name in ("epochs", "threads", "subset"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name}: expected an integer >= 1, got {value}")
+    if getattr(args, "beam", 0) < 0:
+        parser.error(f"--beam: expected an integer >= 0, got {args.beam}")
     if args.subset is not None and args.subset > Dates.SIZES[0]:
         parser.error(f"--subset: expected at most {Dates.SIZES[0]}, got {args.subset}")
     return args
@@ -64,14 +70,6 @@ def batch_order(seed):
     np.random.seed(seed)
 
 
-def exact_padded(outputs, pairs):
-    """Exact match of greedy outputs ``(n, steps)`` of the sources padded as in training
-    (to the split's longest) against the pairs' answers: the figure of the training
-    condition, where ``exact_match`` decodes each length without padding."""
-    right = [Dates.decode_target(out) == iso for out, (_, iso) in zip(outputs, pairs)]
-    return float(np.mean(right))
-
-
 def steps_per_epoch(data):
     return -(-len(data) // data.batch_size)
 
@@ -90,24 +88,26 @@ class Log:
               f"subset={args.subset} threads={args.threads} batch={BATCH}"
               + (" same_weights" if self.run["same_weights"] else ""), flush=True)
         print(f"{'epoch':>5} {'train_loss':>10} {'val_loss':>9} {'val_exact':>9} "
-              f"{'val_exact_padded':>16} {'seconds':>8}", flush=True)
+              f"{'seconds':>8}", flush=True)
 
-    def epoch(self, train_loss, validation_loss, validation_exact, validation_exact_padded,
-              seconds):
+    def epoch(self, train_loss, validation_loss, validation_exact, seconds):
         row = {"epoch": len(self.run["epochs"]) + 1, "train_loss": train_loss,
                "validation_loss": validation_loss, "validation_exact_match": validation_exact,
-               "validation_exact_match_padded": validation_exact_padded, "seconds": seconds}
+               "seconds": seconds}
         self.run["epochs"].append(row)
         print(f"{row['epoch']:>5} {train_loss:>10.4f} {validation_loss:>9.4f} "
-              f"{validation_exact:>9.4f} {validation_exact_padded:>16.4f} {seconds:>8.1f}",
-              flush=True)
+              f"{validation_exact:>9.4f} {seconds:>8.1f}", flush=True)
         self._write()
 
-    def test(self, exact, exact_padded):
+    def test(self, exact, beam=None):
+        """The test split's exact-match, greedy (and with beam search of ``beam``'s width:
+        ``{"width": k, "exact_match": figure}``)."""
         self.run["test_exact_match"] = exact
-        self.run["test_exact_match_padded"] = exact_padded
-        print(f"test exact-match (greedy): {exact:.4f}; padded to the split's longest: "
-              f"{exact_padded:.4f}", flush=True)
+        line = f"test exact-match (greedy): {exact:.4f}"
+        if beam is not None:
+            self.run["test_exact_match_beam"] = beam
+            line += f"; beam width {beam['width']}: {beam['exact_match']:.4f}"
+        print(line, flush=True)
         self._write()
 
     def _write(self):

@@ -10,8 +10,9 @@ The same model, layer for layer (sizes from ``Models.Seq2Seq``: E = 32, H = 128)
 
 trained with the summed cross-entropy of each batch (``CrossEntropyLoss``'s sum, as ours),
 Adam 1e-3 (no weight decay), batch 64, on the batches ``DatesData.next`` hands out after
-``np.random.seed(SEED)``: the very batches of ``dates_ours.py``. Sources are padded to the
-batch's longest and the encoder reads the padding (no ``pack_padded_sequence``), as ours.
+``np.random.seed(SEED)``: the very batches of ``dates_ours.py``. Every source is padded to
+``Dates.INPUT_STEPS`` and the encoder reads the padding (no ``pack_padded_sequence``), as
+ours, in training and decoding alike.
 
 Initial weights, ours' scheme: Embedding N(0, 1), Linear uniform on ±1/sqrt(fan_in) (torch's
 defaults), LSTM weights and bias uniform on ±1/sqrt(H); ours has ONE bias per gate where
@@ -22,11 +23,9 @@ i, f, g, o): loss, gradients and Adam steps then agree with ours to round-off
 (``tests/test_twin_dates.py``, in float64).
 
 Per epoch: train loss (per sample, the mean over the epoch's batches as they trained),
-validation loss (teacher-forced, per sample, batches of 256 of the validation set padded
-to its longest, as ``Seq2Seq.evaluate``) and validation exact-match with greedy decoding
-(sources grouped by length, no padding, as ``Seq2Seq.translate``), and the same with the
-sources padded to the split's longest, as in training (the encoder reads the padding, so
-the two differ); test exact-match at the end. Run from the repository root with a Python
+validation loss (teacher-forced, per sample, batches of 256, as ``Seq2Seq.evaluate``) and
+validation exact-match with greedy decoding (as ``Seq2Seq.exact_match``); test exact-match
+at the end. Run from the repository root with a Python
 that has torch (bench/requirements.txt):
 
     /tmp/torchenv/bin/python bench/twin/dates.py --epochs 3 --subset 8000 --log twin.json
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common import Log, Subset, arguments, batch_order, exact_padded, steps_per_epoch
+from common import Log, Subset, arguments, batch_order, steps_per_epoch
 from Data import Dates
 from Data.Dates import END, PAD, START
 from Models import Seq2Seq
@@ -123,15 +122,17 @@ def greedy(model, tokens):
     return torch.stack(outputs, dim=1).numpy()
 
 
+def translate(model, texts):
+    """Greedy translations of the texts, padded to ``Dates.INPUT_STEPS`` (``Dates.sources``)
+    as in training and as ``Seq2Seq.translate`` pads them."""
+    outputs = greedy(model, torch.from_numpy(Dates.sources(texts)))
+    return [Dates.decode_target(out) for out in outputs]
+
+
 def exact_match(model, pairs):
-    """The fraction of ``(text, iso)`` pairs greedily translated exactly right; texts are
-    decoded in groups of one length, with no padding (as ``Seq2Seq.translate``)."""
-    right = 0
-    for length in sorted({len(text) for text, _ in pairs}):
-        group = [(text, iso) for text, iso in pairs if len(text) == length]
-        outputs = greedy(model, torch.tensor([Dates.encode(text) for text, _ in group]))
-        right += sum(Dates.decode_target(out) == iso for out, (_, iso) in zip(outputs, group))
-    return right / len(pairs)
+    """The fraction of ``(text, iso)`` pairs greedily translated exactly right."""
+    answers = translate(model, [text for text, _ in pairs])
+    return float(np.mean([a == iso for a, (_, iso) in zip(answers, pairs)]))
 
 
 def main():
@@ -157,13 +158,8 @@ def main():
             optimizer.step()
             total, samples = total + loss.item(), samples + len(tokens)
         log.epoch(total / samples, validation_loss(model, *validation),
-                  exact_match(model, data.validation_pairs),
-                  exact_padded(greedy(model, torch.from_numpy(validation[0])),
-                               data.validation_pairs),
-                  time.perf_counter() - start)
-    log.test(exact_match(model, data.test_pairs),
-             exact_padded(greedy(model, torch.from_numpy(data.get_test_set()[0])),
-                          data.test_pairs))
+                  exact_match(model, data.validation_pairs), time.perf_counter() - start)
+    log.test(exact_match(model, data.test_pairs))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ The model is built after ``np.random.seed(SEED)``, then the global generator is 
 again for the batch order, so ``DatesData.next`` hands out the twin's batches. Training
 is ``NeuralNetwork.train(epochs=1, batch_size=64, validation=...)`` once per epoch: its
 ``history`` gives the train loss (per sample) and the teacher-forced validation loss;
-``Seq2Seq.exact_match`` (greedy) the validation and test exact-match, and ``Seq2Seq.greedy``
-on the sources padded to the split's longest the same figure as in training. Run from the
-repository root:
+``Seq2Seq.exact_match`` (greedy) the validation and test exact-match, and at the end the
+test exact-match with beam search of width ``--beam`` (default 3; 0 skips it). Run from
+the repository root:
 
     .venv/bin/python bench/twin/dates_ours.py --epochs 3 --subset 8000 --log ours.json
 
@@ -18,7 +18,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from common import BATCH, Log, Subset, arguments, batch_order, exact_padded
+from common import BATCH, Log, Subset, arguments, batch_order
 from Models import Seq2Seq
 
 
@@ -37,11 +37,11 @@ def main():
         net.train(epochs=1, batch_size=BATCH, validation=validation, progress=False)
         record = net.history[-1]
         log.epoch(record["train_loss"], record["validation_loss"],
-                  net.exact_match(data.validation_pairs),
-                  exact_padded(net.greedy(validation[0])[0], data.validation_pairs),
-                  time.perf_counter() - start)
-    log.test(net.exact_match(data.test_pairs),
-             exact_padded(net.greedy(data.get_test_set()[0])[0], data.test_pairs))
+                  net.exact_match(data.validation_pairs), time.perf_counter() - start)
+    beam = None
+    if args.beam:
+        beam = {"width": args.beam, "exact_match": net.exact_match(data.test_pairs, args.beam)}
+    log.test(net.exact_match(data.test_pairs), beam)
 
 
 if __name__ == "__main__":
