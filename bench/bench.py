@@ -209,7 +209,7 @@ def names_batch():
 
 
 def dates_batch():
-    """The first 64 training dates: tokens (64, T) padded to the longest, one-hot labels
+    """The first 64 training dates: tokens (64, Dates.INPUT_STEPS), one-hot labels
     (64, 11, 13)."""
     tokens, targets = Dates.pad(Dates.split()[0][:64])
     return tokens, Dates.labels(targets, np.float32)

@@ -25,8 +25,8 @@ i, f, g, o): loss, gradients and Adam steps then agree with ours to round-off
 Per epoch: train loss (per sample, the mean over the epoch's batches as they trained),
 validation loss (teacher-forced, per sample, batches of 256, as ``Seq2Seq.evaluate``) and
 validation exact-match with greedy decoding (as ``Seq2Seq.exact_match``); test exact-match
-at the end. Run from the repository root with a Python
-that has torch (bench/requirements.txt):
+at the end. Run from the repository root with a Python that has torch
+(bench/requirements.txt):
 
     /tmp/torchenv/bin/python bench/twin/dates.py --epochs 3 --subset 8000 --log twin.json
 """
