@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 
-
 from ._optimizer import Optimizer, check_decay, check_moments, clip_gradients  # noqa: F401
 
 
