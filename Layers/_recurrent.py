@@ -66,6 +66,8 @@ the following feeds the recurrence, so each is ONE matrix product over all ``tim
 The optional output layer is a ``FullyConnected`` followed by a ``Sigmoid``,
 applied to h_t at every step: ``y_t = sigmoid([h_t, 1] @ output_weights)``.
 """
+import contextlib
+
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
@@ -75,9 +77,18 @@ from .FullyConnected import FullyConnected
 from .Initializers import UniformFanOut
 from .Sigmoid import Sigmoid
 
-# NumPy's BLAS, found once (threadpoolctl comes with scikit-learn): the loops over time run
-# their small per-step products on one BLAS thread (see RecurrentLayer._forward_steps).
+# NumPy's BLAS, found once (threadpoolctl comes with scikit-learn): the loops over one
+# sequence run their tiny per-step products on one BLAS thread (see _loop_threads).
 _BLAS = ThreadpoolController().select(user_api="blas")
+
+
+def _loop_threads(batch):
+    """The BLAS threads of a time loop's per-step products, ``(batch, hidden) @ (hidden,
+    gates * hidden)``. For one sequence the product is a row, which OpenBLAS still splits
+    over every thread at a hand-over cost of 3x its time: one thread. For a batch, every
+    thread (a quiet 2-core machine ran the row-MNIST LSTM step in 16.3 ms with both and
+    23.5 ms with one; bench/README.md)."""
+    return _BLAS.limit(limits=1) if batch == 1 else contextlib.nullcontext()
 
 
 class RecurrentLayer(TrainableLayer):
@@ -266,11 +277,7 @@ class RecurrentLayer(TrainableLayer):
         hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
-        # One BLAS thread for the steps' products, (batch, hidden) @ (hidden, gates * hidden):
-        # too small to gain from a second thread, which OpenBLAS starts anyway and whose
-        # hand-over costs more than it saves (3x the time of a batch of one's product here;
-        # bench/README.md). The products over all steps, before and after, use every thread.
-        with _BLAS.limit(limits=1):
+        with _loop_threads(batch):          # the products over all steps use every thread
             for t in range(steps):
                 state, cache = self.step(a_x[t], state)
                 hs[t + 1] = state[0]
@@ -296,7 +303,7 @@ class RecurrentLayer(TrainableLayer):
         dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
                        np.array(self._error(state_error[k], (batch, n), self.dtype))
                        for k in range(self._states))
-        with _BLAS.limit(limits=1):                  # as in _forward_steps
+        with _loop_threads(batch):
             for t in reversed(range(steps)):
                 np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t, t + 1
                 dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
