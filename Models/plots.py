@@ -1,6 +1,7 @@
 """Figures of a trained classifier: learning curves, confusion matrix, mistakes, filters.
 
-Also ``digits``, a titled grid of images (the mistakes grid is one).
+Also ``digits``, a titled grid of images (the mistakes grid is one), and ``attention``,
+the attention matrix of one translation of a sequence-to-sequence model.
 
 Each function returns a matplotlib ``Figure`` (a notebook shows it inline) and
 saves it as a PNG only when given ``path``. None of them opens a window. Losses
@@ -15,6 +16,7 @@ from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
+import _checks
 import _files
 
 
@@ -151,6 +153,38 @@ def filters(weights, path=None):
     channels = "" if weights.shape[1] == 1 else f" (channel 0 of {weights.shape[1]})"
     fig.suptitle(f"First-layer kernels{channels}: red positive, blue negative")
     return fig if path is None else _finish(fig, path, tight=False)
+
+
+def attention(weights, source, target, path=None, title=None):
+    """The attention matrix of one translation: where each output token looked in the input.
+
+    Row ``t`` is output token ``t``, column ``j`` input token ``j``; cell ``(t, j)`` is the
+    weight ``a_tj`` of input ``j`` in output ``t``'s context, on one colour scale from 0 to 1
+    (a row of ``Seq2Seq.translate(..., return_alignment=True)`` sums to 1).
+
+    Args:
+        weights: ``(output length, input length)``.
+        source: the input's labels, one per column (a str: one per character; a space
+            is shown as ``␣``).
+        target: the output's labels, one per row, e.g. ``list("1994-09-27") + ["END"]``.
+        title: above the matrix (default "Attention weights").
+    """
+    weights = np.asarray(weights)
+    source = ["\u2423" if c == " " else str(c) for c in source]
+    target = [str(c) for c in target]
+    if weights.ndim != 2 or weights.shape != (len(target), len(source)):
+        _checks.fail("plots.attention", f"weights of shape (len(target), len(source)) = "
+                     f"({len(target)}, {len(source)})", _checks.Described(
+                         f"shape {weights.shape}"))
+    fig, ax = plt.subplots(figsize=(0.32 * len(source) + 2.2, 0.32 * len(target) + 1.6))
+    image = ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(source)), source)
+    ax.set_yticks(range(len(target)), target)
+    ax.tick_params(length=0)
+    ax.set(xlabel="input character", ylabel="output token")
+    ax.set_title("Attention weights" if title is None else title)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="attention weight")
+    return _finish(fig, path)
 
 
 def _finish(fig, path, tight=True):

@@ -28,7 +28,10 @@ def drawings(images_shape):
             "confusion": lambda p: plots.confusion(labels, predicted, p),
             "mistakes": lambda p: plots.mistakes(rng.random((50, *images_shape)), labels,
                                                  predicted, p),
-            "filters": lambda p: plots.filters(rng.normal(size=(6, 1, 5, 5)), p)}
+            "filters": lambda p: plots.filters(rng.normal(size=(6, 1, 5, 5)), p),
+            "attention": lambda p: plots.attention(rng.dirichlet(np.ones(11), 11),
+                                                   "27 Sep 1994", list("1994-09-27") + ["END"],
+                                                   p)}
 
 
 @pytest.mark.parametrize("images_shape", [(1, 28, 28), (1, 8, 8), (8, 8)], ids=str)
@@ -139,3 +142,25 @@ def test_digit_titles_stay_clear_of_the_row_above():
         image_bottom = upper.get_images()[0].get_window_extent(renderer).y0
         title_top = lower.title.get_window_extent(renderer).y1
         assert title_top < image_bottom - 2, (title_top, image_bottom)      # pixels of air
+
+
+def test_attention_draws_the_weights_with_a_label_per_character():
+    rng = np.random.default_rng(3)
+    weights = rng.dirichlet(np.ones(7), 5)                    # 5 output tokens, 7 characters
+    figure = plots.attention(weights, "9/27 94", "1994" + "E", title="one date")
+    ax = figure.axes[0]
+    assert np.array_equal(ax.get_images()[0].get_array(), weights)
+    assert ax.get_images()[0].get_clim() == (0, 1)           # one scale for every figure
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("9/27\u242394")
+    assert [t.get_text() for t in ax.get_yticklabels()] == list("1994E")
+    assert ax.get_xlabel() == "input character" and ax.get_ylabel() == "output token"
+    assert ax.get_title() == "one date"
+    assert [a.get_label() for a in figure.axes].count("<colorbar>") == 1
+
+
+@pytest.mark.parametrize("shape", [(5, 6), (6, 7), (35,)], ids=str)
+def test_attention_refuses_weights_that_do_not_fit_the_labels(shape):
+    with pytest.raises(ValueError, match=r"plots.attention: expected weights of shape "
+                                         r"\(len\(target\), len\(source\)\) = \(5, 7\), got "
+                                         rf"shape \({shape[0]},"):
+        plots.attention(np.zeros(shape), "9/27/94", "1994E")
