@@ -72,8 +72,36 @@ assert np.mean([len(n) for s in samples.values() for n in s]) < 12
 assert p.shape == (len(name) + 1, 27) and np.allclose(p.sum(axis=1), 1)
 """
 
+CHECK_ATTENTION = """
+# The handful: eight formats, each date translated to its ISO form (from datetime, not the
+# model) by greedy decoding and by beam search; the issue's bar on the 5 000 test dates.
+assert len({k for k, _ in chosen}) == len(chosen) == 8
+assert truth == [d.isoformat() for _, d in chosen] and greedy == truth and beam == truth
+assert exact["greedy"] >= 0.995 and exact["beam, width 3"] >= exact["greedy"]
+# The pictures: one row per output token (ten characters and END), one column per input
+# character; each row is a distribution. The prose's reading of them: the ISO year's digits
+# look at the year in the text (the "94" of "9/27/94"), the day's at the day.
+assert answers == ["1994-09-27", "1994-09-27"]
+year_and_day = {"the 27th of september, 1994": ((23, 27), (4, 6)), "9/27/94": ((5, 7), (2, 4))}
+for text, weights in zip(examples, alignments):
+    assert weights.shape == (11, len(text))
+    assert (weights >= 0).all() and np.allclose(weights.sum(axis=1), 1, atol=1e-5)
+    looked = weights.argmax(axis=1)
+    (year_from, year_to), (day_from, day_to) = year_and_day[text]
+    assert all(year_from <= j < year_to for j in looked[:4]), (text, looked)
+    assert all(day_from <= j < day_to for j in looked[8:10]), (text, looked)
+# The curves: both logs read, epoch by epoch; attention ends its first epoch lower.
+attention, plain = logs["attention"], logs["no attention"]
+assert len(attention["epoch"]) == len(plain["epoch"]) >= 2
+assert list(attention["epoch"]) == list(range(1, len(attention["epoch"]) + 1))
+assert attention["validation loss"][0] < plain["validation loss"][0]
+assert [ax.get_title() for ax in fig.axes] == ["Loss per date",
+                                               "Validation accuracy per output token"]
+assert all(len(ax.get_lines()) >= 2 for ax in fig.axes)
+"""
+
 CHECKS = {"Tour.ipynb": CHECK_TOUR, "VanishingGradient.ipynb": CHECK_VANISHING,
-          "Sequences.ipynb": CHECK_SEQUENCES}
+          "Sequences.ipynb": CHECK_SEQUENCES, "Attention.ipynb": CHECK_ATTENTION}
 
 
 def execute(path, extra_source=None):
