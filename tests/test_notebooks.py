@@ -90,14 +90,15 @@ for text, weights in zip(examples, alignments):
     (year_from, year_to), (day_from, day_to) = year_and_day[text]
     assert all(year_from <= j < year_to for j in looked[:4]), (text, looked)
     assert all(day_from <= j < day_to for j in looked[8:10]), (text, looked)
-# The curves: both logs read, epoch by epoch; attention ends its first epoch lower (the prose).
+# The curves: both logs read, epoch by epoch; what the prose says of them.
 attention, plain = logs["attention"], logs["no attention"]
 assert len(attention["epoch"]) == len(plain["epoch"]) >= 2
 assert list(attention["epoch"]) == list(range(1, len(attention["epoch"]) + 1))
-assert attention["validation loss"][0] < plain["validation loss"][0]
+assert 10 * attention["validation loss"][0] < plain["validation loss"][0]
+assert plain["validation loss"][-1] < 10 * attention["validation loss"][-1]      # catches up
 # The log's test figure is the one computed above: the notebook shows the model the log made.
 assert results["attention"]["test exact-match (greedy)"] == f"{exact['greedy']:.2%}"
-assert results["no attention"]["test exact-match (greedy)"].endswith("%")
+assert float(results["no attention"]["test exact-match (greedy)"].rstrip("%")) >= 99.5
 assert [ax.get_title() for ax in fig.axes] == ["Loss per date",
                                                "Validation accuracy per output token"]
 assert all(len(ax.get_lines()) >= 2 for ax in fig.axes)
