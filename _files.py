@@ -28,6 +28,7 @@ import stat
 import uuid
 from pathlib import Path
 
+NAME_MAX = 255              # the longest file name (one path component) in bytes on Linux and macOS
 NAME_BYTES = 120            # of the destination's name kept in a temporary file's name
 KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -97,7 +98,7 @@ def write_atomically(path, data, owner="write_atomically"):
     path = Path(path)
     directory = path.parent
     _remove_leftovers(path)
-    tmp = directory / f".{_stem(path.name)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    tmp = directory / f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
     try:
         old = os.lstat(path)
     except OSError:
@@ -137,6 +138,19 @@ def write_atomically(path, data, owner="write_atomically"):
         pass
 
 
+def create(path, write):
+    """Create ``path`` exclusively: ``write(tmp)`` writes a temporary file next to it, which
+    is then hard-linked to ``path``. Anything already at ``path`` (a file, a symbolic link,
+    another run's save) raises ``FileExistsError``: nothing is replaced, no link followed."""
+    path = Path(path)
+    tmp = path.with_name(f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.new")
+    try:
+        write(tmp)
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        _unlink(tmp)
+
+
 def _keep_owner_and_mode(fd, old):
     if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
         try:                            # only root may give a file away; others keep theirs
@@ -166,18 +180,23 @@ def _named(err, owner, path):
                   f"{owner}: cannot write {path}: {err.strerror or err}; nothing was written")
 
 
-def _stem(name):
-    """``name``, or for a long one its first bytes and a digest: a temporary file's name
-    stays under the 255 bytes a file system allows."""
-    if len(name.encode(errors="surrogateescape")) <= NAME_BYTES:
+def fit(name, limit=NAME_MAX):
+    """``name`` if it fits ``limit`` bytes; else its start, ``~``, a digest of the whole name
+    and its suffix: the same long name always gives the same short one, and a file name
+    made from it stays under the 255 bytes a file system allows."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= limit:
         return name
-    head = name.encode(errors="surrogateescape")[:NAME_BYTES // 2].decode(errors="ignore")
-    return f"{head}~{hashlib.sha256(name.encode(errors='surrogateescape')).hexdigest()[:16]}"
+    stem, dot, suffix = encoded.rpartition(b".")
+    suffix = dot + suffix if stem and len(suffix) <= 16 else b""
+    digest = hashlib.sha256(encoded).hexdigest()[:8].encode()
+    keep = limit - len(suffix) - len(digest) - 1
+    return os.fsdecode(encoded[:keep] + b"~" + digest + suffix)
 
 
 def _remove_leftovers(path):
     """Delete temporary files of earlier saves to ``path`` whose process is gone."""
-    pattern = re.compile(rf"^\.{re.escape(_stem(path.name))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
+    pattern = re.compile(rf"^\.{re.escape(fit(path.name, NAME_BYTES))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
     try:
         names = os.listdir(path.parent)
     except OSError:

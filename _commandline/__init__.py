@@ -1,15 +1,19 @@
 """The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``).
 
 A command line describes its task with a ``Task`` (settings, data, network, results,
-figures) and calls ``main(task, argv)``. The rest is here, the same for every task:
+figures) and calls ``main(task, argv)``. Three ideas keep what a user saved safe:
 
-* ``arguments``  the parser: settings as flags checked by ``_checks``, one-line errors;
-* ``paths``      names that fit the file system, places checked before a run (and the
-                 checkpoint's again when it saves), files written atomically;
-* ``loading``    the checkpoint and the data a run reads, refused in one line;
-* ``runs``       a new run or a saved one continued exactly, Ctrl-C / SIGTERM, saving
-                 without losing or replacing what a user saved;
-* ``report``     the result table, the figures, ``--evaluate`` and ``--export-onnx``.
+* a run writes nothing until it saves. A new run without ``--checkpoint`` saves into a
+  fresh directory ``<runs>/<time>/`` that it creates itself (``mkdir`` refuses one that
+  exists); a new file is created exclusively (``_files.create``: a hard link, which
+  fails if anything is there and follows no link), so it never lands on a file that
+  appeared while the run trained;
+* a file that is there already is replaced only when it is the run's own
+  (``--resume``) or the user said so (``--overwrite``, a finished model), and only by the
+  one atomic writer and its one rule (``_files.write_atomically``, ``_files.refusal``);
+  unfinished work never replaces a finished model: it goes next to it;
+* everything that can be checked before work is (``options``): names that fit, places
+  that take a file, flags in range. A mistake is one line and exit status 2.
 
 Exit status: 0 done; 1 a failure after work began (the work is saved and the message
 says where); 2 a mistake on the command line or a refused file (nothing was done or
@@ -21,11 +25,9 @@ import signal
 import sys
 
 from . import runs
-from .arguments import Setting, choice, directory, integer, number, parse_args
+from .options import Setting, Task, choice, common_settings, directory, integer, number
 from .report import evaluate, export_onnx
-from .loading import load_data
 from .runs import StopRequest
-from .task import Task, common_settings
 
 __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
            "main", "number", "script"]
@@ -33,7 +35,7 @@ __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "direc
 
 def main(task, argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``) of ``task``; the exit status."""
-    parser, args = parse_args(task, argv)
+    parser, args = task.parse(argv)
     run = None
     try:
         with StopRequest() as stop:
@@ -43,16 +45,11 @@ def main(task, argv=None):
                 return evaluate(task, parser, args)
             run = runs.resume(task, parser, args) if args.resume else \
                 runs.new_run(task, parser, args)
-            if run is None:
-                return 0
-            data = load_data(task, parser, run.settings)
-            return runs.train(task, parser, args, run, data, stop)
+            return 0 if run is None else runs.train(task, parser, args, run, stop)
     except KeyboardInterrupt:
         saved = None if run is None else run.saved
-        print(f"\n{task.prog}: stopped at once by a second Ctrl-C; "
-              + (f"the run was saved in {saved}" if saved else
-                 "nothing of this run was saved" + ("" if run is None or run.net is None else
-                                                    f" ({run.path} holds its last save)")),
+        print(f"\n{task.prog}: stopped at once by a second Ctrl-C; " +
+              (f"the run was saved in {saved}" if saved else "nothing of this run was saved"),
               file=sys.stderr)
         return 130
 

@@ -1,95 +1,114 @@
-"""What a command line shows: the result table, the figures, --evaluate and --export-onnx."""
+"""What a command line reads and shows: the checkpoint, the result table, the log and the
+figures, --evaluate and --export-onnx."""
 import os
 import sys
 import time
 
 from tabulate import tabulate
 
+import _files
 import checkpoint
 import onnx_export
-
-from . import paths
-from .arguments import given
-from .loading import load_data, read_network
+from .options import sibling, unwritable
 
 
-def figure_paths(task, path):
-    """``{name: <stem>_<name>.png}`` next to the checkpoint ``path``."""
-    return {name: paths.sibling(path, f"_{name}", ".png") for name in task.figure_names}
+def read_network(task, parser, path):
+    """``(network, training)`` of ``path``; any bad file ends in one line and status 2."""
+    try:
+        net, training = checkpoint.read(path)
+    except checkpoint.CheckpointError as err:
+        parser.error(f"cannot load {err}")                  # the message names the file
+    except OSError as err:
+        parser.error(f"cannot load {path}: {err.strerror or err}")
+    wrong = task.refuses(net) or (None if net.loss_layer is not None else
+                                  "its network has no loss layer")
+    if wrong:
+        parser.error(f"cannot load {path}: {wrong}")
+    return net, training
+
+
+def outputs(task, path, plot):
+    """``[(what, path)]`` of the files a run writes next to its checkpoint ``path``: its log
+    ``<stem>.log`` and, if ``plot``, the figures ``<stem>_<name>.png``."""
+    return [("log", sibling(path, "", ".log"))] + \
+        [("figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
 
 
 def report(task, args, run, net, data, path, seconds):
-    """Print the results of a finished run and write its figures; the exit status."""
-    test_x, test_y = task.test_set(data)
+    """Print the results of a finished run, write its log and figures; the exit status."""
     rows = [["epochs", len(net.history)], [f"training {task.unit}", len(data)],
             ["wall time", f"{seconds:.0f} s"]]
     if net.history and "validation_accuracy" in net.history[-1]:
         rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
-    rows += task.results(net, test_x, test_y) + [["checkpoint", str(path)]]
-    print(tabulate(rows, headers=["result", ""]))
-    if not run.settings["plot"]:
-        return 0
-    try:
-        written = write_figures(task, net, test_x, test_y, path, args.show)
-    except Exception as err:                    # noqa: BLE001 - the model is saved already
-        print(f"{task.prog}: the figures failed ({type(err).__name__}: {err}); the model is "
-              f"saved in {path}", file=sys.stderr)
+    rows += task.results(net, data)
+    print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
+    if path != run.path:                    # saved elsewhere: its neighbours were not checked
         return 1
-    if not args.quiet:
-        print("figures: " + ", ".join(str(p) for p in written))
+    try:
+        written = write_outputs(task, net, data, path, rows, run.s, args.show)
+    except Exception as err:                    # noqa: BLE001 - the model is saved already
+        print(f"{task.prog}: the log or figures failed ({type(err).__name__}: {err}); the "
+              f"model is saved in {path}", file=sys.stderr)
+        return 1
+    if not args.quiet and run.s.plot:
+        print("figures: " + ", ".join(str(p) for p in written[1:]))
     return 0
 
 
-def write_figures(task, net, test_x, test_y, checkpoint, show):
-    """Draw the task's figures into ``<stem>_<name>.png``, each written atomically (the
-    task's drawings save through ``Models/plots.py``, which writes with ``_files``)."""
+def write_outputs(task, net, data, path, rows, s, show):
+    """The log (the epochs' table, then the results) and the figures, each written by the
+    one atomic writer (the figures through ``Models/plots.py``)."""
     import matplotlib
     if not show:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    draws = task.figures(net, test_x, test_y)
-    written = []
-    for name, path in figure_paths(task, checkpoint).items():
-        figure = draws[name](path)
-        written.append(path)
+    (_, log), *figures = outputs(task, path, s.plot)
+    headers, epochs = task.epochs(net, data, s)
+    _files.write_atomically(log, (tabulate(epochs, headers=headers, floatfmt=".4f") + "\n\n" +
+                                  tabulate(rows, tablefmt="plain") + "\n").encode(),
+                            owner=task.prog)
+    draws = task.figures(net, data)
+    for name, (_, figure) in zip(task.figure_names, figures):
+        drawn = draws[name](figure)
         if not show:
-            plt.close(figure)
+            plt.close(drawn)
     if show:
         plt.show()
-    return written
+    return [log] + [figure for _, figure in figures]
 
 
 def evaluate(task, parser, args):
     """Print the test results of --checkpoint (the shipped model by default)."""
+    from .runs import load_data
     path = args.checkpoint or task.shipped
     net, _ = read_network(task, parser, path)
-    settings = {name: s.default for name, s in task.settings.items()}
-    settings.update(given(task, args))
-    test_x, test_y = task.test_set(load_data(task, parser, task.evaluation_settings(settings)))
+    data = load_data(task, parser, task.evaluation_settings(task.settings_of(args)))
     start = time.perf_counter()
-    rows = task.results(net, test_x, test_y)
-    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}", len(test_x)], *rows,
+    rows = task.results(net, data)
+    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}",
+                                                len(data.get_test_set()[0])], *rows,
                     ["time", f"{time.perf_counter() - start:.1f} s"]]))
     return 0
 
 
 def export_onnx(task, parser, args):
-    """Write --checkpoint (the shipped model by default) as an ONNX model to --export-onnx."""
+    """Write --checkpoint (the shipped model by default) as an ONNX model to --export-onnx:
+    a new file, or with --overwrite a file the rule lets it replace, never the checkpoint
+    being read (by inode: another name or a hard link is the same file) nor an unfinished
+    run."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
-    # The rule of a run holds here too: --overwrite never replaces an unfinished run, nor
-    # the checkpoint being read (by inode: another name or a hard link is the same file).
-    if os.path.exists(target) and os.path.exists(path) and os.path.samefile(target, path):
-        parser.error(f"cannot write {target}: it is the checkpoint being exported ({path}); "
-                     f"choose another path")
-    if os.path.lexists(target) and not target.is_symlink() and unfinished_run(target):
-        parser.error(f"cannot write {target}: it holds an unfinished run, which is never "
-                     f"replaced; continue it with --resume --checkpoint {target} (or choose "
-                     f"another path)")
-    trouble = paths.problem(target, replace=args.overwrite)
+    trouble = unwritable(target) or _files.refusal(target)
+    if not trouble and target.exists():
+        if os.path.samefile(target, path):
+            trouble = f"it is the checkpoint being exported ({path}); choose another path"
+        elif unfinished_run(target):
+            trouble = (f"it holds an unfinished run, which is never replaced; continue it with "
+                       f"--resume --checkpoint {target} (or choose another path)")
+        elif not args.overwrite:
+            trouble = f"{target} exists; --overwrite replaces it"
     if trouble:
-        hint = "; --overwrite replaces it" if trouble == f"{target} exists" else ""
-        parser.error(f"cannot write {target}: {trouble}{hint}")
+        parser.error(f"cannot write {target}: {trouble}")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         onnx_export.export(net, str(target))
@@ -101,7 +120,6 @@ def export_onnx(task, parser, args):
 
 
 def unfinished_run(path):
-    """Whether ``path`` holds the checkpoint of an unfinished run."""
     try:
         _, training = checkpoint.read(path)
     except (checkpoint.CheckpointError, OSError):

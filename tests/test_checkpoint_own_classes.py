@@ -442,6 +442,6 @@ def test_a_data_layer_that_refuses_the_saved_state_is_named(tmp_path):
     net.save(tmp_path / "n.ckpt")
     from Data.Datasets import DigitData
     with pytest.raises(checkpoint.CheckpointError, match=re.escape(
-            "data.state: DigitData refuses the saved data state (DigitData.set_state: expected "
-            "an order that permutes")):
+            "data.state: DigitData refuses the saved data state (DigitData.load_state_dict: "
+            "expected an order that permutes")):
         NeuralNetwork.load(tmp_path / "n.ckpt", DigitData(50))

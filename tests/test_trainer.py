@@ -243,30 +243,6 @@ def test_a_failure_after_training_started_keeps_the_work(tmp_path, small_mnist, 
     assert main("--resume", "--checkpoint", path) == 0                     # and it goes on
 
 
-def test_a_full_disk_at_the_save_keeps_the_model_elsewhere(tmp_path, small_mnist, monkeypatch,
-                                                          capsys):
-    import errno
-    import checkpoint
-    original = checkpoint.save
-    target = tmp_path / "lenet.ckpt"
-
-    def disk_full(path, *args, **kwargs):
-        if Path(path) == target:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(checkpoint, "save", disk_full)
-    monkeypatch.setattr(_commandline.paths.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
-    (tmp_path / "elsewhere").mkdir()
-    status = main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot",
-                  "--checkpoint", target)
-    err = capsys.readouterr().err
-    assert status == 1 and "No space left on device" in err
-    saved = list((tmp_path / "elsewhere").iterdir())
-    assert len(saved) == 1 and f"saving to {saved[0]} instead" in err
-    assert len(LeNet.LeNet.load(saved[0]).history) == 1
-
-
 def test_a_plot_failure_keeps_the_finished_model(tmp_path, small_mnist, monkeypatch, capsys):
     from Models import plots
     monkeypatch.setattr(plots, "confusion", lambda *a: 1 / 0)

@@ -1,0 +1,216 @@
+"""A task's settings as flags, checked before any work: one line and exit status 2."""
+import argparse
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import _checks
+import _files
+from Optimization import Schedules
+
+
+class Setting(NamedTuple):
+    """A setting of a run, saved with it so that ``--resume`` needs none. ``parse`` turns
+    the flag's text into the value (an argparse type; ``bool``: a ``--x/--no-x`` switch);
+    --help adds "(default: ...)" to ``help`` unless the default is None."""
+    parse: Callable
+    default: object
+    help: str
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake in one line (exit status 2), without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def checked(check, convert, *bounds, **open_ends):
+    """An argparse type: ``convert`` the text, then ``_checks.check`` it (one message template)."""
+    def parse(text):
+        try:
+            try:
+                value = convert(text)
+            except ValueError:
+                value = text
+            return check(None, "value", value, *bounds, **open_ends)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
+
+
+def integer(low, high=None):
+    return checked(_checks.size, int, low, high)
+
+
+def number(low, high, low_open=True):
+    return checked(_checks.number, float, low, high, low_open=low_open)
+
+
+def choice(*names):
+    def parse(text):
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(names)}, got {text!r}")
+        return text
+    return parse
+
+
+def file_path(text):
+    """A path whose names fit the file system."""
+    longest = max((len(os.fsencode(part)) for part in Path(text).parts), default=0)
+    if longest > _files.NAME_MAX:
+        raise argparse.ArgumentTypeError(f"expected file and directory names of at most "
+                                         f"{_files.NAME_MAX} bytes, got one of {longest} bytes")
+    return Path(text)
+
+
+def directory(text):
+    """An existing directory, as an absolute path without links."""
+    try:
+        resolved = file_path(text).resolve(strict=True)
+    except RuntimeError:                       # Python < 3.13: a loop of symbolic links
+        raise argparse.ArgumentTypeError(f"{text} is a loop of symbolic links") from None
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"{text} is not a readable directory "
+                                         f"({err.strerror or err})") from None
+    if not resolved.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a readable directory")
+    return str(resolved)
+
+
+def unwritable(path):
+    """Why no file could be created at ``path`` (the place, not what is there), or None."""
+    folder = Path(path).parent
+    while not folder.exists():
+        if folder.is_symlink():
+            try:
+                os.stat(folder)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    return f"{folder} is a loop of symbolic links"
+            return f"{folder} is a symbolic link to nothing (its target does not exist)"
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return f"cannot write in {folder}: {err.strerror or err}"
+    return None
+
+
+def sibling(path, insert, suffix):
+    """``<stem><insert><suffix>`` next to ``path``, its name shortened by ``_files.fit``."""
+    path = Path(path)
+    return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
+
+
+EPOCHS_HELP = ("the total number of epochs of the run, counted from its start; with --resume "
+               "the run continues up to it (in Python, train(epochs=N) runs N more)")
+
+
+def common_settings(epochs, batch_size, lr, lr_decay):
+    """The settings every trainer has, with the task's defaults. ``lr`` is not saved with
+    the run: the checkpoint's optimizer holds the learning rate."""
+    return {
+        "epochs": Setting(integer(1), epochs, EPOCHS_HELP),
+        "batch_size": Setting(integer(1), batch_size, "samples per step"),
+        "lr": Setting(number(0, 1), lr, "Adam learning rate"),
+        "lr_decay": Setting(number(0, 1), lr_decay, "multiply the learning rate by this after "
+                                                    "every epoch (1 = constant)"),
+        "patience": Setting(integer(0), 0, "stop after this many epochs without a better "
+                                           "validation loss and end on the best weights "
+                                           "(0 = train all epochs)"),
+        "seed": Setting(integer(0, 2**32 - 1), 0, "seed of initialization and shuffling"),
+    }
+
+
+class Task:
+    """A task a command line trains: attributes, and hooks that take the settings ``s`` as an
+    ``argparse.Namespace`` (``s.batch_size``).
+
+    prog, script, words: the command's name in messages, its file, the words after it.
+    settings: ``{name: Setting}`` (``lr_decay`` is the flag ``--lr-decay``). shipped: what
+    --evaluate and --export-onnx read without --checkpoint. runs, run_file: a run without
+    --checkpoint saves ``runs/<time>/run_file``. unit: what the data holds, plural.
+    figure_names: ``<stem>_<name>.png`` next to the checkpoint (a run also writes
+    ``<stem>.log``: its epochs and results).
+
+    Hooks: ``load_data(s)`` (OSError or ValueError for what is not there), ``source(data)``
+    (where the data came from, the same on every machine), ``describe(data, s)``,
+    ``build(s)`` (NumPy is seeded), ``summary(net)``, ``refuses(net)`` (why a checkpoint's
+    network is not this task's, or None), ``validation_set(data, s)``,
+    ``evaluation_settings(s)`` (of --evaluate's data), ``epochs(net, data, s)`` (the log's
+    table), ``results(net, data)`` (rows of the result table), ``figures(net, data)``
+    (``{name: draw}``, ``draw(path)`` saves a PNG and returns the Figure).
+    """
+    prog = script = description = shipped = runs = run_file = None
+    words, unit, settings, figure_names = (), "samples", {}, ()
+
+    def parse(self, argv):
+        """``(parser, args)``; a setting not given on the command line is None in ``args``."""
+        parser = Parser(prog=self.prog, description=self.description)
+        add = parser.add_argument
+        for name, s in self.settings.items():
+            kind = {"action": argparse.BooleanOptionalAction} if s.parse is bool else \
+                {"type": s.parse}
+            add("--" + name.replace("_", "-"), **kind, default=None,
+                help=s.help + ("" if s.default is None else f" (default: {s.default})"))
+        add("--checkpoint", type=file_path, help=f"where the run is saved, figures next to it "
+            f"(default: a new directory {self.runs.name}/<time>/; for --evaluate and "
+            f"--export-onnx the shipped model)")
+        add("--overwrite", action="store_true", help="let a new run replace the finished model "
+            "in --checkpoint and its figures (an unfinished run is never replaced)")
+        add("--resume", action="store_true", help="continue the run saved in --checkpoint")
+        add("--evaluate", action="store_true", help="only report the test results")
+        add("--export-onnx", type=file_path, metavar="PATH", help="only write the model as "
+            "ONNX to PATH")
+        add("--plot", action=argparse.BooleanOptionalAction, help="write the PNG figures "
+            "(default: yes; a resumed run keeps its choice)")
+        add("--show", action="store_true", help="also show the figures in windows")
+        add("--quiet", action="store_true", help="print only the result (or the error)")
+        args = parser.parse_args(argv)
+        modes = [f for f, on in (("--resume", args.resume), ("--evaluate", args.evaluate),
+                                 ("--export-onnx", args.export_onnx is not None)) if on]
+        if len(modes) > 1:
+            parser.error(f"{modes[0]} and {modes[1]} exclude each other")
+        if args.resume and args.checkpoint is None:
+            parser.error("--resume needs --checkpoint PATH (the file an earlier run saved)")
+        if modes and args.checkpoint is not None and not args.checkpoint.is_file():
+            parser.error(f"no checkpoint at {args.checkpoint} (train one first)")
+        return parser, args
+
+    def settings_of(self, args, saved=None):
+        """The run's settings: ``saved`` (or the defaults), then the flags given now."""
+        values = {n: s.default for n, s in self.settings.items()} if saved is None else saved
+        given = {n: getattr(args, n) for n in self.settings if getattr(args, n) is not None}
+        return argparse.Namespace(**{**values, **given})
+
+    def controls(self, s):
+        """``(schedule, early_stopping)`` of a new run."""
+        return (Schedules.ExponentialDecay(s.lr_decay) if s.lr_decay < 1 else None,
+                Schedules.EarlyStopping(s.patience) if s.patience else None)
+
+    def describe(self, data, s):
+        return f"{len(data)} training {self.unit} from {self.source(data)}"
+
+    def summary(self, net):
+        return ""
+
+    def refuses(self, net):
+        return None
+
+    def validation_set(self, data, s):
+        return None
+
+    def evaluation_settings(self, s):
+        return s
+
+    def epochs(self, net, data, s):
+        keys = [k for k in ("epoch", "train_loss", "validation_loss", "validation_accuracy")
+                if net.history and k in net.history[0]]
+        return [k.replace("_", " ") for k in keys], [[h[k] for k in keys] for h in net.history]
+
+    def figures(self, net, data):
+        return {}
