@@ -27,6 +27,18 @@ def read_network(task, parser, path):
     return net, training
 
 
+def load_data(task, parser, s):
+    """The task's data layer, with training and test samples; refused in one line."""
+    try:
+        data = task.load_data(s)
+    except (OSError, ValueError) as err:        # files not found, corrupt, bad settings
+        parser.error(str(err))
+    for split, n in (("training", len(data)), ("test", len(data.get_test_set()[0]))):
+        if n == 0:
+            parser.error(f"the {split} set from {task.source(data)} holds 0 {task.unit}")
+    return data
+
+
 def outputs(task, path, plot):
     """``[(what, path)]`` of the files a run writes next to its checkpoint ``path``: its log
     ``<stem>.log`` and, if ``plot``, the figures ``<stem>_<name>.png``."""
@@ -79,7 +91,6 @@ def write_outputs(task, net, data, path, rows, s, show):
 
 def evaluate(task, parser, args):
     """Print the test results of --checkpoint (the shipped model by default)."""
-    from .runs import load_data
     path = args.checkpoint or task.shipped
     net, _ = read_network(task, parser, path)
     data = load_data(task, parser, task.evaluation_settings(task.settings_of(args)))

@@ -15,7 +15,7 @@ import checkpoint
 import NeuralNetwork
 from _checks import plural
 from .options import sibling, unwritable
-from .report import outputs, read_network, report
+from .report import load_data, outputs, read_network, report
 
 
 class StopRequest:
@@ -148,14 +148,7 @@ def resume(task, parser, args):
 
 def setup(task, parser, run, quiet):
     """``(net, data, schedule, early_stopping)`` of a new run, or of the resumed one."""
-    try:
-        data = task.load_data(run.s)
-    except (OSError, ValueError) as err:        # files not found, corrupt, bad settings
-        parser.error(str(err))
-    for split, n in (("training", len(data)), ("test", len(data.get_test_set()[0]))):
-        if n == 0:
-            parser.error(f"the {split} set from {task.source(data)} holds 0 {task.unit}")
-    s, training = run.s, run.training
+    s, training, data = run.s, run.training, load_data(task, parser, run.s)
     if training is None:
         np.random.seed(s.seed)
         net, s.source = task.build(s), task.source(data)
