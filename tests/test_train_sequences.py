@@ -74,8 +74,8 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    ([], "expected a task first (rowmnist or names), got 'nothing'"),
-    (["lenet"], "expected a task first (rowmnist or names), got 'lenet'"),
+    ([], "expected a task first (rowmnist, names, dates), got 'nothing'"),
+    (["lenet"], "expected a task first (rowmnist, names, dates), got 'lenet'"),
 ])
 def test_a_missing_task_is_one_line_and_status_2(capsys, argv, message):
     assert TrainSequences.main(argv) == 2
