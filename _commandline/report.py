@@ -1,4 +1,4 @@
-"""What a command line reads and shows: the checkpoint, the result table, the log and the
+"""What a command line reads and shows: the checkpoint, the data, the results, the log and
 figures, --evaluate and --export-onnx."""
 import os
 import sys
@@ -9,7 +9,7 @@ from tabulate import tabulate
 import _files
 import checkpoint
 import onnx_export
-from .options import sibling, unwritable
+from .options import sibling
 
 
 def read_network(task, parser, path):
@@ -20,10 +20,11 @@ def read_network(task, parser, path):
         parser.error(f"cannot load {err}")                  # the message names the file
     except OSError as err:
         parser.error(f"cannot load {path}: {err.strerror or err}")
-    wrong = task.refuses(net) or (None if net.loss_layer is not None else
-                                  "its network has no loss layer")
-    if wrong:
-        parser.error(f"cannot load {path}: {wrong}")
+    if not isinstance(net, task.model):
+        parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a "
+                     f"{task.model.__name__}")
+    if net.loss_layer is None:
+        parser.error(f"cannot load {path}: its network has no loss layer")
     return net, training
 
 
@@ -40,10 +41,10 @@ def load_data(task, parser, s):
 
 
 def outputs(task, path, plot):
-    """``[(what, path)]`` of the files a run writes next to its checkpoint ``path``: its log
-    ``<stem>.log`` and, if ``plot``, the figures ``<stem>_<name>.png``."""
-    return [("log", sibling(path, "", ".log"))] + \
-        [("figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
+    """``[(what, path)]`` a run writes next to its checkpoint: ``<stem>.log`` and, if
+    ``plot``, the figures ``<stem>_<name>.png``."""
+    return [("write the log", sibling(path, "", ".log"))] + \
+        [("write the figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
 
 
 def report(task, args, run, net, data, path, seconds):
@@ -54,39 +55,32 @@ def report(task, args, run, net, data, path, seconds):
         rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
     rows += task.results(net, data)
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
-    if path != run.path:                    # saved elsewhere: its neighbours were not checked
+    if path != run.path:                # saved elsewhere: the places next to it are unchecked
         return 1
+    import matplotlib
+    if not args.show:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    (_, log), *figures = outputs(task, path, run.s.plot)
     try:
-        written = write_outputs(task, net, data, path, rows, run.s, args.show)
+        headers, epochs = task.epochs(net, data, run.s)
+        _files.write_atomically(log, (tabulate(epochs, headers, floatfmt=".4f") + "\n\n" +
+                                      tabulate(rows, tablefmt="plain") + "\n").encode(),
+                                owner=task.prog)
+        draws = task.figures(net, data)
+        for name, (_, figure) in zip(task.figure_names, figures):
+            drawn = draws[name](figure)
+            if not args.show:
+                plt.close(drawn)
     except Exception as err:                    # noqa: BLE001 - the model is saved already
         print(f"{task.prog}: the log or figures failed ({type(err).__name__}: {err}); the "
               f"model is saved in {path}", file=sys.stderr)
         return 1
-    if not args.quiet and run.s.plot:
-        print("figures: " + ", ".join(str(p) for p in written[1:]))
-    return 0
-
-
-def write_outputs(task, net, data, path, rows, s, show):
-    """The log (the epochs' table, then the results) and the figures, each written by the
-    one atomic writer (the figures through ``Models/plots.py``)."""
-    import matplotlib
-    if not show:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    (_, log), *figures = outputs(task, path, s.plot)
-    headers, epochs = task.epochs(net, data, s)
-    _files.write_atomically(log, (tabulate(epochs, headers=headers, floatfmt=".4f") + "\n\n" +
-                                  tabulate(rows, tablefmt="plain") + "\n").encode(),
-                            owner=task.prog)
-    draws = task.figures(net, data)
-    for name, (_, figure) in zip(task.figure_names, figures):
-        drawn = draws[name](figure)
-        if not show:
-            plt.close(drawn)
-    if show:
+    if args.show:
         plt.show()
-    return [log] + [figure for _, figure in figures]
+    if figures and not args.quiet:
+        print("figures: " + ", ".join(str(figure) for _, figure in figures))
+    return 0
 
 
 def evaluate(task, parser, args):
@@ -103,23 +97,20 @@ def evaluate(task, parser, args):
 
 
 def export_onnx(task, parser, args):
-    """Write --checkpoint (the shipped model by default) as an ONNX model to --export-onnx:
-    a new file, or with --overwrite a file the rule lets it replace, never the checkpoint
-    being read (by inode: another name or a hard link is the same file) nor an unfinished
-    run."""
+    """Write --checkpoint (the shipped model by default) as ONNX to --export-onnx, by the
+    rule of a run: never over the checkpoint being read (by inode: another name or a hard
+    link is the same file), never over an unfinished run."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
-    trouble = unwritable(target) or _files.refusal(target)
-    if not trouble and target.exists():
+    refused = _files.problem(target, replace=args.overwrite)
+    if os.path.isfile(target) and not os.path.islink(target):
         if os.path.samefile(target, path):
-            trouble = f"it is the checkpoint being exported ({path}); choose another path"
+            refused = f"it is the checkpoint being exported ({path}); choose another path"
         elif unfinished_run(target):
-            trouble = (f"it holds an unfinished run, which is never replaced; continue it with "
-                       f"--resume --checkpoint {target} (or choose another path)")
-        elif not args.overwrite:
-            trouble = f"{target} exists; --overwrite replaces it"
-    if trouble:
-        parser.error(f"cannot write {target}: {trouble}")
+            refused = (f"it holds an unfinished run, which is never replaced; continue it "
+                       f"with --resume --checkpoint {target} (or choose another path)")
+    if refused:
+        parser.error(f"cannot write {target}: {refused}")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         onnx_export.export(net, str(target))

@@ -14,7 +14,7 @@ import _files
 import checkpoint
 import NeuralNetwork
 from _checks import plural
-from .options import sibling, unwritable
+from .options import sibling
 from .report import load_data, outputs, read_network, report
 
 
@@ -62,17 +62,12 @@ def command(task, *args):
 
 
 def check_place(task, parser, path, plot, overwrite):
-    """Refuse, before any work, a checkpoint place that cannot take a file or a file there
-    that the rule refuses, and a log or figure next to it that the rule refuses or that
-    exists and is not the run's to replace."""
-    trouble = unwritable(path) or _files.refusal(path)
-    if trouble:
-        parser.error(f"cannot save the checkpoint {path}: {trouble}")
-    for what, place in outputs(task, path, plot):
-        trouble = _files.refusal(place) or (None if overwrite or not place.exists() else
-                                            f"{place} exists; --overwrite replaces it")
-        if trouble:
-            parser.error(f"cannot write the {what} {place}: {trouble}")
+    """Refuse, before any work, a checkpoint place that takes no file or a file there that
+    the rule refuses, and a log or figure next to it that may not be written."""
+    for what, place in [("save the checkpoint", path)] + outputs(task, path, plot):
+        refused = _files.problem(place, replace=overwrite or place == path)
+        if refused:
+            parser.error(f"cannot {what} {place}: {refused}")
 
 
 def new_run(task, parser, args):
@@ -110,8 +105,7 @@ def resume(task, parser, args):
     if training is None:
         parser.error(f"cannot resume {path}: it holds a network saved without its training run "
                      f"(model.save); only a checkpoint written by {task.prog} can be resumed")
-    # Runs saved before --plot plotted; older runs kept lr, which the optimizer holds.
-    saved = {"plot": True, **training["settings"], "lr": None}
+    saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
     for name, setting in task.settings.items():
         value = saved.get(name)
         try:
@@ -122,11 +116,20 @@ def resume(task, parser, args):
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
+    saved["lr"] = None                      # older runs kept it; the optimizer holds it
+    for name in task.settings:
+        value = saved.get(name)
         if name != "epochs" and getattr(args, name) not in (None, value):
             flag = "--" + name.replace("_", "-")
             kept = "its optimizer's learning rate" if name == "lr" else f"{flag} {value}"
             parser.error(f"{flag} {getattr(args, name)} contradicts the run saved in {path} "
                          f"({kept}); leave it out to continue the run as it was")
+    for name, kept, made in zip(("schedule", "early stopping"), (
+            training["schedule"], training["early_stopping"]), task.controls(
+                argparse.Namespace(**saved))):
+        if described(kept) != described(made):
+            parser.error(f"cannot resume {path}: its {name} ({described(kept)}) is not what "
+                         f"its settings make ({described(made)})")
     s, done = task.settings_of(args, saved), len(net.history)
     s.plot = saved["plot"] if args.plot is None else args.plot    # figures change no training
     if training["finished"] and s.epochs <= done:
@@ -146,6 +149,11 @@ def resume(task, parser, args):
     return Run(s, path, net, training, replaces=True)
 
 
+def described(control):
+    """A schedule or stopper as its class and config, to compare with what settings make."""
+    return None if control is None else f"{type(control).__name__}{checkpoint.config_of(control)}"
+
+
 def setup(task, parser, run, quiet):
     """``(net, data, schedule, early_stopping)`` of a new run, or of the resumed one."""
     s, training, data = run.s, run.training, load_data(task, parser, run.s)
@@ -153,7 +161,7 @@ def setup(task, parser, run, quiet):
         np.random.seed(s.seed)
         net, s.source = task.build(s), task.source(data)
         if not quiet:
-            print(f"{task.describe(data, s)}\n{task.summary(net)}")
+            print(task.describe(data, s, net))
         return (net, data, *task.controls(s))
     if (task.source(data), len(data)) != (s.source, len(training["data"]["order"])):
         parser.error(f"cannot resume {run.path}: it trained on {len(training['data']['order'])}"
@@ -176,14 +184,22 @@ def save(task, run, net, data, schedule, stopper, finished):
     def write(where):                           # noqa: E306
         checkpoint.save(where, net, training)
     try:
-        if run.path is None:
-            run.path = fresh_directory(task.runs) / task.run_file
+        if run.path is None:                    # a fresh directory: mkdir refuses one that exists
+            stamp, runs = time.strftime("%Y%m%d-%H%M%S"), task.runs
+            runs.mkdir(parents=True, exist_ok=True)
+            run.path = first_free([runs / stamp] + [runs / f"{stamp}-{n}" for n in range(2, 999)],
+                                  Path.mkdir) / task.run_file
         path = run.path
         path.parent.mkdir(parents=True, exist_ok=True)
         if run.replaces and (finished or not run.finished):
             write(path)
-        else:
-            path = create_beside(task, path, write, finished, asked=not run.replaces)
+        else:                                   # a new file, never over another
+            path = first_free([path] * (not run.replaces) + [sibling(path, f"-{n}" if finished else (
+                f".interrupted{'' if n == 1 else f'-{n}'}"), path.suffix) for n in range(
+                    1 + finished, 999)], lambda name: _files.create(name, write))
+            if path != run.path and not run.replaces:
+                say(task, f"{run.path} changed while this run trained (another run saved "
+                          f"there?); it is left as it is")
     except OSError as err:
         name = f"{Path(task.script).stem}-{os.getpid()}-{(run.path or Path(task.run_file)).name}"
         fallback = Path(tempfile.gettempdir()) / _files.fit(name)
@@ -197,34 +213,15 @@ def save(task, run, net, data, schedule, stopper, finished):
     return path
 
 
-def fresh_directory(runs):
-    """A new directory ``<runs>/<date-time>[-n]``, made here: mkdir refuses one that exists."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    runs.mkdir(parents=True, exist_ok=True)
-    for folder in [runs / stamp] + [runs / f"{stamp}-{n}" for n in range(2, 1000)]:
+def first_free(names, create):
+    """The first of ``names`` that ``create`` makes; it raises FileExistsError for a taken one."""
+    for name in names:
         try:
-            folder.mkdir()
-            return folder
+            create(name)
+            return name
         except FileExistsError:
             continue
-    raise FileExistsError(f"no free run directory in {runs}")
-
-
-def create_beside(task, path, write, finished, asked):
-    """Create ``path`` (if ``asked``) or else a new name next to it, exclusively:
-    ``name.interrupted[-n].ckpt`` for unfinished work, ``name-n.ckpt`` for a finished model."""
-    names = [path] * asked + [sibling(path, f"-{n}" if finished else f".interrupted"
-                                      f"{'' if n == 1 else f'-{n}'}", path.suffix)
-                              for n in range(1 + finished, 1000)]
-    for candidate in names:
-        try:
-            _files.create(candidate, write)
-            return candidate
-        except FileExistsError:
-            if candidate == path:
-                say(task, f"{path} changed while this run trained (another run saved there?); "
-                          f"it is left as it is")
-    raise FileExistsError(f"no free file name next to {path}")
+    raise FileExistsError(f"no free name like {names[0]}")
 
 
 def say(task, text):
