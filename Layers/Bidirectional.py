@@ -46,8 +46,8 @@ class Bidirectional(Layer):
             ``backward``. Each inner layer updates its own weights in its ``backward``,
             with its own optimizer state.
 
-    Checkpoints: not saveable yet (``get_config`` raises ``TypeError``): a checkpoint's
-    layer arguments cannot hold a nested layer.
+    Checkpoints hold the argument layer's config (``get_config``), both directions' weights
+    and the optimizer state of each.
     """
 
     skips_input_gradient = True
@@ -141,8 +141,15 @@ class Bidirectional(Layer):
         return self.backward_layer.gradient_weights
 
     def get_config(self):
-        raise TypeError("Bidirectional.get_config: a checkpoint cannot hold a Bidirectional "
-                        "layer yet (its argument is a layer, and layer arguments are plain data)")
+        """``{"layer": forward_layer}``: the constructor's argument, a layer (a checkpoint
+        saves it by its own config; the weights of both directions are the state)."""
+        return {"layer": self.forward_layer}
+
+    @classmethod
+    def parameter_shapes_for(cls, config):
+        """The shapes of ``parameters()`` of a ``Bidirectional(config["layer"])``."""
+        shape = config["layer"]._parameter_shapes()["weights"]
+        return {"weights": shape, "backward_weights": shape}
 
     # -- forward and backward ---------------------------------------------------------------
 

@@ -47,8 +47,8 @@ strings and hands out the attention weights for plotting.
 Training runs through ``NeuralNetwork.train``: ``forward``/``backward`` are overridden for
 the two inputs (the decoder's input is the label batch shifted, ``Dates.decoder_inputs``), so
 the divergence guard, the epoch trainer and its validation (``evaluate``, teacher-forced)
-work as for any network. Saving is refused for now (``get_config`` raises ``TypeError``): a
-checkpoint has no format yet for a model whose layers are not one chain.
+work as for any network. ``save``/``NeuralNetwork.load`` keep ``layers`` in the order above
+and ``attention``; ``from_config`` gives each layer its role back.
 """
 import numpy as np
 
@@ -179,10 +179,43 @@ class Seq2Seq(NeuralNetwork.NeuralNetwork):
         return self._greedy(input_tensor, Dates.TARGET_STEPS)[1]
 
     def get_config(self):
-        """Refused: a checkpoint cannot hold a Seq2Seq yet (it would come back as a plain
-        NeuralNetwork, which runs its layers one after the other)."""
-        raise TypeError("Seq2Seq.get_config: a checkpoint cannot hold a Seq2Seq yet (its "
-                        "layers are not one chain; a plain NeuralNetwork could not run them)")
+        """``{"attention": bool}``: the layers themselves are saved as ``layers``, in order."""
+        return {"attention": self.attention is not None}
+
+    @classmethod
+    def from_config(cls, config, *, layers, optimizer, weights_initializer=None,
+                    bias_initializer=None, loss_layer=None):
+        """A Seq2Seq of built ``layers`` in the order of ``layers`` (encoder_embedding,
+        encoder, decoder_embedding, decoder, attention if ``config["attention"]``,
+        output_layer, softmax); ValueError/TypeError naming Seq2Seq for others."""
+        attention = config.get("attention", True)
+        roles = [FullyConnected.FullyConnected, SoftMax.SoftMax]
+        if attention:
+            roles.insert(0, Attention.Attention)
+        got = [type(layer).__name__ for layer in layers]
+        if len(layers) != 4 + len(roles) or not all(
+                type(layer) is role for layer, role in zip(layers[4:], roles)):
+            _checks.fail("Seq2Seq.from_config", f"four layers, then "
+                         f"{[role.__name__ for role in roles]}", _checks.Described(str(got)))
+        _check_architecture(*layers[:4])
+        output, decoder = layers[-2], layers[3]
+        if (output.input_size, output.output_size) != (
+                decoder.hidden_size * (2 if attention else 1), layers[2].vocabulary_size):
+            _checks.fail("Seq2Seq.from_config", "an output layer from the decoder's features "
+                         "to the output vocabulary", _checks.Described(repr(output)))
+        if type(loss_layer) is not Loss.CrossEntropyLoss:
+            _checks.fail("Seq2Seq.from_config", "the loss CrossEntropyLoss",
+                         _checks.Described(type(loss_layer).__name__))
+        net = super().from_config({}, layers=layers, optimizer=optimizer, loss_layer=loss_layer,
+                                  weights_initializer=weights_initializer,
+                                  bias_initializer=bias_initializer)
+        (net.encoder_embedding, net.encoder, net.decoder_embedding, net.decoder), rest = \
+            layers[:4], layers[4:]
+        net.attention = rest[0] if attention else None
+        net.output_layer, net.softmax = rest[-2:]
+        net.decoder.memorize = True
+        net._memory_shape = None
+        return net
 
     # -- decoding ----------------------------------------------------------------------------
 

@@ -312,7 +312,9 @@ def read_layer(r, doc, where):
             shapes = cls.parameter_shapes_for(kwargs)
         except (TypeError, AttributeError, ValueError) as err:
             r.fail(f"{where}.args", f"invalid arguments ({r.short(str(err))})")
-        dtype = kwargs.get("dtype", np.float64)
+        # A layer's dtype argument, or that of the layer it wraps (a Bidirectional's).
+        dtype = kwargs.get("dtype") or next((v.dtype for v in kwargs.values() if callable(
+            getattr(v, "parameter_shapes_for", None))), np.float64)
         for name, shape in shapes.items():
             if name not in state:
                 r.fail(f"{where}.state", f"expected the parameter {name!r}")

@@ -23,4 +23,5 @@ FRAMEWORK = ([(f"Layers.{name}", name, "layer") for name in _LAYERS] + [
     ("NeuralNetwork", "NeuralNetwork", "network"),
     ("Models.LeNet", "LeNet", "network"),
     ("Models.RowMNIST", "RowMNIST", "network"),
-    ("Models.CharModel", "CharModel", "network")])
+    ("Models.CharModel", "CharModel", "network"),
+    ("Models.Seq2Seq", "Seq2Seq", "network")])

@@ -22,7 +22,7 @@ import numpy as np
 
 from .archive import DOCUMENT, SEAL
 from .errors import CheckpointError, StateError
-from .registry import FLOAT_DTYPES, classes, constructor_args, defaults, load_state_of, required_args
+from .registry import FLOAT_DTYPES, NESTED, classes, constructor_args, defaults, load_state_of, required_args
 
 MAX_FILE_BYTES = 4 << 30          # a checkpoint is read into memory whole
 MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
@@ -169,8 +169,7 @@ class Reader:
     @property
     def nested(self):
         """The classes a config may hold as an argument (not networks, layers, optimizers)."""
-        return {name: cls for kind in ("regularizer", "initializer", "loss", "schedule")
-                for name, cls in classes(kind).items()}
+        return {name: cls for kind in NESTED for name, cls in classes(kind).items()}
 
     def check_state(self, layer, state, where):
         """``layer.check_state(state)`` (a state kept for later, e.g. early stopping's best),
@@ -192,6 +191,16 @@ class Reader:
             self.fail(where, f"invalid state ({said(err)})")
 
     def construct(self, cls, kwargs, where):
+        """``cls(**kwargs)``; a layer only if its parameters fit in the file (a layer nested
+        in another's arguments allocates them before the outer layer's arrays are checked)."""
+        try:
+            shapes = cls.parameter_shapes_for(kwargs).values() \
+                if callable(getattr(cls, "parameter_shapes_for", None)) else ()
+        except (TypeError, ValueError, AttributeError) as err:
+            self.fail(where, f"invalid arguments ({err})")
+        if sum(math.prod(s) for s in shapes) * 2 > len(self.data or b""):
+            self.fail(where, f"expected parameters the file can hold, got shapes "
+                             f"{_short(list(shapes))}")
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as err:

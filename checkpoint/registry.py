@@ -21,6 +21,9 @@ from _checks import constructor_args
 
 from .framework import FRAMEWORK
 
+# The kinds a config may hold as an argument (a Bidirectional's layer, an optimizer's
+# regularizer): never networks or optimizers.
+NESTED = ("regularizer", "initializer", "loss", "schedule", "layer")
 KINDS = ("network", "layer", "optimizer", "regularizer", "initializer", "loss", "schedule",
          "stopper")
 _REGISTRY = {kind: {} for kind in KINDS}      # register()'s classes
@@ -156,24 +159,27 @@ def config_from_attributes(obj):
     an optimizer's regularizer, as ``describe`` gives it). A constructor argument without
     a same-named attribute is a ``TypeError`` naming it."""
     owner = type(obj).__name__
-    config = {}
     for arg in constructor_args(type(obj)):
         if not hasattr(obj, arg):
             raise TypeError(f"checkpoint.save: cannot save a {owner}: its constructor argument "
                             f"{arg!r} is not kept as the attribute {arg!r} (the default config "
                             f"reads each argument back from the same-named attribute): keep it "
                             f"as self.{arg}, or define {owner}.get_config()")
-        value = getattr(obj, arg)
-        kind = _kind_of(value)
-        config[arg] = plain(value, f"{owner}.{arg}") if kind is None else \
-            describe(value, kind, arg)
-    return config
+    return _data({arg: getattr(obj, arg) for arg in constructor_args(type(obj))}, owner)
 
 
 def config_of(obj):
-    """``obj.get_config()`` where the class defines it, else ``config_from_attributes``."""
+    """``obj.get_config()`` where the class defines it, else ``config_from_attributes``; an
+    object the registry knows in it (an optimizer's regularizer, a Bidirectional's layer)
+    as ``describe`` gives it, the rest as plain data."""
     get_config = getattr(obj, "get_config", None)
-    return get_config() if callable(get_config) else config_from_attributes(obj)
+    return _data(get_config(), type(obj).__name__) if callable(get_config) else \
+        config_from_attributes(obj)
+
+
+def _data(config, owner):
+    return {arg: plain(value, f"{owner}.{arg}") if _kind_of(value) is None else
+            describe(value, _kind_of(value), arg) for arg, value in config.items()}
 
 
 def state_of(obj):
@@ -196,7 +202,7 @@ def _kind_of(value):
     if value is None or isinstance(value, (bool, str, numbers.Number, tuple, list, dict, type,
                                            np.dtype)):
         return None
-    for kind in ("regularizer", "initializer", "loss", "schedule"):
+    for kind in NESTED:
         if any(cls is type(value) for cls in classes(kind).values()):
             return kind
     return None
@@ -234,8 +240,7 @@ def build(cls, config):
     """``cls(**config)`` from a ``get_config()``: float dtype names become dtypes, and a
     ``{"class", "args"}`` value (an optimizer's regularizer) the registered object.
     For trusted configs; the reader checks a file's values on its own way there."""
-    nested = {name: c for kind in ("regularizer", "initializer", "loss", "schedule")
-              for name, c in classes(kind).items()}
+    nested = {name: c for kind in NESTED for name, c in classes(kind).items()}
     kwargs = {}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"class", "args"}:

@@ -159,15 +159,6 @@ def test_in_a_network_it_trains_and_snapshots():
     np.testing.assert_array_equal(net.layers[0].backward_weights, snapshot[0]["backward_weights"])
 
 
-def test_saving_is_refused_naming_the_layer(tmp_path):
-    net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(0.1), Initializers.Xavier(),
-                                      Initializers.Constant(0.1))
-    net.append_layer(Bidirectional.Bidirectional(RNN.RNN(2, 3)))
-    with pytest.raises(TypeError, match=r"Bidirectional\.get_config: a checkpoint cannot hold"):
-        NeuralNetwork.save(tmp_path / "net.ckpt", net)
-    assert not list(tmp_path.iterdir())
-
-
 @pytest.mark.parametrize("layer, error, message", [
     (FullyConnected.FullyConnected(3, 4), TypeError,
      r"Bidirectional: expected an RNN, LSTM or GRU layer, got FullyConnected"),

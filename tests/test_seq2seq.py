@@ -290,12 +290,6 @@ def test_bad_input_is_refused_naming_the_model():
         tiny(attention=False).translate("1/2/03", return_alignment=True)
 
 
-def test_saving_is_refused_rather_than_written_as_a_plain_network(tmp_path):
-    with pytest.raises(TypeError, match=r"Seq2Seq"):
-        tiny().save(tmp_path / "model.ckpt")
-    assert not list(tmp_path.iterdir())
-
-
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_encoder_decoder_size_mismatch_is_refused(bidirectional):
     """The decoder starts from the encoder's final state: it must have the encoder's size
