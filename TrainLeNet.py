@@ -12,7 +12,6 @@ replaces a saved model unless ``--overwrite`` says so. The machinery (flags,
 checkpoints, signals, figures) is shared with TrainSequences.py: ``_commandline``.
 """
 import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +63,6 @@ class MNISTTask(_commandline.Task):
 
     def validation_set(self, data, s):
         return data.get_validation_set() if s.validation else None
-
-    def evaluation_settings(self, s):
-        return argparse.Namespace(**{**vars(s), "validation": 0, "subset": None, "augment": 0})
 
     def results(self, net, data):
         loss, accuracy = net.evaluate(*data.get_test_set())

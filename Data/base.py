@@ -74,7 +74,8 @@ class ArrayData(Batched):
         """Continue from a ``state_dict()``; the order must permute the training set."""
         owner = f"{type(self).__name__}.load_state_dict"
         order = np.asarray(state["order"])
-        if order.ndim != 1 or (len(order) and not np.array_equal(np.sort(order), np.arange(len(self)))):
+        if order.ndim != 1 or not np.array_equal(np.sort(order), np.arange(len(self))) and \
+                len(order):
             raise ValueError(f"{owner}: expected an order that permutes the {len(self)} training "
                              f"samples, got {order.shape[0] if order.ndim else 0} entries")
         position = _checks.size(owner, "position", state["position"], 0, len(order))

@@ -100,22 +100,21 @@ def common_settings(epochs, batch_size, lr, lr_decay):
 
 
 class Task:
-    """A task a command line trains. Its hooks take the settings ``s`` as an
+    """A task a command line trains; its hooks take the settings ``s`` as an
     ``argparse.Namespace`` (``s.batch_size``).
 
-    prog, script, words: the command's name in messages, its file, the words after it.
-    settings: ``{name: Setting}`` (``lr_decay`` is ``--lr-decay``). model: the network class
-    a checkpoint must hold. shipped: what --evaluate and --export-onnx read by default.
-    runs, run_file: a run without --checkpoint saves ``runs/<time>/run_file``. unit: what
-    the data holds, plural. figure_names: ``<stem>_<name>.png`` next to the checkpoint
-    (a run also writes ``<stem>.log``, its epochs and results).
+    Attributes: prog, script, words (its name in messages, its file, the words before the
+    flags); settings (``{name: Setting}``, ``lr_decay`` is ``--lr-decay``); model (the class
+    a checkpoint must hold); shipped (read by --evaluate and --export-onnx by default); runs,
+    run_file (a run without --checkpoint saves ``runs/<time>/run_file``); unit (what the
+    data holds); figure_names (``<stem>_<name>.png`` next to the checkpoint, beside the log
+    ``<stem>.log``).
 
     Hooks: ``load_data(s)`` (OSError or ValueError for what is not there), ``source(data)``
     (the same on every machine), ``build(s)`` (NumPy is seeded), ``describe(data, s, net)``
-    (printed as a new run starts), ``validation_set(data, s)``, ``evaluation_settings(s)``,
-    ``epochs(net, data, s)`` (the log's table), ``results(net, data)`` (rows of the result
-    table), ``figures(net, data)`` (``{name: draw}``, ``draw(path)`` saves a PNG and
-    returns the Figure).
+    (printed as a new run starts), ``validation_set(data, s)`` (or None), ``epochs(net,
+    data, s)`` (the log's table), ``results(net, data)`` (rows of the result table),
+    ``figures(net, data)`` (``{name: draw}``; ``draw(path)`` saves a PNG, returns the Figure).
     """
     prog = script = description = model = shipped = runs = run_file = None
     words, unit, settings, figure_names = (), "samples", {}, ()
@@ -165,19 +164,7 @@ class Task:
         return (Schedules.ExponentialDecay(s.lr_decay) if s.lr_decay < 1 else None,
                 Schedules.EarlyStopping(s.patience) if s.patience else None)
 
-    def describe(self, data, s, net):
-        return f"{len(data)} training {self.unit} from {self.source(data)}"
-
-    def validation_set(self, data, s):
-        return None
-
-    def evaluation_settings(self, s):
-        return s
-
     def epochs(self, net, data, s):
         keys = [k for k in ("epoch", "train_loss", "validation_loss", "validation_accuracy")
                 if net.history and k in net.history[0]]
         return [k.replace("_", " ") for k in keys], [[h[k] for k in keys] for h in net.history]
-
-    def figures(self, net, data):
-        return {}

@@ -87,7 +87,7 @@ def evaluate(task, parser, args):
     """Print the test results of --checkpoint (the shipped model by default)."""
     path = args.checkpoint or task.shipped
     net, _ = read_network(task, parser, path)
-    data = load_data(task, parser, task.evaluation_settings(task.settings_of(args)))
+    data = load_data(task, parser, task.settings_of(args))
     start = time.perf_counter()
     rows = task.results(net, data)
     print(tabulate([["checkpoint", str(path)], [f"test {task.unit}",

@@ -4,7 +4,6 @@ import os
 import shlex
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,8 +42,8 @@ class StopRequest:
 class Run:
     """One invocation's run. ``path``: where it saves (None: a fresh run directory, made at
     the first save); ``replaces``: the file there is the run's to replace (its own, or a
-    finished model and --overwrite); ``finished``: that file is a finished model, which
-    unfinished work never replaces; ``saved``: where this invocation last saved."""
+    model and --overwrite); ``finished``: that file is a finished model, which unfinished
+    work never replaces; ``saved``: where this invocation last saved."""
 
     def __init__(self, s, path, net=None, training=None, replaces=False):
         self.s, self.path, self.net, self.training = s, path, net, training
@@ -62,8 +61,8 @@ def command(task, *args):
 
 
 def check_place(task, parser, path, plot, overwrite):
-    """Refuse, before any work, a checkpoint place that takes no file or a file there that
-    the rule refuses, and a log or figure next to it that may not be written."""
+    """Refuse, before any work, what ``_files.problem`` refuses: the checkpoint's place, and
+    a log or figure next to it (an existing one only with --overwrite)."""
     for what, place in [("save the checkpoint", path)] + outputs(task, path, plot):
         refused = _files.problem(place, replace=overwrite or place == path)
         if refused:
@@ -91,15 +90,16 @@ def new_run(task, parser, args):
                          f"{command(task, '--resume', '--checkpoint', path)} (or choose "
                          f"another path)")
         if not args.overwrite:
-            what = "a network saved without a training run" if training is None else \
-                "the model of a finished run"
+            what = "the model of a finished run" if training else "a network saved without " \
+                "a training run"
             parser.error(f"{path} holds {what}; --overwrite replaces it (or choose another "
                          f"path)")
     return Run(s, path, replaces=path.exists())
 
 
 def resume(task, parser, args):
-    """The saved run, with --epochs applied; None if it finished and there is nothing to do."""
+    """The saved run, with --epochs applied; None if it finished and there is nothing to do.
+    Its settings are data of the file: each is checked as its flag would be."""
     path = args.checkpoint
     net, training = read_network(task, parser, path)
     if training is None:
@@ -107,7 +107,7 @@ def resume(task, parser, args):
                      f"(model.save); only a checkpoint written by {task.prog} can be resumed")
     saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
     for name, setting in task.settings.items():
-        value = saved.get(name)
+        value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
         try:
             ok = value is None and (setting.default is None or name == "lr") or (
                 isinstance(value, bool) if setting.parse is bool else
@@ -116,17 +116,14 @@ def resume(task, parser, args):
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
+        if name != "epochs" and given is not None and (name == "lr" or given != value):
+            parser.error(f"{flag} {given} contradicts the run saved in {path} (" + (
+                "its optimizer's learning rate" if name == "lr" else f"{flag} {value}") +
+                "); leave it out to continue the run as it was")
     saved["lr"] = None                      # older runs kept it; the optimizer holds it
-    for name in task.settings:
-        value = saved.get(name)
-        if name != "epochs" and getattr(args, name) not in (None, value):
-            flag = "--" + name.replace("_", "-")
-            kept = "its optimizer's learning rate" if name == "lr" else f"{flag} {value}"
-            parser.error(f"{flag} {getattr(args, name)} contradicts the run saved in {path} "
-                         f"({kept}); leave it out to continue the run as it was")
-    for name, kept, made in zip(("schedule", "early stopping"), (
-            training["schedule"], training["early_stopping"]), task.controls(
-                argparse.Namespace(**saved))):
+    for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
+                                training["early_stopping"]), task.controls(
+                                    argparse.Namespace(**saved))):
         if described(kept) != described(made):
             parser.error(f"cannot resume {path}: its {name} ({described(kept)}) is not what "
                          f"its settings make ({described(made)})")
@@ -163,10 +160,10 @@ def setup(task, parser, run, quiet):
         if not quiet:
             print(task.describe(data, s, net))
         return (net, data, *task.controls(s))
-    if (task.source(data), len(data)) != (s.source, len(training["data"]["order"])):
-        parser.error(f"cannot resume {run.path}: it trained on {len(training['data']['order'])}"
-                     f" {task.unit} from {s.source}, now there are {len(data)} from "
-                     f"{task.source(data)}")
+    order = training["data"]["order"]
+    if (task.source(data), len(data)) != (s.source, len(order)):
+        parser.error(f"cannot resume {run.path}: it trained on {len(order)} {task.unit} from "
+                     f"{s.source}, now there are {len(data)} from {task.source(data)}")
     try:
         data.load_state_dict(training["data"])
     except (TypeError, ValueError) as err:
@@ -176,37 +173,29 @@ def setup(task, parser, run, quiet):
 
 
 def save(task, run, net, data, schedule, stopper, finished):
-    """Save the run and return where (the package docstring says how). If that fails, the
-    run goes to a new file in the system's temporary directory, and says so."""
+    """Save the run by the package docstring's ideas and return where."""
     training = {"settings": {k: v for k, v in vars(run.s).items() if k != "lr"},
                 "data": data.state_dict(), "rng": np.random.get_state(),
                 "schedule": schedule, "early_stopping": stopper, "finished": finished}
-    def write(where):                           # noqa: E306
-        checkpoint.save(where, net, training)
-    try:
-        if run.path is None:                    # a fresh directory: mkdir refuses one that exists
-            stamp, runs = time.strftime("%Y%m%d-%H%M%S"), task.runs
-            runs.mkdir(parents=True, exist_ok=True)
-            run.path = first_free([runs / stamp] + [runs / f"{stamp}-{n}" for n in range(2, 999)],
-                                  Path.mkdir) / task.run_file
+    if run.path is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        task.runs.mkdir(parents=True, exist_ok=True)
+        run.path = task.runs / first_free([stamp] + [f"{stamp}-{n}" for n in range(2, 999)],
+                                          lambda name: (task.runs / name).mkdir()) / task.run_file
+    run.path.parent.mkdir(parents=True, exist_ok=True)
+    if run.replaces and (finished or not run.finished):
+        checkpoint.save(run.path, net, training)
         path = run.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if run.replaces and (finished or not run.finished):
-            write(path)
-        else:                                   # a new file, never over another
-            path = first_free([path] * (not run.replaces) + [sibling(path, f"-{n}" if finished else (
-                f".interrupted{'' if n == 1 else f'-{n}'}"), path.suffix) for n in range(
-                    1 + finished, 999)], lambda name: _files.create(name, write))
-            if path != run.path and not run.replaces:
-                say(task, f"{run.path} changed while this run trained (another run saved "
-                          f"there?); it is left as it is")
-    except OSError as err:
-        name = f"{Path(task.script).stem}-{os.getpid()}-{(run.path or Path(task.run_file)).name}"
-        fallback = Path(tempfile.gettempdir()) / _files.fit(name)
-        say(task, f"cannot save {run.path} ({err.strerror or err}); saving to {fallback} "
-                  f"instead")
-        _files.create(fallback, write)
-        path = fallback
+    else:
+        names = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
+                 for n in range(1 + finished, 999)]
+        insert = first_free([""] * (not run.replaces) + names, lambda insert: _files.create(
+            sibling(run.path, insert, run.path.suffix), lambda tmp: checkpoint.save(
+                tmp, net, training)))
+        if insert and not run.replaces:
+            say(task, f"{run.path} changed while this run trained (another run saved there?); "
+                      f"it is left as it is")
+        path = sibling(run.path, insert, run.path.suffix)
     if path == run.path:
         run.replaces, run.finished = True, finished
     run.saved = path
@@ -214,14 +203,14 @@ def save(task, run, net, data, schedule, stopper, finished):
 
 
 def first_free(names, create):
-    """The first of ``names`` that ``create`` makes; it raises FileExistsError for a taken one."""
+    """The first of ``names`` that ``create`` makes (it raises FileExistsError when taken)."""
     for name in names:
         try:
             create(name)
             return name
         except FileExistsError:
             continue
-    raise FileExistsError(f"no free name like {names[0]}")
+    raise FileExistsError(f"no free name like {names[-1]}")
 
 
 def say(task, text):
@@ -241,11 +230,10 @@ def train(task, parser, args, run, stop):
         failure = f"{err}; the last good parameters"
     except Exception as err:                    # noqa: BLE001 - whatever failed, keep the work
         failure = f"{type(err).__name__}: {err}; the trained state"
-    finished = failure is None and not stop.requested
     try:
-        path = save(task, run, net, data, schedule, stopper, finished)
+        path = save(task, run, net, data, schedule, stopper, not (failure or stop.requested))
     except Exception as err:                    # noqa: BLE001
-        say(task, f"{failure or 'the run'} could not be saved anywhere: {err}")
+        say(task, f"{failure or 'the run'} could not be saved: {err}")
         return 1
     again = command(task, "--resume", "--checkpoint", path)
     if failure:
