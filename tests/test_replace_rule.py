@@ -271,3 +271,31 @@ def test_a_batch_size_set_after_construction_is_checked(value, error, message):
     assert data.batch_size == 4
     data.batch_size = 3
     assert data.next()[0].shape[0] == 3
+
+
+# -- issue 29: one shortener, and files created exclusively ---------------------------------
+
+def test_one_shortener_keeps_names_under_the_limit_and_their_suffix():
+    long = "é" * 200 + ".ckpt"                              # 405 bytes
+    short = _files.fit(long)
+    assert len(os.fsencode(short)) <= 255 and short.endswith(".ckpt")
+    assert short == _files.fit(long) != _files.fit("e" + long)     # the same name, the same
+    assert _files.fit("model.ckpt") == "model.ckpt"                 # short one; others differ
+    assert not hasattr(_files, "_stem")
+
+
+@pytest.mark.parametrize("there", ["a file", "a link", "a dangling link"])
+def test_create_never_replaces_and_never_follows_a_link(tmp_path, there):
+    victim, path = tmp_path / "thesis.txt", tmp_path / "run.ckpt"
+    victim.write_text("precious")
+    if there == "a file":
+        path.write_text("mine")
+    else:
+        path.symlink_to(victim if there == "a link" else tmp_path / "nowhere")
+    with pytest.raises(FileExistsError):
+        _files.create(path, lambda tmp: small_network().save(tmp))
+    assert victim.read_text() == "precious" and not (tmp_path / "nowhere").exists()
+    assert (path.read_text() == "mine") if there == "a file" else path.is_symlink()
+    assert len(listing(tmp_path)) == 2                      # no temporary file left
+    _files.create(tmp_path / "new.ckpt", lambda tmp: small_network().save(tmp))
+    assert NeuralNetwork.load(tmp_path / "new.ckpt").layers

@@ -12,6 +12,7 @@ import pytest
 
 import TrainLeNet
 import _commandline
+import checkpoint
 from Data.MNIST import FILES
 from Data.idx import write_idx
 from Models import LeNet
@@ -173,6 +174,9 @@ def test_resume_refuses_contradicting_flags_and_extends_epochs(tmp_path, small_m
         result = run("--resume", "--checkpoint", path, flag, value)
         assert result.returncode == 2 and "contradicts the run saved" in result.stderr
         assert flag in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    # The learning rate is stored once, in the optimizer: not among the run's settings.
+    net, training = checkpoint.read(path)
+    assert "lr" not in training["settings"] and net.optimizer.learning_rate == 1e-3
     assert main("--resume", "--checkpoint", path, "--epochs", 2) == 0        # may extend
     assert len(LeNet.LeNet.load(path).history) == 2
     assert main("--resume", "--checkpoint", path) == 0                       # nothing left to do
@@ -196,12 +200,20 @@ def test_an_interrupted_run_never_replaces_a_finished_model(tmp_path, small_mnis
 
 
 def test_a_run_without_checkpoint_writes_a_new_run_directory(tmp_path, small_mnist, monkeypatch):
-    monkeypatch.setattr(TrainLeNet.TASK, "runs", tmp_path / "runs")
+    """Each run makes its own directory (mkdir refuses one that exists): a directory of the
+    same second, with a user's file in it, is left alone."""
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(TrainLeNet.TASK, "runs", runs)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20270101-000000")
+    (runs / "20270101-000000").mkdir(parents=True)
+    (runs / "20270101-000000" / "lenet.ckpt").write_bytes(b"mine")
     shipped = TrainLeNet.TASK.shipped.read_bytes()
     assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
     assert main("--data-dir", small_mnist, "--epochs", 1, "--validation", 80, "--no-plot") == 0
-    runs = sorted((tmp_path / "runs").iterdir())
-    assert len(runs) == 2 and all((r / "lenet.ckpt").is_file() for r in runs)
+    assert sorted(p.name for p in runs.iterdir()) == ["20270101-000000", "20270101-000000-2",
+                                                      "20270101-000000-3"]
+    assert (runs / "20270101-000000" / "lenet.ckpt").read_bytes() == b"mine"
+    assert all((runs / f"20270101-000000-{n}" / "lenet.ckpt").is_file() for n in (2, 3))
     assert TrainLeNet.TASK.shipped.read_bytes() == shipped
 
 
