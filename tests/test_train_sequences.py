@@ -241,7 +241,7 @@ def test_dates_trains_evaluates_and_logs(tmp_path, capsys):
     assert (tmp_path / "dates_curves.png").stat().st_size > 1000
     assert main("dates", "--evaluate", "--checkpoint", path) == 0
     assert exact in capsys.readouterr().out
-    assert Seq2Seq.Seq2Seq.load(path).attention is not None
+    assert NeuralNetwork.load(path).attention is not None
 
 
 def test_the_old_sequence_scripts_are_gone():
