@@ -23,8 +23,7 @@ import sys
 
 from . import runs
 from .options import Setting, Task, choice, common_settings, directory, integer, number
-from .report import evaluate, export_onnx
-from .runs import StopRequest
+from .runs import StopRequest, evaluate, export_onnx
 
 __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
            "main", "number", "script"]

@@ -1,4 +1,4 @@
-"""A task and its settings as flags, checked before any work."""
+"""A task and its settings as flags, checked before any work: one line, exit status 2."""
 import argparse
 import os
 from pathlib import Path
@@ -22,34 +22,31 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def checked(check, convert, *bounds, **open_ends):
+def flag_type(check, convert=None):
     """An argparse type: ``convert`` the text, then ``check`` it (``_checks``' messages)."""
     def parse(text):
         try:
             try:
-                value = convert(text)
+                value = text if convert is None else convert(text)
             except ValueError:
                 value = text
-            return check(None, "value", value, *bounds, **open_ends)
+            return check(value)
         except (TypeError, ValueError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return parse
 
 
 def integer(low, high=None):
-    return checked(_checks.size, int, low, high)
+    return flag_type(lambda v: _checks.size(None, "value", v, low, high), int)
 
 
 def number(low, high, low_open=True):
-    return checked(_checks.number, float, low, high, low_open=low_open)
+    return flag_type(lambda v: _checks.number(None, "value", v, low, high, low_open), float)
 
 
 def choice(*names):
-    def parse(text):
-        if text not in names:
-            raise argparse.ArgumentTypeError(f"expected one of {', '.join(names)}, got {text!r}")
-        return text
-    return parse
+    return flag_type(lambda v: v if v in names else _checks.fail(
+        None, f"one of {', '.join(names)}", v))
 
 
 def file_path(text):
@@ -77,7 +74,6 @@ def directory(text):
 
 def sibling(path, insert, suffix):
     """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
-    path = Path(path)
     return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
 
 

@@ -1,4 +1,5 @@
-"""A run: a new one or a saved one continued, trained until done or stopped, then saved."""
+"""A run, new or continued, trained until done or stopped, saved and reported; and the
+other two modes, --evaluate and --export-onnx."""
 import argparse
 import os
 import shlex
@@ -8,13 +9,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tabulate import tabulate
 
 import _files
 import checkpoint
 import NeuralNetwork
+import onnx_export
 from _checks import plural
 from .options import sibling
-from .report import load_data, outputs, read_network, report
 
 
 class StopRequest:
@@ -60,13 +62,44 @@ def command(task, *args):
                                              *task.words, *map(str, args)])
 
 
+def read_network(task, parser, path):
+    """``(network, training)`` of ``path``; any bad file ends in one line and status 2."""
+    try:
+        net, training = checkpoint.read(path)
+    except (checkpoint.CheckpointError, OSError) as err:   # a CheckpointError names the file
+        parser.error(f"cannot load {err}" if isinstance(err, checkpoint.CheckpointError) else
+                     f"cannot load {path}: {err.strerror or err}")
+    wrong = f"it holds a {type(net).__name__}, not a {task.model.__name__}" if not isinstance(
+        net, task.model) else "its network has no loss layer" if net.loss_layer is None else 0
+    if wrong:
+        parser.error(f"cannot load {path}: {wrong}")
+    return net, training
+
+
+def load_data(task, parser, s):
+    """The task's data layer, with training and test samples; refused in one line."""
+    try:
+        data = task.load_data(s)
+    except (OSError, ValueError) as err:        # files not found, corrupt, bad settings
+        parser.error(str(err))
+    for split, n in (("training", len(data)), ("test", len(data.get_test_set()[0]))):
+        if n == 0:
+            parser.error(f"the {split} set from {task.source(data)} holds 0 {task.unit}")
+    return data
+
+
 def check_place(task, parser, path, plot, overwrite):
     """Refuse, before any work, what ``_files.problem`` refuses: the checkpoint's place, and
-    a log or figure next to it (an existing one only with --overwrite)."""
+    its log ``<stem>.log`` and figures ``<stem>_<name>.png`` (existing: with --overwrite)."""
     for what, place in [("save the checkpoint", path)] + outputs(task, path, plot):
         refused = _files.problem(place, replace=overwrite or place == path)
         if refused:
             parser.error(f"cannot {what} {place}: {refused}")
+
+
+def outputs(task, path, plot):
+    return [("write the log", sibling(path, "", ".log"))] + \
+        [("write the figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
 
 
 def new_run(task, parser, args):
@@ -183,19 +216,18 @@ def save(task, run, net, data, schedule, stopper, finished):
         run.path = task.runs / first_free([stamp] + [f"{stamp}-{n}" for n in range(2, 999)],
                                           lambda name: (task.runs / name).mkdir()) / task.run_file
     run.path.parent.mkdir(parents=True, exist_ok=True)
+    path = run.path
     if run.replaces and (finished or not run.finished):
-        checkpoint.save(run.path, net, training)
-        path = run.path
-    else:
-        names = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
-                 for n in range(1 + finished, 999)]
-        insert = first_free([""] * (not run.replaces) + names, lambda insert: _files.create(
-            sibling(run.path, insert, run.path.suffix), lambda tmp: checkpoint.save(
-                tmp, net, training)))
+        checkpoint.save(path, net, training)
+    else:                                       # a new file, beside what is there
+        inserts = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
+                   for n in range(1 + finished, 999)]
+        insert = first_free([""] * (not run.replaces) + inserts, lambda insert: _files.create(
+            sibling(path, insert, path.suffix), lambda tmp: checkpoint.save(tmp, net, training)))
         if insert and not run.replaces:
-            say(task, f"{run.path} changed while this run trained (another run saved there?); "
+            say(task, f"{path} changed while this run trained (another run saved there?); "
                       f"it is left as it is")
-        path = sibling(run.path, insert, run.path.suffix)
+        path = sibling(path, insert, path.suffix)
     if path == run.path:
         run.replaces, run.finished = True, finished
     run.saved = path
@@ -243,4 +275,74 @@ def train(task, parser, args, run, stop):
         print(f"\nInterrupted after {plural(len(net.history), 'epoch')} and "
               f"{plural(net.epoch_progress[0], 'step')}; saved {path}.\nContinue with: {again}")
         return 130
-    return report(task, args, run, net, data, path, time.perf_counter() - start)
+    rows = [["epochs", len(net.history)], [f"training {task.unit}", len(data)],
+            ["wall time", f"{time.perf_counter() - start:.0f} s"]] + ([[
+                "validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"]] if
+                net.history and "validation_accuracy" in net.history[-1] else [])
+    rows += task.results(net, data)
+    print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
+    if path != run.path:                # saved beside: the places next to it are unchecked
+        return 1
+    import matplotlib
+    matplotlib.use(matplotlib.get_backend() if args.show else "Agg")
+    import matplotlib.pyplot as plt
+    (_, log), *figures = outputs(task, path, run.s.plot)
+    try:
+        headers, epochs = task.epochs(net, data, run.s)
+        _files.write_atomically(log, (tabulate(epochs, headers, floatfmt=".4f") + "\n\n" +
+                                      tabulate(rows, tablefmt="plain") + "\n").encode(), task.prog)
+        draws = task.figures(net, data)
+        for name, (_, figure) in zip(task.figure_names, figures):
+            drawn = draws[name](figure)
+            if not args.show:
+                plt.close(drawn)
+    except Exception as err:                    # noqa: BLE001 - the model is saved already
+        say(task, f"the log or figures failed ({type(err).__name__}: {err}); the model is "
+                  f"saved in {path}")
+        return 1
+    if args.show:
+        plt.show()
+    if figures and not args.quiet:
+        print("figures: " + ", ".join(str(figure) for _, figure in figures))
+    return 0
+
+
+def evaluate(task, parser, args):
+    """Print the test results of --checkpoint (the shipped model by default)."""
+    path = args.checkpoint or task.shipped
+    net, _ = read_network(task, parser, path)
+    data, start = load_data(task, parser, task.settings_of(args)), time.perf_counter()
+    rows = task.results(net, data)
+    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}",
+                                                len(data.get_test_set()[0])], *rows,
+                    ["time", f"{time.perf_counter() - start:.1f} s"]]))
+    return 0
+
+
+def export_onnx(task, parser, args):
+    """Write --checkpoint (the shipped model by default) as ONNX to --export-onnx, by the
+    rule of a run: never over the checkpoint being read (by inode: another name or a hard
+    link is the same file), never over an unfinished run."""
+    path, target = args.checkpoint or task.shipped, args.export_onnx
+    net, _ = read_network(task, parser, path)
+    refused = _files.problem(target, replace=args.overwrite)
+    if target.is_file() and not target.is_symlink():
+        try:
+            unfinished = not checkpoint.read(target)[1]["finished"]
+        except (checkpoint.CheckpointError, OSError, TypeError):    # no run in it: None
+            unfinished = False
+        if os.path.samefile(target, path):
+            refused = f"it is the checkpoint being exported ({path}); choose another path"
+        elif unfinished:
+            refused = (f"it holds an unfinished run, which is never replaced; continue it "
+                       f"with --resume --checkpoint {target} (or choose another path)")
+    if refused:
+        parser.error(f"cannot write {target}: {refused}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        onnx_export.export(net, str(target))
+    except (ValueError, TypeError, OSError) as err:
+        parser.error(f"cannot export {path} to {target}: {err}")
+    if not args.quiet:
+        print(f"exported {path} to {target}")
+    return 0
