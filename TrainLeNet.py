@@ -103,6 +103,7 @@ class LeNetTask(MNISTTask):
 
 
 TASK = LeNetTask()
+SETTINGS = TASK.settings            # name: Setting(parse, default, help)
 
 
 def main(argv=None):
