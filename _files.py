@@ -19,6 +19,11 @@ Refused, nothing is written. Otherwise the bytes go to a fresh temporary file ne
 renamed over ``path``: the file is either the old one or the whole new one, never part
 of either. The temporary file is removed if anything fails, and one that a killed save
 left behind is removed by the next save to the same path.
+
+Two more doors for the command lines: ``problem(path)`` says before any work why a file
+could not be written at ``path`` (its place, the rule, or that something is there), and
+``create(path, write)`` creates a new file exclusively, never over anything. ``fit`` is the
+one shortener of names too long for a file system.
 """
 import errno
 import hashlib
@@ -61,7 +66,7 @@ def problem(path, replace=True):
     except OSError as err:
         return f"cannot write in {folder}: {err.strerror or err}"
     if not replace and refusal(path) is None and os.path.lexists(path):
-        return f"{path} exists; --overwrite replaces it"
+        return f"{path} exists"
     return refusal(path)
 
 

@@ -69,10 +69,11 @@ def read_network(task, parser, path):
     except (checkpoint.CheckpointError, OSError) as err:   # a CheckpointError names the file
         parser.error(f"cannot load {err}" if isinstance(err, checkpoint.CheckpointError) else
                      f"cannot load {path}: {err.strerror or err}")
-    wrong = f"it holds a {type(net).__name__}, not a {task.model.__name__}" if not isinstance(
-        net, task.model) else "its network has no loss layer" if net.loss_layer is None else 0
-    if wrong:
-        parser.error(f"cannot load {path}: {wrong}")
+    if not isinstance(net, task.model):
+        parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a "
+                     f"{task.model.__name__}")
+    if net.loss_layer is None:
+        parser.error(f"cannot load {path}: its network has no loss layer")
     return net, training
 
 
@@ -92,9 +93,15 @@ def check_place(task, parser, path, plot, overwrite):
     """Refuse, before any work, what ``_files.problem`` refuses: the checkpoint's place, and
     its log ``<stem>.log`` and figures ``<stem>_<name>.png`` (existing: with --overwrite)."""
     for what, place in [("save the checkpoint", path)] + outputs(task, path, plot):
-        refused = _files.problem(place, replace=overwrite or place == path)
+        refused = problem(place, overwrite or place == path)
         if refused:
             parser.error(f"cannot {what} {place}: {refused}")
+
+
+def problem(path, overwrite):
+    """``_files.problem``, which --overwrite lets replace an existing file."""
+    refused = _files.problem(path, replace=overwrite)
+    return f"{refused}; --overwrite replaces it" if refused == f"{path} exists" else refused
 
 
 def outputs(task, path, plot):
@@ -325,7 +332,7 @@ def export_onnx(task, parser, args):
     link is the same file), never over an unfinished run."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
-    refused = _files.problem(target, replace=args.overwrite)
+    refused = problem(target, args.overwrite)
     if target.is_file() and not target.is_symlink():
         try:
             unfinished = not checkpoint.read(target)[1]["finished"]
