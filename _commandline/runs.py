@@ -333,10 +333,10 @@ def export_onnx(task, parser, args):
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
     refused = problem(target, args.overwrite)
-    if target.is_file() and not target.is_symlink():
+    if not refused and target.exists():
         try:
             unfinished = not checkpoint.read(target)[1]["finished"]
-        except (checkpoint.CheckpointError, OSError, TypeError):    # no run in it: None
+        except (checkpoint.CheckpointError, OSError, TypeError):    # TypeError: no run in it
             unfinished = False
         if os.path.samefile(target, path):
             refused = f"it is the checkpoint being exported ({path}); choose another path"
@@ -345,8 +345,8 @@ def export_onnx(task, parser, args):
                        f"with --resume --checkpoint {target} (or choose another path)")
     if refused:
         parser.error(f"cannot write {target}: {refused}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         onnx_export.export(net, str(target))
     except (ValueError, TypeError, OSError) as err:
         parser.error(f"cannot export {path} to {target}: {err}")
