@@ -291,7 +291,8 @@ def train(task, parser, args, run, stop):
     if path != run.path:                # saved beside: the places next to it are unchecked
         return 1
     import matplotlib
-    matplotlib.use(matplotlib.get_backend() if args.show else "Agg")
+    if not args.show:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     (_, log), *figures = outputs(task, path, run.s.plot)
     try:
