@@ -94,24 +94,6 @@ def test_help_shows_the_real_defaults():
     assert "(default: 12)" in result.stdout and "(default: 0.001)" in result.stdout
 
 
-@pytest.mark.parametrize("where", ["a directory", "under a file", "read-only directory"])
-def test_an_unwritable_checkpoint_is_refused_before_any_work(tmp_path, small_mnist, where):
-    if where == "a directory":
-        path = tmp_path
-    elif where == "under a file":
-        (tmp_path / "file").write_text("x")
-        path = tmp_path / "file" / "lenet.ckpt"
-    else:
-        if os.geteuid() == 0:
-            pytest.skip("root may write anywhere")
-        (tmp_path / "ro").mkdir(mode=0o500)
-        path = tmp_path / "ro" / "lenet.ckpt"
-    result = run("--data-dir", small_mnist, "--epochs", 1, "--checkpoint", path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "MNIST from" not in result.stdout                  # no data read, nothing trained
-
-
 def test_a_run_that_fails_before_training_leaves_no_empty_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(TrainLeNet.TASK, "runs", tmp_path / "runs")
     with pytest.raises(SystemExit) as exit_info:
@@ -292,7 +274,7 @@ def test_lenet_refuses_images_of_the_wrong_size():
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_saves_and_says_how_to_resume(tmp_path, small_mnist, signum):
-    checkpoint = tmp_path / "lenet.ckpt"
+    checkpoint = tmp_path / ("x" * 245 + ".ckpt")           # a name of 250 bytes: it fits
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "TrainLeNet.py"), "--data-dir", str(small_mnist),
          "--epochs", "200", "--batch-size", "8", "--validation", "50", "--no-plot",
@@ -308,7 +290,7 @@ def test_a_signal_saves_and_says_how_to_resume(tmp_path, small_mnist, signum):
     out, err = out.decode(), (seen + err).decode()
     assert process.returncode == 130, err
     assert "Traceback" not in err
-    assert "--resume" in out and checkpoint.is_file()
+    assert f"saved {checkpoint}." in out and "--resume" in out
     resumed = LeNet.LeNet.load(checkpoint)
     assert len(resumed.loss) > 0 and len(resumed.history) < 200
 
