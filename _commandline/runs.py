@@ -5,6 +5,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -217,24 +218,33 @@ def save(task, run, net, data, schedule, stopper, finished):
     training = {"settings": {k: v for k, v in vars(run.s).items() if k != "lr"},
                 "data": data.state_dict(), "rng": np.random.get_state(),
                 "schedule": schedule, "early_stopping": stopper, "finished": finished}
-    if run.path is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        task.runs.mkdir(parents=True, exist_ok=True)
-        run.path = task.runs / first_free([stamp] + [f"{stamp}-{n}" for n in range(2, 999)],
-                                          lambda name: (task.runs / name).mkdir()) / task.run_file
-    run.path.parent.mkdir(parents=True, exist_ok=True)
-    path = run.path
-    if run.replaces and (finished or not run.finished):
-        checkpoint.save(path, net, training)
-    else:                                       # a new file, beside what is there
-        inserts = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
-                   for n in range(1 + finished, 999)]
-        insert = first_free([""] * (not run.replaces) + inserts, lambda insert: _files.create(
-            sibling(path, insert, path.suffix), lambda tmp: checkpoint.save(tmp, net, training)))
-        if insert and not run.replaces:
-            say(task, f"{path} changed while this run trained (another run saved there?); "
-                      f"it is left as it is")
-        path = sibling(path, insert, path.suffix)
+
+    def write(where):
+        checkpoint.save(where, net, training)
+    try:
+        if run.path is None:
+            runs, stamp = task.runs, time.strftime("%Y%m%d-%H%M%S")
+            runs.mkdir(parents=True, exist_ok=True)
+            run.path = runs / first_free([stamp] + [f"{stamp}-{n}" for n in range(2, 999)],
+                                         lambda name: (runs / name).mkdir()) / task.run_file
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        path = run.path
+        if run.replaces and (finished or not run.finished):
+            write(path)
+        else:                                       # a new file, beside what is there
+            inserts = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
+                       for n in range(1 + finished, 999)]
+            insert = first_free([""] * (not run.replaces) + inserts, lambda insert: _files.create(
+                sibling(path, insert, path.suffix), write))
+            if insert and not run.replaces:
+                say(task, f"{path} changed while this run trained (another run saved there?); "
+                          f"it is left as it is")
+            path = sibling(path, insert, path.suffix)
+    except OSError as err:                  # a full disk: a new file where there is room
+        name = f"{Path(task.script).stem}-{os.getpid()}-{(run.path or Path(task.run_file)).name}"
+        path = Path(tempfile.gettempdir()) / _files.fit(name)
+        say(task, f"cannot save {run.path} ({err.strerror or err}); saving to {path} instead")
+        _files.create(path, write)
     if path == run.path:
         run.replaces, run.finished = True, finished
     run.saved = path

@@ -2,6 +2,8 @@
 (issue 20 items 1-4, 6, 8), small things (issue 21 item 6), --quiet and --export-onnx."""
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +74,25 @@ def test_a_name_over_255_bytes_is_refused_up_front(tmp_path, mode):
             "--export-onnx": ["--export-onnx", long]}[mode]
     line = one_line_refusal(run(*args))
     assert "expected file and directory names of at most 255 bytes, got one of 256" in line
+
+
+def test_a_full_disk_with_a_long_name_still_saves_in_the_temporary_directory(
+        tmp_path, common, monkeypatch, capsys):
+    import checkpoint
+    original, target = checkpoint.save, tmp_path / LONG
+
+    def disk_full(path, *args, **kwargs):
+        if Path(path).parent == target.parent:
+            raise OSError(28, "No space left on device")
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save", disk_full)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert main(*common, "--checkpoint", target) == 1
+    saved = list((tmp_path / "tmp").iterdir())
+    assert len(saved) == 1 and f"saving to {saved[0]} instead" in capsys.readouterr().err
+    assert len(LeNet.LeNet.load(saved[0]).history) == 1 and not target.exists()
 
 
 # -- item 2: the path is checked again when the run saves -------------------------------------
