@@ -58,7 +58,7 @@ def save(filename, net, training=None):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr(zipfile.ZipInfo(DOCUMENT, STAMP), json.dumps(doc, indent=1, allow_nan=False))
-        for index, array in enumerate(writer.arrays):
+        for index, array in enumerate(writer):
             with zf.open(zipfile.ZipInfo(f"arrays/{index}.npy", STAMP), "w") as member:
                 np.lib.format.write_array(member, array, version=(1, 0), allow_pickle=False)
     _files.write_atomically(filename, buffer.getvalue(), owner="checkpoint.save")

@@ -1,12 +1,11 @@
 """The reader: every check a file passes before anything is built from it.
 
-Three ideas make a hostile file harmless. Only a regular file of bounded size is opened,
-and it is read by ``zipfile``, whose CRC of each member catches a flipped or truncated
-byte. The document is strict JSON whose every value is checked for type and range
-(``Reader``), and names only registered classes. Each ``.npy`` header is checked against
-what the document and the layer's arguments say (dtype, shape, exactly the bytes the
-shape needs) before its data is read, with ``allow_pickle`` never on. Every problem is one
-``CheckpointError`` naming the file and the place in it.
+Only a regular file of bounded size is opened, and ``zipfile`` reads it: the CRC of each
+member catches a flipped or truncated byte. The document is strict JSON, each value
+checked for type and range where it is used, naming only registered classes. Each ``.npy``
+header is checked against the document and the layer's arguments (dtype, shape, exactly
+the bytes that shape needs) before its data is read, never with ``allow_pickle``. Every
+problem is one ``CheckpointError`` naming the file and the place in it.
 """
 import json
 import math
@@ -24,77 +23,62 @@ from _checks import CheckpointError, StateError
 from .registry import FLOAT_DTYPES, NESTED, classes, defaults, load_state_of, required_args
 
 DOCUMENT = "network.json"
-MAX_FILE_BYTES = 4 << 30          # the file is read member by member, never whole
+MAX_FILE_BYTES = 4 << 30
 MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
-MAX_MEMBERS = 100_000             # counted before zipfile builds an object for each
-MAX_ITEMS = 100_000               # layers, history records, ... in one list or object
-MAX_STRING, MAX_ARGUMENT_ITEMS, MAX_ARGUMENT_DEPTH = 1000, 64, 4
-CHUNK = 1 << 20
+MAX_MEMBERS = MAX_ITEMS = 100_000     # zip entries (counted before zipfile builds each); list items
+MAX_STRING, MAX_ARGUMENT_ITEMS, MAX_ARGUMENT_DEPTH, CHUNK = 1000, 64, 4, 1 << 20
+FLOATS = tuple(map(np.dtype, FLOAT_DTYPES.values()))
 
 
 def short(value, limit=60):
+    """``value`` on one line of at most ``limit`` characters (a non-string as its repr)."""
     text = " ".join((value if isinstance(value, str) else repr(value)).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def open_file(filename):
-    """The open file of a checkpoint: a regular file (a pipe or a device is refused
-    without being opened), of at most ``MAX_FILE_BYTES``, with at most ``MAX_MEMBERS``
-    central directory entries."""
+    """``filename`` opened for reading; a pipe or a device is refused unopened."""
     mode = os.stat(filename).st_mode
-    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):    # a directory: open says so
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):     # a directory: open raises
         raise CheckpointError(f"{filename}: not a checkpoint (not a regular file)")
-    f = open(filename, "rb")
-    try:
-        size = os.fstat(f.fileno()).st_size
-        if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"{filename}: {size} bytes, more than a checkpoint may have "
-                                  f"({MAX_FILE_BYTES})")
-        head = f.read(4)
-        if head != b"PK\x03\x04":
-            pickle = head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc")
-            raise CheckpointError(
-                f"{filename}: this is a pickle (the format of older versions). Loading a pickle "
-                f"can run any code, so it is refused. If you trust the file and who sent it, "
-                f"convert it once with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt"
-                if pickle else f"{filename}: not a checkpoint (expected a zip archive starting "
-                               f"with PK, got {head!r})")
-        count, tail = 0, b""
-        while chunk := f.read(CHUNK):
-            count += (tail + chunk).count(b"PK\x01\x02")
-            tail = chunk[-3:]
-            if count > MAX_MEMBERS:
-                raise CheckpointError(f"{filename}: expected at most {MAX_MEMBERS} members")
-        f.seek(0)
-        return f
-    except BaseException:
-        f.close()
-        raise
+    return open(filename, "rb")
 
 
 def open_archive(filename, f):
-    """The checked archive of the open file ``f`` and its parsed document."""
+    """``(zipfile, document)`` of the open file ``f``, its members and JSON checked."""
+    def refuse(message):
+        raise CheckpointError(f"{filename}: {message}")
+    size = os.fstat(f.fileno()).st_size
+    if size > MAX_FILE_BYTES:
+        refuse(f"{size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
+    head = f.read(4)
+    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
+        refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
+               "code, so it is refused. If you trust the file and who sent it, convert it once "
+               f"with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt")
+    if head != b"PK\x03\x04":
+        refuse(f"not a checkpoint (expected a zip archive starting with PK, got {head!r})")
+    count, tail = 0, b""
+    while chunk := f.read(CHUNK):
+        count, tail = count + (tail + chunk).count(b"PK\x01\x02"), chunk[-3:]
+        if count > MAX_MEMBERS:
+            refuse(f"expected at most {MAX_MEMBERS} members")
     zf = zipfile.ZipFile(f)
-    infos, size = zf.infolist(), os.fstat(f.fileno()).st_size
-    names = {i.filename for i in infos}
-    if len(names) != len(infos):
-        raise CheckpointError(f"{filename}: expected distinct members, got {len(infos)} "
-                              f"({len(names)} distinct)")
-    if any(i.compress_type != zipfile.ZIP_STORED or i.flag_bits & 1 or i.file_size > size
-           for i in infos) or sum(i.file_size for i in infos) > size:
-        raise CheckpointError(f"{filename}: members compressed, encrypted or larger than the file")
-    if DOCUMENT not in names:
-        raise CheckpointError(f"{filename}: no {DOCUMENT} in the archive")
-    if zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
-        raise CheckpointError(f"{filename}: {DOCUMENT} is more than {MAX_DOCUMENT_BYTES} bytes")
+    infos = zf.infolist()
+    if len({i.filename for i in infos}) != len(infos):
+        refuse(f"expected distinct members, got {len(infos)} names twice or more")
+    if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
+            sum(i.file_size for i in infos) > size:
+        refuse("members compressed, encrypted or larger than the file")
+    if DOCUMENT not in zf.NameToInfo or zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
+        refuse(f"no {DOCUMENT} in the archive, or more than {MAX_DOCUMENT_BYTES} bytes of it")
     try:
-        return zf, json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_constant,
+        return zf, json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_no_constant,
                               object_pairs_hook=_no_duplicates)
     except RecursionError:
-        raise CheckpointError(f"{filename}: {DOCUMENT} is nested too deep") from None
+        refuse(f"{DOCUMENT} is nested too deep")
     except ValueError as err:           # UnicodeDecodeError and JSONDecodeError too
-        raise CheckpointError(f"{filename}: {DOCUMENT} is not valid JSON ({short(str(err))})") \
-            from None
+        refuse(f"{DOCUMENT} is not valid JSON ({short(str(err))})")
 
 
 def _no_duplicates(pairs):
@@ -103,18 +87,17 @@ def _no_duplicates(pairs):
     return dict(pairs)
 
 
-def _constant(name):
+def _no_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
 class Reader:
     """Checks the values of one checkpoint's document and reads its arrays."""
+    short = staticmethod(short)
 
     def __init__(self, filename, zf):
         self.filename, self.zf, self.size = filename, zf, os.fstat(zf.fp.fileno()).st_size
         self.used, self.filled = set(), {}
-
-    short = staticmethod(short)
 
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
@@ -125,8 +108,8 @@ class Reader:
         missing = [k for k in keys if k not in value]
         unknown = [k for k in value if k not in keys and k not in optional]
         if missing or unknown:
-            self.fail(where, f"expected the keys {sorted(keys)}, " + (
-                f"missing {missing}" if missing else f"unknown {short(unknown)}"))
+            self.fail(where, f"expected the keys {sorted(keys)}, " +
+                      (f"missing {missing}" if missing else f"unknown {short(unknown)}"))
         return value
 
     def mapping(self, value, where):
@@ -135,16 +118,15 @@ class Reader:
         return value
 
     def list(self, value, where, length=None):
-        if not isinstance(value, list) or len(value) > MAX_ITEMS or \
-                length is not None and len(value) != length:
+        if not isinstance(value, list) or len(value) > MAX_ITEMS or length not in (None, len(value)):
             self.fail(where, f"expected a list of {length or f'at most {MAX_ITEMS}'} items, "
                              f"got {short(value)}")
         return value
 
     def int(self, value, where, low=0, high=2**63 - 1):
-        if not isinstance(value, int):          # a whole float is no integer here
-            self.fail(where, f"expected an integer, got {short(value)}")
         try:
+            if not isinstance(value, int):          # a whole float is no integer here
+                raise TypeError(f"expected an integer, got {short(value)}")
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
         except (TypeError, ValueError) as err:
             self.fail(where, str(err))
@@ -157,7 +139,7 @@ class Reader:
         return None if value is None else float(value)
 
     def number(self, value, where):
-        """A state entry that is not an array: a boolean, an integer or a float (or null)."""
+        """A state entry that is no array: a boolean, an integer, a float or null."""
         return value if isinstance(value, bool) else self.int(value, where, -2**63) \
             if isinstance(value, int) else self.float(value, where, none=True)
 
@@ -174,51 +156,44 @@ class Reader:
     def argument(self, value, where, depth=0):
         """A constructor argument: a number, boolean, null, short string, or a list (given
         as a tuple) or object of them, of bounded size and depth."""
-        if value is None or isinstance(value, bool) or \
-                isinstance(value, int) and -2**63 <= value < 2**63 or \
-                isinstance(value, str) and len(value) <= MAX_STRING:
+        if value is None or isinstance(value, bool) or isinstance(value, int) and \
+                -2**63 <= value < 2**63 or isinstance(value, str) and len(value) <= MAX_STRING:
             return value
         if isinstance(value, float):
             return self.float(value, where)
         if isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
                 and len(value) <= MAX_ARGUMENT_ITEMS:
-            if isinstance(value, list):
-                return tuple(self.argument(v, f"{where}[{i}]", depth + 1)
-                             for i, v in enumerate(value))
-            return {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1)
-                    for k, v in value.items()}
+            return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in
+                         enumerate(value)) if isinstance(value, list) else \
+                {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1) for k, v in value.items()}
         self.fail(where, f"expected a number, boolean, null, a string of at most {MAX_STRING} "
-                         f"characters, or a list or object of them (at most "
-                         f"{MAX_ARGUMENT_ITEMS} items, integers within +-2**63), got {short(value)}")
+                         f"characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
+                         f"items, integers within +-2**63), got {short(value)}")
 
     def build(self, kind, doc, where, extra=()):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``: a ``dtype`` argument names a
-        float dtype, a ``{"class", "args"}`` one is built first (``construct``)."""
-        registry = classes(kind) if isinstance(kind, str) else kind
+        float dtype, a ``{"class", "args"}`` one is built first (``construct``); an argument
+        left out takes its default (Keras' way)."""
         self.obj(doc, where, ("class", "args"), optional=extra)
-        cls = self.name(doc["class"], registry, f"{where}.class")
-        # An argument with a default may be left out: the default fills in (Keras' way).
-        args = self.obj(doc["args"], f"{where}.args", required_args(cls), optional=defaults(cls))
+        cls = self.name(doc["class"], classes(*([kind] if isinstance(kind, str) else kind)),
+                        f"{where}.class")
         kwargs = dict(defaults(cls))
-        for k, v in args.items():
+        for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
             here = f"{where}.args.{k}"
             kwargs[k] = self.name(v, FLOAT_DTYPES, here) if k == "dtype" else \
-                self.construct(*self.build(classes(*NESTED), v, here), here) \
+                self.construct(*self.build(NESTED, v, here), here) \
                 if isinstance(v, dict) and set(v) == {"class", "args"} else self.argument(v, here)
         return cls, kwargs
 
     def construct(self, cls, kwargs, where):
-        """``cls(**kwargs)``; a layer only if its parameters fit in the file (a layer nested
-        in another's arguments allocates them before the outer layer's arrays are checked)."""
+        """``cls(**kwargs)``; a layer only if its parameters fit in the file (one nested in
+        another's arguments is built before the outer layer's arrays are checked)."""
         try:
-            shapes = cls.parameter_shapes_for(kwargs) \
-                if callable(getattr(cls, "parameter_shapes_for", None)) else {}
-            if sum(math.prod(s) for s in shapes.values()) * 2 > self.size:
-                self.fail(where, f"expected parameters the file can hold, got shapes "
-                                 f"{short(list(shapes.values()))}")
+            shapes = cls.parameter_shapes_for(kwargs).values() \
+                if callable(getattr(cls, "parameter_shapes_for", None)) else ()
+            if sum(math.prod(s) for s in shapes) * 2 > self.size:
+                raise ValueError(f"expected parameters the file can hold, got {short(list(shapes))}")
             return cls(**kwargs)
-        except CheckpointError:
-            raise
         except (TypeError, ValueError, AttributeError, KeyError) as err:
             self.fail(where, f"invalid arguments ({short(str(err), 300)})")
 
@@ -231,57 +206,48 @@ class Reader:
         except (TypeError, ValueError) as err:
             self.fail(where, f"invalid state ({short(str(err), 200)})")
 
-    def array(self, reference, where, dtype, shape=None, ndim=None, most=None, later=False):
+    def array(self, reference, where, dtypes, shape=None, ndim=None, most=None, later=False):
         """The array member ``reference``, its header checked before its data is read.
 
-        ``dtype``: one dtype, a tuple of allowed ones, or None for any float dtype; ``shape``
-        or ``ndim`` as the file must have it, or a set of allowed ``(dtype, shape)`` pairs in
-        ``shape`` with ``dtype`` None. With ``later``, only the header is checked now and a
-        function ``data(into=None)`` is returned; given ``into``, an array of the layer's own
-        of that dtype and shape, the data goes into it (no second copy beside it).
+        ``dtypes``: the allowed dtypes (None: the float ones); ``shape`` or ``ndim`` as the
+        file must have them, or a set of allowed ``(dtype, shape)`` pairs. With ``later``,
+        only the header is checked now and ``data(into=None)`` is returned: given ``into``,
+        an array of the layer's own of that dtype and shape, the data goes into it.
         """
-        if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference):
-            self.fail(where, f"expected an array reference 'arrays/<n>.npy', got {short(reference)}")
-        if reference in self.used:
-            self.fail(where, f"{reference} is referenced twice")
+        if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference) \
+                or reference in self.used or reference not in self.zf.NameToInfo:
+            self.fail(where, f"expected a reference 'arrays/<n>.npy' to a member of the "
+                             f"archive, each referenced once, got {short(reference)}")
         self.used.add(reference)
-        if reference not in self.zf.NameToInfo:
-            self.fail(where, f"the archive has no member {reference}")
         where = f"{where}: {reference}"
         with self.zf.open(reference) as f:
             found_shape, found = self._header(f, where)
-            if isinstance(shape, set):
-                if (found, found_shape) not in shape:
-                    self.fail(where, f"expected one of the dtypes and shapes "
-                                     f"{short(sorted((str(d), s) for d, s in shape))}, got "
-                                     f"{short(str(found))} {short(found_shape)}")
-                shape = found_shape
-            allowed = dtype if isinstance(dtype, tuple) else \
-                tuple(map(np.dtype, FLOAT_DTYPES.values())) if dtype is None else (dtype,)
-            if found not in tuple(map(np.dtype, allowed)) or not found.isnative:
-                self.fail(where, f"expected dtype {' or '.join(map(str, allowed))}, "
-                                 f"got {short(str(found))}")
-            if shape is not None and found_shape != tuple(shape) or \
-                    ndim is not None and len(found_shape) != ndim:
+            allowed = tuple(map(np.dtype, dtypes if isinstance(dtypes, tuple) else
+                                (dtypes,) if dtypes else FLOATS))
+            if isinstance(shape, set) and (found, found_shape) not in shape or \
+                    found not in allowed or not found.isnative:
+                self.fail(where, f"expected dtype {' or '.join(map(str, allowed))}"
+                                 f"{f' and one of the shapes {short(shape)}' if isinstance(shape, set) else ''}, "
+                                 f"got {short(str(found))} {short(found_shape)}")
+            if shape is not None and not isinstance(shape, set) and found_shape != tuple(shape) \
+                    or ndim not in (None, len(found_shape)):
                 self.fail(where, f"expected shape {tuple(shape) if shape is not None else f'of {ndim} dimensions'}, "
                                  f"got {short(found_shape)}")
             if most is not None and math.prod(found_shape) > most:
                 self.fail(where, f"expected at most {most} values, got {math.prod(found_shape)}")
-            start, nbytes = f.tell(), math.prod(found_shape) * found.itemsize
-            if self.zf.getinfo(reference).file_size - start != nbytes:
+            nbytes = math.prod(found_shape) * found.itemsize
+            if self.zf.getinfo(reference).file_size - f.tell() != nbytes:
                 self.fail(where, f"shape {found_shape} needs {nbytes} bytes of data, the member "
-                                 f"has {self.zf.getinfo(reference).file_size - start}")
+                                 f"has {self.zf.getinfo(reference).file_size - f.tell()}")
 
         def data(into=None):
-            fill = isinstance(into, np.ndarray) and into.flags.owndata and \
-                into.flags.writeable and into.flags.c_contiguous and \
-                (into.dtype, into.shape) == (found, found_shape) and id(into) not in self.filled
+            fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
+                and into.flags.c_contiguous and (into.dtype, into.shape) == (found, found_shape) \
+                and id(into) not in self.filled
             values = into if fill else np.empty(found_shape, found)
-            self.filled[id(values)] = values          # kept: two names for one buffer fail
+            self.filled[id(values)] = values        # kept alive: its id names it
             view = memoryview(values.reshape(-1)).cast("B")
-            # Read from the start (a seek would turn zipfile's CRC check off), which checks
-            # the CRC of the member at its end.
-            with self.zf.open(reference) as f:
+            with self.zf.open(reference) as f:      # from the start: zipfile checks the CRC
                 self._header(f, where)
                 for at in range(0, nbytes, CHUNK):
                     view[at:at + CHUNK] = f.read(min(CHUNK, nbytes - at))
@@ -297,13 +263,10 @@ class Reader:
             read = {(1, 0): np.lib.format.read_array_header_1_0,
                     (2, 0): np.lib.format.read_array_header_2_0}.get(version)
             if read is None:
-                self.fail(where, f"unsupported .npy version {version}")
+                raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = read(f)
-        except CheckpointError:
-            raise
-        # NumPy tokenizes a header that does not parse: any error there is a bad header.
-        except Exception as err:                  # noqa: BLE001
+        except Exception as err:   # noqa: BLE001 - NumPy tokenizes a bad header: any error
             self.fail(where, f"not a valid .npy header ({short(str(err))})")
         if fortran or dtype.hasobject:
-            self.fail(where, f"expected C order and a float dtype, got {short(str(dtype))}")
+            self.fail(where, f"expected C order and numbers, got {short(str(dtype))}")
         return tuple(shape), dtype
