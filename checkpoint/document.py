@@ -27,6 +27,7 @@ from _state import has_own_optimizer, is_float_array, kept_names, learned_names,
 from _state import value as _value
 
 from . import registry
+from .reader import short
 from .registry import FLOAT_DTYPES, classes, describe, name_of, state_of
 
 FORMAT, VERSION = "numpy-dl-checkpoint", 2
@@ -135,7 +136,7 @@ def read_network(r, doc):
     """The network of a document (``r`` is the ``Reader``)."""
     if isinstance(doc, dict) and (doc.get("format") != FORMAT or doc.get("version") not in (1, 2)):
         r.fail("network.json", f"expected format {FORMAT!r} version {VERSION} (or older), got "
-                               f"{r.short(doc.get('format'))} version {r.short(doc.get('version'))}")
+                               f"{short(doc.get('format'))} version {short(doc.get('version'))}")
     r.obj(doc, "network.json", TOP, optional=("config", "data"))
     # Version 1 wrote one name; every such network was a NeuralNetwork or derived from one.
     names = [doc["class"], "NeuralNetwork"] if doc["version"] == 1 else doc["class"]
@@ -145,7 +146,7 @@ def read_network(r, doc):
     if cls is None:
         r.fail("class", f"expected a list of network classes with one of "
                         f"{', '.join(known) or 'none (import NeuralNetwork first)'}, "
-                        f"got {r.short(doc['class'])}")
+                        f"got {short(doc['class'])}")
     optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
     initializers = {k: None if doc[k] is None else r.construct(*r.build("initializer", doc[k], k), k)
                     for k in ("weights_initializer", "bias_initializer")}
@@ -160,7 +161,7 @@ def read_network(r, doc):
                               loss_layer=None if doc["loss_layer"] is None else
                               r.name(doc["loss_layer"], classes("loss"), "loss_layer")())
     except (TypeError, ValueError) as err:
-        r.fail("network.json", f"not a valid {cls.__name__} ({r.short(str(err), 300)})")
+        r.fail("network.json", f"not a valid {cls.__name__} ({short(str(err), 300)})")
     for i, (layer, d) in enumerate(zip(layers, doc["layers"])):
         if "optimizer" in d:
             read_optimizer(r, layer, d["optimizer"], f"layers[{i}].optimizer", optimizer)
@@ -188,7 +189,7 @@ def read_layer(r, doc, where):
         try:
             shapes = cls.parameter_shapes_for(kwargs)
         except (TypeError, AttributeError, ValueError, KeyError) as err:
-            r.fail(f"{where}.args", f"invalid arguments ({r.short(str(err), 100)})")
+            r.fail(f"{where}.args", f"invalid arguments ({short(str(err), 100)})")
         # Its dtype argument, or that of the layer it wraps (a Bidirectional's).
         dtype = kwargs.get("dtype") or next((v.dtype for v in kwargs.values() if callable(
             getattr(v, "parameter_shapes_for", None))), np.float64)
@@ -200,7 +201,7 @@ def read_layer(r, doc, where):
                       f"{cls.__name__}")
     current = dict(state_of(layer))
     if current and set(state) != set(current):
-        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, got {r.short(sorted(state))}")
+        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, got {short(sorted(state))}")
     if current:
         r.load_state(layer, {name: later[name](value) if name in later else
                              read_value(r, state[name], f"{where}.state.{name}", value, fill=True)
@@ -209,7 +210,7 @@ def read_layer(r, doc, where):
         arrays, floats, unset = kept_names(layer)
         if set(arrays) - set(state) or set(state) - set(arrays + unset + floats):
             r.fail(f"{where}.state", f"expected the entries {arrays} (and may hold "
-                                     f"{sorted(unset + floats)}), got {r.short(sorted(state))}")
+                                     f"{sorted(unset + floats)}), got {short(sorted(state))}")
         for name in state:
             here = f"{where}.state.{name}"
             setattr(layer, name, read_value(r, state[name], here, _value(layer, name), True)

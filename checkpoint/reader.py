@@ -23,9 +23,8 @@ from _checks import CheckpointError, StateError
 from .registry import FLOAT_DTYPES, NESTED, classes, defaults, load_state_of, required_args
 
 DOCUMENT = "network.json"
-MAX_FILE_BYTES = 4 << 30
-MAX_DOCUMENT_BYTES = 4 << 20      # a 13-layer CNN's is 6 KB; parsing costs ~25x the size
-MAX_MEMBERS = MAX_ITEMS = 100_000     # zip entries (counted before zipfile builds each); list items
+MAX_FILE_BYTES, MAX_DOCUMENT_BYTES = 4 << 30, 4 << 20   # a 13-layer CNN's document is 6 KB
+MAX_MEMBERS = MAX_ITEMS = 100_000     # zip entries (counted before zipfile builds each); items
 MAX_STRING, MAX_ARGUMENT_ITEMS, MAX_ARGUMENT_DEPTH, CHUNK = 1000, 64, 4, 1 << 20
 FLOATS = tuple(map(np.dtype, FLOAT_DTYPES.values()))
 
@@ -48,10 +47,9 @@ def open_archive(filename, f):
     """``(zipfile, document)`` of the open file ``f``, its members and JSON checked."""
     def refuse(message):
         raise CheckpointError(f"{filename}: {message}")
-    size = os.fstat(f.fileno()).st_size
+    size, head = os.fstat(f.fileno()).st_size, f.read(4)
     if size > MAX_FILE_BYTES:
         refuse(f"{size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
-    head = f.read(4)
     if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
         refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
                "code, so it is refused. If you trust the file and who sent it, convert it once "
@@ -65,8 +63,8 @@ def open_archive(filename, f):
             refuse(f"expected at most {MAX_MEMBERS} members")
     zf = zipfile.ZipFile(f)
     infos = zf.infolist()
-    if len({i.filename for i in infos}) != len(infos):
-        refuse(f"expected distinct members, got {len(infos)} names twice or more")
+    if len(zf.NameToInfo) != len(infos):
+        refuse(f"expected distinct members, got {len(infos)} of {len(zf.NameToInfo)} names")
     if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
             sum(i.file_size for i in infos) > size:
         refuse("members compressed, encrypted or larger than the file")
@@ -93,7 +91,6 @@ def _no_constant(name):
 
 class Reader:
     """Checks the values of one checkpoint's document and reads its arrays."""
-    short = staticmethod(short)
 
     def __init__(self, filename, zf):
         self.filename, self.zf, self.size = filename, zf, os.fstat(zf.fp.fileno()).st_size
@@ -102,9 +99,12 @@ class Reader:
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
 
+    def check(self, value, ok, where, what):
+        """``value`` if ``ok``, else the error "expected {what}, got {value}"."""
+        return value if ok else self.fail(where, f"expected {what}, got {short(value)}")
+
     def obj(self, value, where, keys, optional=()):
-        if not isinstance(value, dict):
-            self.fail(where, f"expected an object, got {short(value)}")
+        self.check(value, isinstance(value, dict), where, "an object")
         missing = [k for k in keys if k not in value]
         unknown = [k for k in value if k not in keys and k not in optional]
         if missing or unknown:
@@ -113,30 +113,26 @@ class Reader:
         return value
 
     def mapping(self, value, where):
-        if not isinstance(value, dict) or len(value) > MAX_ITEMS:
-            self.fail(where, f"expected an object of at most {MAX_ITEMS} items, got {short(value)}")
-        return value
+        return self.check(value, isinstance(value, dict) and len(value) <= MAX_ITEMS, where,
+                          f"an object of at most {MAX_ITEMS} items")
 
     def list(self, value, where, length=None):
-        if not isinstance(value, list) or len(value) > MAX_ITEMS or length not in (None, len(value)):
-            self.fail(where, f"expected a list of {length or f'at most {MAX_ITEMS}'} items, "
-                             f"got {short(value)}")
-        return value
+        return self.check(value, isinstance(value, list) and len(value) <= MAX_ITEMS and
+                          length in (None, len(value)), where,
+                          f"a list of {length or f'at most {MAX_ITEMS}'} items")
 
     def int(self, value, where, low=0, high=2**63 - 1):
+        self.check(value, isinstance(value, int) and not isinstance(value, bool), where, "an integer")
         try:
-            if not isinstance(value, int):          # a whole float is no integer here
-                raise TypeError(f"expected an integer, got {short(value)}")
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             self.fail(where, str(err))
 
     def float(self, value, where, none=False):
         # abs(value) <= max is false for NaN, inf and integers too large for a float.
-        if not (none and value is None or isinstance(value, (int, float)) and
-                not isinstance(value, bool) and abs(value) <= sys.float_info.max):
-            self.fail(where, f"expected a finite number, got {short(value)}")
-        return None if value is None else float(value)
+        ok = none and value is None or isinstance(value, (int, float)) and \
+            not isinstance(value, bool) and abs(value) <= sys.float_info.max
+        return None if self.check(value, ok, where, "a finite number") is None else float(value)
 
     def number(self, value, where):
         """A state entry that is no array: a boolean, an integer, a float or null."""
@@ -144,21 +140,15 @@ class Reader:
             if isinstance(value, int) else self.float(value, where, none=True)
 
     def bool(self, value, where):
-        if not isinstance(value, bool):
-            self.fail(where, f"expected true or false, got {short(value)}")
-        return value
+        return self.check(value, isinstance(value, bool), where, "true or false")
 
     def name(self, value, registry, where):
-        if not isinstance(value, str) or value not in registry:
-            self.fail(where, f"expected one of {', '.join(registry)}, got {short(value)}")
-        return registry[value]
+        return registry[self.check(value, isinstance(value, str) and value in registry, where,
+                                   f"one of {', '.join(registry)}")]
 
     def argument(self, value, where, depth=0):
         """A constructor argument: a number, boolean, null, short string, or a list (given
         as a tuple) or object of them, of bounded size and depth."""
-        if value is None or isinstance(value, bool) or isinstance(value, int) and \
-                -2**63 <= value < 2**63 or isinstance(value, str) and len(value) <= MAX_STRING:
-            return value
         if isinstance(value, float):
             return self.float(value, where)
         if isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
@@ -166,17 +156,19 @@ class Reader:
             return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in
                          enumerate(value)) if isinstance(value, list) else \
                 {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1) for k, v in value.items()}
-        self.fail(where, f"expected a number, boolean, null, a string of at most {MAX_STRING} "
-                         f"characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
-                         f"items, integers within +-2**63), got {short(value)}")
+        return self.check(value, value is None or isinstance(value, bool) or isinstance(
+            value, int) and -2**63 <= value < 2**63 or isinstance(value, str) and
+            len(value) <= MAX_STRING, where, f"a number, boolean, null, a string of at most "
+            f"{MAX_STRING} characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
+            f"items, integers within +-2**63)")
 
     def build(self, kind, doc, where, extra=()):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``: a ``dtype`` argument names a
         float dtype, a ``{"class", "args"}`` one is built first (``construct``); an argument
         left out takes its default (Keras' way)."""
         self.obj(doc, where, ("class", "args"), optional=extra)
-        cls = self.name(doc["class"], classes(*([kind] if isinstance(kind, str) else kind)),
-                        f"{where}.class")
+        kinds = [kind] if isinstance(kind, str) else kind
+        cls = self.name(doc["class"], classes(*kinds), f"{where}.class")
         kwargs = dict(defaults(cls))
         for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
             here = f"{where}.args.{k}"
@@ -214,31 +206,28 @@ class Reader:
         only the header is checked now and ``data(into=None)`` is returned: given ``into``,
         an array of the layer's own of that dtype and shape, the data goes into it.
         """
-        if not isinstance(reference, str) or not re.fullmatch(r"arrays/\d{1,9}\.npy", reference) \
-                or reference in self.used or reference not in self.zf.NameToInfo:
-            self.fail(where, f"expected a reference 'arrays/<n>.npy' to a member of the "
-                             f"archive, each referenced once, got {short(reference)}")
+        self.check(reference, isinstance(reference, str) and reference not in self.used and
+                   re.fullmatch(r"arrays/\d{1,9}\.npy", reference) and reference in
+                   self.zf.NameToInfo, where, "a member 'arrays/<n>.npy', each referenced once")
         self.used.add(reference)
-        where = f"{where}: {reference}"
+        where, size = f"{where}: {reference}", self.zf.getinfo(reference).file_size
         with self.zf.open(reference) as f:
-            found_shape, found = self._header(f, where)
-            allowed = tuple(map(np.dtype, dtypes if isinstance(dtypes, tuple) else
-                                (dtypes,) if dtypes else FLOATS))
-            if isinstance(shape, set) and (found, found_shape) not in shape or \
-                    found not in allowed or not found.isnative:
-                self.fail(where, f"expected dtype {' or '.join(map(str, allowed))}"
-                                 f"{f' and one of the shapes {short(shape)}' if isinstance(shape, set) else ''}, "
-                                 f"got {short(str(found))} {short(found_shape)}")
-            if shape is not None and not isinstance(shape, set) and found_shape != tuple(shape) \
-                    or ndim not in (None, len(found_shape)):
-                self.fail(where, f"expected shape {tuple(shape) if shape is not None else f'of {ndim} dimensions'}, "
-                                 f"got {short(found_shape)}")
-            if most is not None and math.prod(found_shape) > most:
-                self.fail(where, f"expected at most {most} values, got {math.prod(found_shape)}")
-            nbytes = math.prod(found_shape) * found.itemsize
-            if self.zf.getinfo(reference).file_size - f.tell() != nbytes:
-                self.fail(where, f"shape {found_shape} needs {nbytes} bytes of data, the member "
-                                 f"has {self.zf.getinfo(reference).file_size - f.tell()}")
+            found_shape, found, start = *self._header(f, where), f.tell()
+        nbytes = math.prod(found_shape) * found.itemsize
+        allowed = tuple(map(np.dtype, dtypes if isinstance(dtypes, tuple) else
+                            (dtypes,) if dtypes else FLOATS))
+        pairs = shape if isinstance(shape, set) else None
+        self.check(f"{found} {found_shape}", found in allowed and found.isnative and
+                   (pairs is None or (found, found_shape) in pairs), where,
+                   f"dtype {' or '.join(map(str, allowed))}" + (f" and one of the shapes "
+                                                                 f"{short(pairs)}" if pairs else ""))
+        self.check(found_shape, pairs or shape is None or found_shape == tuple(shape), where,
+                   f"shape {None if pairs else shape and tuple(shape)}")
+        self.check(found_shape, ndim in (None, len(found_shape)), where, f"shape of {ndim} dimensions")
+        self.check(math.prod(found_shape), most is None or math.prod(found_shape) <= most, where,
+                   f"at most {most} values")
+        self.check(size - start, size - start == nbytes, where,
+                   f"{nbytes} bytes of data for the shape {found_shape}")
 
         def data(into=None):
             fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
@@ -252,9 +241,7 @@ class Reader:
                 for at in range(0, nbytes, CHUNK):
                     view[at:at + CHUNK] = f.read(min(CHUNK, nbytes - at))
                 f.read(1)
-            if not np.isfinite(values).all():
-                self.fail(where, "expected finite values, got NaN or inf")
-            return values
+            return self.check(values, np.isfinite(values).all(), where, "finite values")
         return data if later else data()
 
     def _header(self, f, where):
@@ -262,11 +249,11 @@ class Reader:
             version = np.lib.format.read_magic(f)
             read = {(1, 0): np.lib.format.read_array_header_1_0,
                     (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, fortran, dtype = read(f)
+            shape, fortran, dtype = read(f) if read else self.fail(
+                where, f"unsupported .npy version {version}")
+        except CheckpointError:
+            raise
         except Exception as err:   # noqa: BLE001 - NumPy tokenizes a bad header: any error
             self.fail(where, f"not a valid .npy header ({short(str(err))})")
-        if fortran or dtype.hasobject:
-            self.fail(where, f"expected C order and numbers, got {short(str(dtype))}")
-        return tuple(shape), dtype
+        return self.check(str(dtype), not fortran and not dtype.hasobject, where,
+                          "C order and numbers") and (tuple(shape), dtype)
