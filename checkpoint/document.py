@@ -33,6 +33,7 @@ from .registry import FLOAT_DTYPES, classes, describe, name_of, state_of
 FORMAT, VERSION = "numpy-dl-checkpoint", 2
 MAX_LOSS_VALUES = 1 << 24       # one per step; checked before a list (4x the bytes) is made
 HISTORY = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+ANY = object()        # read_value's "any float array"
 TOP = ("format", "version", "class", "dtype", "optimizer", "weights_initializer",
        "bias_initializer", "loss_layer", "layers", "loss", "history", "epoch_progress", "training")
 
@@ -179,52 +180,38 @@ def read_network(r, doc):
 
 
 def read_layer(r, doc, where):
-    """The layer of ``doc`` with its state: the parameters' headers are checked against the
-    shapes its arguments give before it is built, their data read into its own arrays."""
+    """The layer of ``doc`` (built only if its parameters fit in the file), its state read
+    into its own arrays, each header checked against them first."""
     r.obj(doc, where, ("class", "args", "testing_phase", "state"), optional=("optimizer",))
     cls, kwargs = r.build("layer", doc, where, extra=("testing_phase", "state", "optimizer"))
-    state, later = r.mapping(doc["state"], f"{where}.state"), {}
-    trainable = callable(getattr(cls, "parameter_optimizers", None))
-    if trainable:
-        try:
-            shapes = cls.parameter_shapes_for(kwargs)
-        except (TypeError, AttributeError, ValueError, KeyError) as err:
-            r.fail(f"{where}.args", f"invalid arguments ({short(str(err), 100)})")
-        # Its dtype argument, or that of the layer it wraps (a Bidirectional's).
-        dtype = kwargs.get("dtype") or next((v.dtype for v in kwargs.values() if callable(
-            getattr(v, "parameter_shapes_for", None))), np.float64)
-        for name, shape in shapes.items():
-            later[name] = r.array(state.get(name), f"{where}.state.{name}", dtype, shape, later=True)
-    layer = r.construct(cls, kwargs, where)
-    if (trainable or has_own_optimizer(layer)) != ("optimizer" in doc):
-        r.fail(where, f"expected {'no' if 'optimizer' in doc else 'an'} optimizer entry for a "
-                      f"{cls.__name__}")
-    current = dict(state_of(layer))
-    if current and set(state) != set(current):
-        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, got {short(sorted(state))}")
-    if current:
-        r.load_state(layer, {name: later[name](value) if name in later else
-                             read_value(r, state[name], f"{where}.state.{name}", value, fill=True)
-                             for name, value in current.items()}, f"{where}.state")
-    else:   # a course-sheet layer: the arrays it has, a float where it has one, for None any
-        arrays, floats, unset = kept_names(layer)
-        if set(arrays) - set(state) or set(state) - set(arrays + unset + floats):
-            r.fail(f"{where}.state", f"expected the entries {arrays} (and may hold "
-                                     f"{sorted(unset + floats)}), got {short(sorted(state))}")
-        for name in state:
-            here = f"{where}.state.{name}"
-            setattr(layer, name, read_value(r, state[name], here, _value(layer, name), True)
-                    if name in arrays else r.float(state[name], here) if name in floats
-                    else r.array(state[name], here, None))
+    layer, state = r.construct(cls, kwargs, where), r.mapping(doc["state"], f"{where}.state")
+    if (callable(getattr(layer, "parameter_optimizers", None)) or has_own_optimizer(layer)) \
+            != ("optimizer" in doc):
+        r.fail(where, f"expected {'no' if 'optimizer' in doc else 'an'} optimizer entry for a {cls.__name__}")
+    own = dict(state_of(layer))
+    # A course-sheet layer: the arrays it has, a float where it has one, any for None.
+    arrays, floats, unset = (sorted(own), [], []) if own else kept_names(layer)
+    like = own or {n: ANY if n in unset else _value(layer, n) for n in arrays + floats + unset}
+    r.check(short(sorted(state)), not set(arrays) - set(state) and set(state) <= set(like),
+            f"{where}.state", f"the entries {arrays}" + ("" if own else f" (and may hold "
+                                                            f"{sorted(unset + floats)})"))
+    values = {n: read_value(r, v, f"{where}.state.{n}", like[n], fill=True) for n, v in state.items()}
+    if own:
+        r.load_state(layer, values, f"{where}.state")
+    for name, value in values.items() if not own else ():
+        setattr(layer, name, value)
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 
 
 def read_value(r, value, where, like, fill=False):
-    """A state entry like ``like`` (the object's current value of that entry)."""
-    if isinstance(like, np.ndarray):
-        return r.array(value, where, like.dtype, like.shape, later=True)(like if fill else None)
-    return r.bool(value, where) if isinstance(like, bool) else r.number(value, where)
+    """A state entry like ``like``, the object's value of that entry (``ANY``: any float
+    array); with ``fill`` the data of an array goes into ``like`` itself."""
+    if like is ANY or isinstance(like, np.ndarray):
+        return r.array(value, where, None) if like is ANY else \
+            r.array(value, where, like.dtype, like.shape, later=True)(like if fill else None)
+    return r.bool(value, where) if isinstance(like, bool) else \
+        r.float(value, where) if isinstance(like, float) else r.number(value, where)
 
 
 def read_optimizer(r, layer, doc, where, shared):

@@ -178,12 +178,13 @@ class Reader:
         return cls, kwargs
 
     def construct(self, cls, kwargs, where):
-        """``cls(**kwargs)``; a layer only if its parameters fit in the file (one nested in
-        another's arguments is built before the outer layer's arrays are checked)."""
+        """``cls(**kwargs)``; a layer only if its parameters, in its dtype, fit in the file:
+        it allocates no more than the file holds before its arrays are checked."""
         try:
             shapes = cls.parameter_shapes_for(kwargs).values() \
                 if callable(getattr(cls, "parameter_shapes_for", None)) else ()
-            if sum(math.prod(s) for s in shapes) * 2 > self.size:
+            itemsize = np.dtype(kwargs.get("dtype") or np.float16).itemsize
+            if sum(math.prod(s) for s in shapes) * itemsize > self.size:
                 raise ValueError(f"expected parameters the file can hold, got {short(list(shapes))}")
             return cls(**kwargs)
         except (TypeError, ValueError, AttributeError, KeyError) as err:
