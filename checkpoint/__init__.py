@@ -44,7 +44,7 @@ def save(filename, net, training=None):
     if training is not None:
         doc["training"] = run_doc(training, writer)
     elif callable(getattr(data, "state_dict", None)) and callable(getattr(data, "load_state_dict", None)):
-        doc["data"] = {"state": data_doc(data.state_dict(), writer, "the data layer's state"),
+        doc["data"] = {"state": data_doc(data.state_dict(), writer, f"{type(data).__name__}.state_dict()"),
                        "rng": rng_doc(np.random.get_state(), writer)}
     try:       # what read builds the network from, checked by the model as read checks it
         type(net).from_config({"dtype": FLOAT_DTYPES.get(doc["dtype"]), **doc.get("config", {})},

@@ -157,10 +157,10 @@ def read_network(r, doc):
             r.fail("config", "expected the dtype at the top of the document")
         config[key] = r.argument(value, f"config.{key}")
     layers = [read_layer(r, d, f"layers[{i}]") for i, d in enumerate(r.list(doc["layers"], "layers"))]
+    loss = None if doc["loss_layer"] is None else r.name(doc["loss_layer"], classes("loss"), "loss_layer")
     try:
         net = cls.from_config(config, layers=layers, optimizer=optimizer, **initializers,
-                              loss_layer=None if doc["loss_layer"] is None else
-                              r.name(doc["loss_layer"], classes("loss"), "loss_layer")())
+                              loss_layer=loss and loss())
     except (TypeError, ValueError) as err:
         r.fail("network.json", f"not a valid {cls.__name__} ({short(str(err), 300)})")
     for i, (layer, d) in enumerate(zip(layers, doc["layers"])):

@@ -126,7 +126,7 @@ class Reader:
         try:
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
         except ValueError as err:
-            self.fail(where, str(err))
+            self.fail(where, short(str(err), 200))
 
     def float(self, value, where, none=False):
         # abs(value) <= max is false for NaN, inf and integers too large for a float.
@@ -162,7 +162,7 @@ class Reader:
             f"{MAX_STRING} characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
             f"items, integers within +-2**63)")
 
-    def build(self, kind, doc, where, extra=()):
+    def build(self, kind, doc, where, extra=(), flat=False):
         """``(class, kwargs)`` of ``{"class", "args", *extra}``: a ``dtype`` argument names a
         float dtype, a ``{"class", "args"}`` one is built first (``construct``); an argument
         left out takes its default (Keras' way)."""
@@ -171,7 +171,7 @@ class Reader:
         cls = self.name(doc["class"], classes(*kinds), f"{where}.class")
         kwargs = dict(defaults(cls))
         for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
-            here = f"{where}.args.{k}"
+            here = f"{where}.{k}" if flat else f"{where}.args.{k}"
             kwargs[k] = self.name(v, FLOAT_DTYPES, here) if k == "dtype" else \
                 self.construct(*self.build(NESTED, v, here), here) \
                 if isinstance(v, dict) and set(v) == {"class", "args"} else self.argument(v, here)
@@ -256,5 +256,4 @@ class Reader:
             raise
         except Exception as err:   # noqa: BLE001 - NumPy tokenizes a bad header: any error
             self.fail(where, f"not a valid .npy header ({short(str(err))})")
-        return self.check(str(dtype), not fortran and not dtype.hasobject, where,
-                          "C order and numbers") and (tuple(shape), dtype)
+        return self.check("Fortran order", not fortran, where, "C order") and (tuple(shape), dtype)

@@ -31,9 +31,9 @@ def data_doc(state, writer, where):
         if not isinstance(key, str) or not (value is None or number(value) or isinstance(
                 value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 1 or
                 isinstance(value, (list, tuple)) and all(map(number, value))):
-            raise TypeError(f"checkpoint.save: cannot save {where} entry {key!r} "
-                            f"({type(value).__name__}): expected a dict of string keys to numbers, "
-                            f"booleans, None, 1-D integer arrays or lists of numbers")
+            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
+                            f"of {where} ({type(value).__name__}): expected a dict of string keys "
+                            f"to numbers, booleans, None, 1-D integer arrays or lists of numbers")
     return {k: writer.encode(np.asarray(v, np.int64) if isinstance(v, np.ndarray) else v,
                              f"{where}.{k}") for k, v in state.items()}
 
@@ -111,7 +111,8 @@ def _read_object(r, doc, kind, where, net):
     cls = r.name(doc.get("class", "EarlyStopping"), classes(kind), f"{where}.class")
     args = doc.get("args") if kind == "schedule" else \
         {k: doc[k] for k in constructor_args(cls) if k in doc}
-    cls, kwargs = r.build(kind, {"class": doc.get("class", "EarlyStopping"), "args": args}, where)
+    cls, kwargs = r.build(kind, {"class": doc.get("class", "EarlyStopping"), "args": args}, where,
+                          flat=kind == "stopper")
     obj = r.construct(cls, kwargs, where)
     expected = state_of(obj)
     r.obj(doc, where, tuple(expected) + (("args",) if kind == "schedule" else tuple(args)),
