@@ -1,14 +1,11 @@
-"""Checkpoints that hold data only: saving and loading networks and training runs.
+"""Checkpoints that hold data only: ``save(path, net[, training])``, ``read(path) -> (net,
+training)``, ``load(path, data_layer=None)``, ``register(MyClass)``.
 
-    checkpoint.save(path, net[, training])   checkpoint.read(path) -> (net, training)
-    checkpoint.load(path, data_layer=None)   checkpoint.register(MyOptimizer)
-
-A checkpoint is one stored zip: ``network.json`` (``document.py``, ``run.py``) and
-``arrays/<n>.npy``, the arrays it names. Loading never unpickles, never resolves a name
-written in the file (``registry``), checks each value and each array header before it
-allocates (``reader``), and refuses a bad file with one ``CheckpointError`` naming the file
-and what is wrong, leaving the process as it was (NumPy's random state included). Saving
-goes through the framework's one atomic writer (``_files.write_atomically``).
+A checkpoint is one stored zip of ``network.json`` (``document.py``, ``run.py``) and the
+``arrays/<n>.npy`` it names. Loading never unpickles, never resolves a name written in the
+file (``registry``), checks each value and array header before it allocates (``reader``),
+and refuses a bad file with one ``CheckpointError`` naming the file and what is wrong,
+leaving the process as it was. Saving goes through the one atomic writer, ``_files``.
 """
 import io
 import json
@@ -32,13 +29,10 @@ STAMP = (1980, 1, 1, 0, 0, 0)        # a fixed timestamp: the same network gives
 
 
 def save(filename, net, training=None):
-    """Write ``net`` and, for a resumable run, ``training`` (``run.py``) to ``filename``;
-    else where ``net.data_layer`` has ``state_dict()``, that state and the random state.
-
-    Raises ``TypeError`` for a class that is not registered or a value a checkpoint cannot
-    hold, ``ValueError`` where ``load`` would refuse the network (its ``from_config``
-    refuses its layers); nothing is written then.
-    """
+    """Write ``net`` and ``training`` (``run.py``), or the state of ``net.data_layer`` where it
+    has ``state_dict()``, to ``filename``. ``TypeError`` for a class that is not registered or
+    a value a checkpoint cannot hold, ``ValueError`` where ``load`` would refuse the network
+    (its ``from_config`` refuses its layers): nothing is written then."""
     writer, data = Writer(), getattr(net, "data_layer", None)
     doc = network_doc(net, writer)
     if training is not None:
@@ -62,18 +56,16 @@ def save(filename, net, training=None):
 
 
 def read(filename):
-    """``(network, training)``, ``training`` None for a plain save. Only classes imported in
-    this program are built: import ``NeuralNetwork``, a model's module, your classes' first.
-    ``CheckpointError`` for a file that is not a valid checkpoint, ``OSError`` for one that
-    cannot be read."""
+    """``(network, training)`` (None for a plain save), of classes imported in this program:
+    import ``NeuralNetwork``, a model's module and yours first. ``CheckpointError`` for a file
+    that is not a valid checkpoint, ``OSError`` for one that cannot be read."""
     return _load(str(filename))[:2]
 
 
 def load(filename, data_layer=None):
-    """The network of ``filename`` with ``data_layer`` attached (see ``read``). Where the file
-    holds a data layer's state, ``data_layer.load_state_dict`` gets it and NumPy's random
-    state is set to the one saved with it: training goes on as it would have after the
-    save. A data layer that refuses the state raises ``CheckpointError``."""
+    """The network of ``filename`` with ``data_layer``; where the file holds a data layer's
+    state, ``data_layer.load_state_dict`` gets it and NumPy's random state is set to the one
+    saved with it, so that training goes on as it would have after the save."""
     filename = str(filename)
     net, _, resume = _load(filename)
     net.data_layer = data_layer
