@@ -2,7 +2,6 @@
 course-sheet way save, load and resume bit-identically once registered; what would not
 survive a round trip is refused at save (issue 25). Config values and resuming from Python
 (issue 26, items 5 and 11). No framework file names the classes defined here."""
-import io
 import json
 import re
 import zipfile

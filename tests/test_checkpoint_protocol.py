@@ -2,7 +2,6 @@
 reads no private attribute and names no model; save never writes what load refuses;
 a checkpoint's state is checked against its own settings."""
 import ast
-import io
 import json
 import re
 import zipfile
@@ -240,6 +239,9 @@ def test_a_float16_network_round_trips(tmp_path):
     net.save(tmp_path / "half.ckpt")
     loaded = NeuralNetwork.load(tmp_path / "half.ckpt")
     assert loaded.layers[0].weights.dtype == np.float16
+    # The moments of a float16 parameter are float32, in the file and after loading.
+    assert loaded.layers[0].optimizer.v.dtype == loaded.layers[0].optimizer.r.dtype == np.float32
+    np.testing.assert_array_equal(loaded.layers[0].optimizer.r, net.layers[0].optimizer.r)
     x = np.random.default_rng(0).random((2, 4)).astype(np.float16)
     np.testing.assert_array_equal(loaded.test(x), net.test(x))
 
