@@ -209,7 +209,7 @@ def read_value(r, value, where, like, fill=False):
     array); with ``fill`` the data of an array goes into ``like`` itself."""
     if like is ANY or isinstance(like, np.ndarray):
         return r.array(value, where, None) if like is ANY else \
-            r.array(value, where, like.dtype, like.shape, later=True)(like if fill else None)
+            r.array(value, where, like.dtype, like.shape, into=like if fill else None)
     return r.bool(value, where) if isinstance(like, bool) else \
         r.float(value, where) if isinstance(like, float) else r.number(value, where)
 

@@ -199,14 +199,11 @@ class Reader:
         except (TypeError, ValueError) as err:
             self.fail(where, f"invalid state ({short(str(err), 200)})")
 
-    def array(self, reference, where, dtypes, shape=None, ndim=None, most=None, later=False):
-        """The array member ``reference``, its header checked before its data is read.
-
-        ``dtypes``: the allowed dtypes (None: the float ones); ``shape`` or ``ndim`` as the
-        file must have them, or a set of allowed ``(dtype, shape)`` pairs. With ``later``,
-        only the header is checked now and ``data(into=None)`` is returned: given ``into``,
-        an array of the layer's own of that dtype and shape, the data goes into it.
-        """
+    def array(self, reference, where, dtypes, shape=None, ndim=None, most=None, into=None):
+        """The array member ``reference``, its header checked before its data is read:
+        ``dtypes`` the allowed dtypes (None: the float ones), ``shape`` or ``ndim`` as the
+        file must have them, or a set of allowed ``(dtype, shape)`` pairs. The data goes into
+        ``into``, the object's own array of that dtype and shape, where one is given."""
         self.check(reference, isinstance(reference, str) and reference not in self.used and
                    re.fullmatch(r"arrays/\d{1,9}\.npy", reference) and reference in
                    self.zf.NameToInfo, where, "a member 'arrays/<n>.npy', each referenced once")
@@ -229,21 +226,18 @@ class Reader:
                    f"at most {most} values")
         self.check(size - start, size - start == nbytes, where,
                    f"{nbytes} bytes of data for the shape {found_shape}")
-
-        def data(into=None):
-            fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
-                and into.flags.c_contiguous and (into.dtype, into.shape) == (found, found_shape) \
-                and id(into) not in self.filled
-            values = into if fill else np.empty(found_shape, found)
-            self.filled[id(values)] = values        # kept alive: its id names it
-            view = memoryview(values.reshape(-1)).cast("B")
-            with self.zf.open(reference) as f:      # from the start: zipfile checks the CRC
-                self._header(f, where)
-                for at in range(0, nbytes, CHUNK):
-                    view[at:at + CHUNK] = f.read(min(CHUNK, nbytes - at))
-                f.read(1)
-            return self.check(values, np.isfinite(values).all(), where, "finite values")
-        return data if later else data()
+        fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
+            and into.flags.c_contiguous and (into.dtype, into.shape) == (found, found_shape) \
+            and id(into) not in self.filled
+        values = into if fill else np.empty(found_shape, found)
+        self.filled[id(values)] = values            # kept alive: its id names it
+        view = memoryview(values.reshape(-1)).cast("B")
+        with self.zf.open(reference) as f:          # from the start: zipfile checks the CRC
+            self._header(f, where)
+            for at in range(0, nbytes, CHUNK):
+                view[at:at + CHUNK] = f.read(min(CHUNK, nbytes - at))
+            f.read(1)
+        return self.check(values, np.isfinite(values).all(), where, "finite values")
 
     def _header(self, f, where):
         try:
