@@ -304,7 +304,10 @@ def hostile_array(good, spec):
 
 
 def mutated(data, case):
-    """``data`` with the change of a corpus row."""
+    """``data`` with the change of a corpus row: "set" (with "value", or "copy" of another
+    path) or "delete" a document entry at a path, "document" raw text, "array" a member's
+    .npy ("npy": its header fields, body or values), "remove_array", "add_member". A row's
+    "file" names the real checkpoint, its "expect" the fragments of the refusal (or "loads")."""
     if "document" in case:
         text = "".join(piece * count for piece, count in case["document"])
         return archive({**members(data), "network.json": text.encode(case.get("encoding", "utf-8"))})
