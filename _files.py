@@ -19,15 +19,22 @@ Refused, nothing is written. Otherwise the bytes go to a fresh temporary file ne
 renamed over ``path``: the file is either the old one or the whole new one, never part
 of either. The temporary file is removed if anything fails, and one that a killed save
 left behind is removed by the next save to the same path.
+
+Two more doors for the command lines: ``problem(path)`` says before any work why a file
+could not be written at ``path`` (its place, the rule, or that something is there), and
+``create(path, write)`` creates a new file exclusively, never over anything. ``fit`` is the
+one shortener of names too long for a file system.
 """
 import errno
 import hashlib
 import os
 import re
 import stat
+import tempfile
 import uuid
 from pathlib import Path
 
+NAME_MAX = 255              # the longest file name (one path component) in bytes on Linux and macOS
 NAME_BYTES = 120            # of the destination's name kept in a temporary file's name
 KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -37,6 +44,30 @@ def refusal(path):
     """Why a save may not replace ``path`` (see the module), or None if it may."""
     rule = _rule(path)
     return None if rule is None else rule[1]
+
+
+def problem(path, replace=True):
+    """Why a file could not be written at ``path``, checked before any work, or None: the
+    place takes no new file (a missing directory on the way is a dangling symbolic link or
+    a loop of them, or the nearest directory cannot be written), the rule refuses what is
+    there (``refusal``), or, with ``replace=False``, something is there."""
+    folder = Path(path).parent
+    while not folder.exists():
+        if folder.is_symlink():
+            try:
+                os.stat(folder)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    return f"{folder} is a loop of symbolic links"
+            return f"{folder} is a symbolic link to nothing (its target does not exist)"
+        folder = folder.parent
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        return f"cannot write in {folder}: {err.strerror or err}"
+    if not replace and refusal(path) is None and os.path.lexists(path):
+        return f"{path} exists"
+    return refusal(path)
 
 
 def _rule(path):
@@ -97,7 +128,7 @@ def write_atomically(path, data, owner="write_atomically"):
     path = Path(path)
     directory = path.parent
     _remove_leftovers(path)
-    tmp = directory / f".{_stem(path.name)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    tmp = directory / f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
     try:
         old = os.lstat(path)
     except OSError:
@@ -137,6 +168,19 @@ def write_atomically(path, data, owner="write_atomically"):
         pass
 
 
+def create(path, write):
+    """Create ``path`` exclusively: ``write(tmp)`` writes a temporary file next to it, which
+    is then hard-linked to ``path``. Anything already at ``path`` (a file, a symbolic link,
+    another run's save) raises ``FileExistsError``: nothing is replaced, no link followed."""
+    path = Path(path)
+    tmp = path.with_name(f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.new")
+    try:
+        write(tmp)
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        _unlink(tmp)
+
+
 def _keep_owner_and_mode(fd, old):
     if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
         try:                            # only root may give a file away; others keep theirs
@@ -166,18 +210,23 @@ def _named(err, owner, path):
                   f"{owner}: cannot write {path}: {err.strerror or err}; nothing was written")
 
 
-def _stem(name):
-    """``name``, or for a long one its first bytes and a digest: a temporary file's name
-    stays under the 255 bytes a file system allows."""
-    if len(name.encode(errors="surrogateescape")) <= NAME_BYTES:
+def fit(name, limit=NAME_MAX):
+    """``name`` if it fits ``limit`` bytes; else its start, ``~``, a digest of the whole name
+    and its suffix: the same long name always gives the same short one, and a file name
+    made from it stays under the 255 bytes a file system allows."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= limit:
         return name
-    head = name.encode(errors="surrogateescape")[:NAME_BYTES // 2].decode(errors="ignore")
-    return f"{head}~{hashlib.sha256(name.encode(errors='surrogateescape')).hexdigest()[:16]}"
+    stem, dot, suffix = encoded.rpartition(b".")
+    suffix = dot + suffix if stem and len(suffix) <= 16 else b""
+    digest = hashlib.sha256(encoded).hexdigest()[:8].encode()
+    keep = limit - len(suffix) - len(digest) - 1
+    return os.fsdecode(encoded[:keep] + b"~" + digest + suffix)
 
 
 def _remove_leftovers(path):
     """Delete temporary files of earlier saves to ``path`` whose process is gone."""
-    pattern = re.compile(rf"^\.{re.escape(_stem(path.name))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
+    pattern = re.compile(rf"^\.{re.escape(fit(path.name, NAME_BYTES))}\.(\d+)-[0-9a-f]{{12}}\.tmp$")
     try:
         names = os.listdir(path.parent)
     except OSError:

@@ -74,3 +74,23 @@ def has_own_optimizer(layer):
     """A trainable layer without ``parameter_optimizers()`` with an ``optimizer`` attribute."""
     return bool(getattr(layer, "trainable", False)) and hasattr(layer, "optimizer") and \
         not callable(getattr(layer, "parameter_optimizers", None))
+
+
+def kept_names(layer):
+    """``(arrays, floats, unset)`` of a layer just built from its config: its public float
+    arrays and public floats, and in a trainable layer the public attributes left None
+    (weights that ``initialize`` makes). Gradients aside: the next backward makes them."""
+    names = [n for n in public_names(layer) if not n.startswith("gradient_")]
+    unset = [n for n in names if value(layer, n) is None] if getattr(layer, "trainable", False) \
+        else []
+    return (sorted(n for n in names if is_float_array(value(layer, n))),
+            sorted(n for n in names if is_float(value(layer, n))), sorted(unset))
+
+
+def learned_names(layer):
+    """What ``layer`` has learned, whatever its constructor made: each ``X`` with an array
+    ``gradient_X``, its ``learned_scalars``, and a trainable layer's float ``weights``."""
+    learned = {n[9:] for n in dir(layer) if n.startswith("gradient_") and
+               isinstance(value(layer, n), np.ndarray)} | set(learned_scalars(layer))
+    trainable = getattr(layer, "trainable", False) and is_float_array(value(layer, "weights"))
+    return learned | ({"weights"} if trainable else set())

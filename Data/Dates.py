@@ -219,15 +219,20 @@ class DatesData(ArrayData):
         seed: the seed of ``split``; the same seed gives the same three sets.
         sizes: ``(train, validation, test)`` sizes.
         dtype: float dtype of the labels (default float64).
+        subset: train on the first ``subset`` training examples only (None: all);
+            validation and test stay whole.
 
     Attributes:
         train_pairs, validation_pairs, test_pairs: the ``(text, iso)`` pairs.
     """
 
-    def __init__(self, batch_size, seed=0, sizes=SIZES, dtype=np.float64):
+    def __init__(self, batch_size, seed=0, sizes=SIZES, dtype=np.float64, subset=None):
         super().__init__(batch_size)
         self.dtype = _checks.float_dtype("DatesData", dtype)
         self.train_pairs, self.validation_pairs, self.test_pairs = split(seed, sizes)
+        if subset is not None:
+            subset = _checks.size("DatesData", "subset", subset, 1, len(self.train_pairs))
+            self.train_pairs = self.train_pairs[:subset]
         self._train = pad(self.train_pairs)
         self._validation = pad(self.validation_pairs)
         self._test = pad(self.test_pairs)

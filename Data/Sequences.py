@@ -121,12 +121,9 @@ class SequenceWindows:
         return {"start": self._start, "wrapped": self.wrapped}
 
     def load_state_dict(self, state):
-        start = state["start"]
-        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) \
-                or not 0 <= start <= len(self.inputs):
-            raise ValueError(f"SequenceWindows.load_state_dict: expected start in "
-                             f"[0, {len(self.inputs)}], got {start!r}")
-        self._start, self.wrapped = int(start), bool(state["wrapped"])
+        self._start = _checks.size("SequenceWindows.load_state_dict", "start", state["start"],
+                                   0, len(self.inputs))
+        self.wrapped = bool(state["wrapped"])
 
     def next(self):
         if self._start + self.window > len(self.inputs):

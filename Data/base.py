@@ -57,27 +57,6 @@ class ArrayData(Batched):
         x, y = self._train
         return self._batch(x[idx], y[idx])
 
-    def state(self):
-        """Where the data layer stands: ``{"order": this epoch's order, "position": next index}``.
-
-        With NumPy's global random state, this is all a resumed run needs to draw
-        the same batches as an uninterrupted one.
-        """
-        return {"order": self._order.copy(), "position": self._position}
-
-    def set_state(self, state):
-        """Continue from a ``state()``; the order must be a permutation of the training set."""
-        order = np.asarray(state["order"])
-        position = state["position"]
-        if order.ndim != 1 or (len(order) and not np.array_equal(np.sort(order), np.arange(len(self)))):
-            raise ValueError(f"{type(self).__name__}.set_state: expected an order that permutes "
-                             f"the {len(self)} training samples, got {order.shape[0]} entries")
-        if isinstance(position, bool) or not isinstance(position, (int, np.integer)) \
-                or not 0 <= position <= len(order):
-            raise ValueError(f"{type(self).__name__}.set_state: expected a position in "
-                             f"[0, {len(order)}], got {position!r}")
-        self._order, self._position = order.astype(int), int(position)
-
     # -- the state protocol (a data layer is never saved with a network; a training
     # run's checkpoint keeps its state_dict so that a resumed run draws the same batches)
 
@@ -86,12 +65,21 @@ class ArrayData(Batched):
         return {"batch_size": self.batch_size}
 
     def state_dict(self):
-        """``state()``: this epoch's order and the position in it."""
-        return self.state()
+        """Where the data layer stands: ``{"order": this epoch's order, "position": next
+        index}``. With NumPy's global random state, this is all a resumed run needs to draw
+        the same batches as an uninterrupted one."""
+        return {"order": self._order.copy(), "position": self._position}
 
     def load_state_dict(self, state):
-        """``set_state(state)``."""
-        self.set_state(state)
+        """Continue from a ``state_dict()``; the order must permute the training set."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        order = np.asarray(state["order"])
+        if order.ndim != 1 or not np.array_equal(np.sort(order), np.arange(len(self))) and \
+                len(order):
+            raise ValueError(f"{owner}: expected an order that permutes the {len(self)} training "
+                             f"samples, got {order.shape[0] if order.ndim else 0} entries")
+        position = _checks.size(owner, "position", state["position"], 0, len(order))
+        self._order, self._position = order.astype(int), position
 
     def _batch(self, x, labels):
         """Turn stored samples into a ``(input, label)`` batch; subclasses may convert."""

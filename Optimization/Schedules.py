@@ -123,11 +123,10 @@ class EarlyStopping:
     def load_state_dict(self, state):
         """Put back a ``state_dict()``, consistent with itself and with ``patience``."""
         def count(key, low, high):
-            value = state.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise _checks.StateError(key, f"expected an integer in [{low}, {high}], "
-                                                 f"got {value!r}")
-            return value
+            try:
+                return _checks.size(None, key, state.get(key), low, high)
+            except (TypeError, ValueError) as err:
+                raise _checks.StateError(key, str(err)) from None
         epoch = count("epoch", 0, 2**62)
         best_epoch = count("best_epoch", 0, epoch)
         # It stops as soon as ``patience`` epochs brought nothing better.

@@ -210,10 +210,11 @@ def check_moments(optimizer, owner, state):
     if r is not None and (r < 0).any():
         raise StateError("r", f"{owner}: expected values >= 0 (a second moment), "
                               f"got negative ones")
-    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 0) or \
-            (k == 0 and v is not None):
-        raise StateError("k", f"{owner}: expected a step count >= 0, and >= 1 with "
-                              f"moments, got {k!r}")
+    try:        # a float, even a whole one, is no count of steps
+        _checks.size(owner, "step count k", _checks.Described(repr(k)) if isinstance(k, float) else k,
+                     minimum=0 if v is None else 1)
+    except (TypeError, ValueError) as err:
+        raise StateError("k", str(err)) from None
 
 
 def _shown(value):

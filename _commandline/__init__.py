@@ -1,31 +1,29 @@
 """The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``).
 
-A command line describes its task with a ``Task`` (settings, data, network, results,
-figures) and calls ``main(task, argv)``. The rest is here, the same for every task:
+A command line describes its task with a ``Task`` and calls ``main(task, argv)``. What a
+user saved is safe by construction, from three ideas:
 
-* ``arguments``  the parser: settings as flags checked by ``_checks``, one-line errors;
-* ``paths``      names that fit the file system, places checked before a run (and the
-                 checkpoint's again when it saves), files written atomically;
-* ``loading``    the checkpoint and the data a run reads, refused in one line;
-* ``runs``       a new run or a saved one continued exactly, Ctrl-C / SIGTERM, saving
-                 without losing or replacing what a user saved;
-* ``report``     the result table, the figures, ``--evaluate`` and ``--export-onnx``.
+* A run writes nothing before it saves. Without ``--checkpoint`` it saves into a fresh
+  directory ``<runs>/<time>/`` that ``mkdir`` makes (it refuses one that exists); a new
+  file is created exclusively (``_files.create``: a hard link, which fails if anything is
+  there, a link included), so a save never lands on a file that appeared meanwhile.
+* A file that is there is replaced only if it is the run's own (``--resume``) or the user
+  said so (``--overwrite``, a finished model), by the one atomic writer under its one rule
+  (``_files.write_atomically``, ``_files.refusal``). Unfinished work never replaces a
+  finished model: it is created next to it.
+* What can be checked before work is (``options``). A mistake is one line, exit status 2.
 
-Exit status: 0 done; 1 a failure after work began (the work is saved and the message
-says where); 2 a mistake on the command line or a refused file (nothing was done or
-written); 130 interrupted (saved; the message gives the command that continues).
-
-Only command lines import this package: it sits on the top floor of the import tree.
+Exit status: 0 done; 1 a failure after work began (the work is saved and the message says
+where); 2 a mistake on the command line or a refused file (nothing was done or written);
+130 interrupted (saved; the message gives the command that continues). Only command lines
+import this package: it is the top floor of the import tree.
 """
 import signal
 import sys
 
 from . import runs
-from .arguments import Setting, choice, directory, integer, number, parse_args
-from .report import evaluate, export_onnx
-from .loading import load_data
-from .runs import StopRequest
-from .task import Task, common_settings
+from .options import Setting, Task, choice, common_settings, directory, integer, number
+from .runs import StopRequest, evaluate, export_onnx
 
 __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
            "main", "number", "script"]
@@ -33,7 +31,7 @@ __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "direc
 
 def main(task, argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``) of ``task``; the exit status."""
-    parser, args = parse_args(task, argv)
+    parser, args = task.parse(argv)
     run = None
     try:
         with StopRequest() as stop:
@@ -41,30 +39,21 @@ def main(task, argv=None):
                 return export_onnx(task, parser, args)
             if args.evaluate:
                 return evaluate(task, parser, args)
-            run = runs.resume(task, parser, args) if args.resume else \
-                runs.new_run(task, parser, args)
-            if run is None:
-                return 0
-            data = load_data(task, parser, run.settings)
-            return runs.train(task, parser, args, run, data, stop)
+            run = (runs.resume if args.resume else runs.new_run)(task, parser, args)
+            return 0 if run is None else runs.train(task, parser, args, run, stop)
     except KeyboardInterrupt:
-        saved = None if run is None else run.saved
-        print(f"\n{task.prog}: stopped at once by a second Ctrl-C; "
-              + (f"the run was saved in {saved}" if saved else
-                 "nothing of this run was saved" + ("" if run is None or run.net is None else
-                                                    f" ({run.path} holds its last save)")),
+        saved = run and run.saved
+        print(f"\n{task.prog}: stopped at once by a second Ctrl-C; " +
+              (f"the run was saved in {saved}" if saved else "nothing of this run was saved"),
               file=sys.stderr)
         return 130
 
 
 def script(task, argv=None):
-    """Run ``task`` as the script's ``__main__`` and exit with the status of ``main``.
-
-    Outside main's StopRequest a signal is ignored: before it there is no work to save,
-    after it the work is saved and the process is ending. SIG_IGN, not a Python handler:
-    the interpreter puts its own handlers back to the default while it shuts down, so a
-    late SIGTERM would still kill the process and change its exit status.
-    """
+    """Run ``task`` as the script's ``__main__``, exiting with ``main``'s status. Outside
+    main's StopRequest a signal is ignored (SIG_IGN, not a Python handler, which the
+    interpreter resets while it shuts down): before it nothing needs saving, after it the
+    work is saved."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(main(task, argv))

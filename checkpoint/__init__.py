@@ -1,174 +1,104 @@
-"""Checkpoints that hold data only: saving and loading networks and training runs.
+"""Checkpoints that hold data only: ``save(path, net[, training])``, ``read(path) -> (net,
+training)``, ``load(path, data_layer=None)``, ``register(MyClass)``.
 
-    checkpoint.save(path, net[, training])   checkpoint.read(path) -> (net, training)
-    checkpoint.load(path, data_layer=None)   checkpoint.register(MyOptimizer)
-
-A generic package: it imports no framework module. It knows the framework's classes from
-one table (``framework.FRAMEWORK``: module, class, kind), each once its module is imported,
-and a class of yours after ``register(MyClass)``. An object is saved as its constructor's
-arguments, read back from same-named attributes, and its public arrays; a class may define
-``get_config()``, ``state_dict()`` and ``load_state_dict(state)`` where it needs to (Keras'
-and PyTorch's names). A layer without a state of its own keeps its public float arrays
-(``document.layer_state``).
-
-One job per module: ``registry`` (names and kinds), ``archive`` (zip, seal, atomic
-write), ``reader`` (every check of a file, before anything is built), ``document``
-(a network as JSON and arrays), ``run`` (a training run's resumable state),
-``errors``. Loading never unpickles and never imports or resolves a name written in
-the file; a bad file raises ``CheckpointError`` naming the file and what is wrong and
-leaves the process as it was (NumPy's global random state included).
+A checkpoint is one stored zip of ``network.json`` (``document.py``, ``run.py``) and the
+``arrays/<n>.npy`` it names. Loading never unpickles, never resolves a name written in the
+file (``registry``), checks each value and array header before it allocates (``reader``),
+and refuses a bad file with one ``CheckpointError`` naming the file and what is wrong,
+leaving the process as it was. Saving goes through the one atomic writer, ``_files``.
 """
-import hashlib                                             # noqa: F401 - tests reseal with it
+import io
+import json
 import zipfile
 
 import numpy as np
 
-from .archive import DOCUMENT, SEAL, STAMP, pack, write_atomically
-from .document import FORMAT, HISTORY_KEYS, VERSION, Writer, network_doc, read_network
-from .errors import CheckpointError, StateError
-from .reader import (MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, MAX_ITEMS, MAX_MEMBERS, Reader,
-                     open_archive, read_bytes, said)
+import _files
+from _checks import CheckpointError, StateError
+
+from .document import Writer, network_doc, read_network
+from .reader import DOCUMENT, Reader, open_archive, open_file, short
 from .registry import (FLOAT_DTYPES, build, classes, config_from_attributes, config_of,
                        constructor_args, describe, plain, register, state_of)
-from .run import data_doc, read_data, read_run, run_doc
+from .run import data_doc, read_data, read_rng, read_run, rng_doc, run_doc
 
-__all__ = ["save", "read", "load", "register", "CheckpointError", "StateError",
+__all__ = ["save", "read", "load", "register", "classes", "CheckpointError", "StateError",
            "config_from_attributes", "config_of", "state_of", "constructor_args", "describe",
-           "plain"]
-
-# The classes by kind (live read-only views).
-LAYERS = classes("layer")
-OPTIMIZERS = classes("optimizer")
-REGULARIZERS = classes("regularizer")
-INITIALIZERS = classes("initializer")
-LOSSES = classes("loss")
-SCHEDULES = classes("schedule")
+           "plain", "build"]
+STAMP = (1980, 1, 1, 0, 0, 0)        # a fixed timestamp: the same network gives the same bytes
 
 
 def save(filename, net, training=None):
-    """Write ``net`` (and, for a resumable run, ``training``) to ``filename`` atomically.
-
-    Args:
-        filename: destination path; its directory must exist.
-        net: a registered network of registered layers, optimizer, initializers, loss.
-            Its data layer is not saved, but where it has a state (``state_dict()``: an
-            epoch's order and position) that state is, with NumPy's global random state,
-            for ``load(filename, data_layer)`` to resume from.
-        training: optional dict of a training run (see ``checkpoint/run.py``); it holds
-            the data layer's state itself.
-    Raises:
-        TypeError: the network holds a class that is not registered, or a value a
-            checkpoint cannot hold; nothing is written then.
-        ValueError: ``read`` would refuse the file (a model whose layers are no longer
-            what its config says, say); nothing is written then either.
-    """
-    writer = Writer()
+    """Write ``net`` and ``training`` (``run.py``), or the state of ``net.data_layer`` where it
+    has ``state_dict()``, to ``filename``. ``TypeError`` for a class that is not registered or
+    a value a checkpoint cannot hold, ``ValueError`` where ``load`` would refuse the network
+    (its ``from_config`` refuses its layers): nothing is written then."""
+    writer, data = Writer(), getattr(net, "data_layer", None)
     doc = network_doc(net, writer)
     if training is not None:
         doc["training"] = run_doc(training, writer)
-    elif getattr(net, "data_layer", None) is not None:
-        data = data_doc(net.data_layer, writer)
-        if data is not None:
-            doc["data"] = data
-    data = pack(doc, writer.arrays)
-    # Never write what read refuses: the bytes are read back before they replace anything.
-    _verify(filename, data)
-    write_atomically(filename, data)
-
-
-def _verify(filename, data):
-    rng = np.random.get_state()
-    try:
-        _load(str(filename), data)
-    except CheckpointError as err:
-        raise ValueError(f"checkpoint.save: {filename} would not load, so it was not "
-                        f"written: {str(err)[len(str(filename)) + 2:]}") from None
-    finally:
-        np.random.set_state(rng)
+    elif callable(getattr(data, "state_dict", None)) and callable(getattr(data, "load_state_dict", None)):
+        doc["data"] = {"state": data_doc(data.state_dict(), writer, f"{type(data).__name__}.state_dict()"),
+                       "rng": rng_doc(np.random.get_state(), writer)}
+    try:       # what read builds the network from, checked by the model as read checks it
+        type(net).from_config({"dtype": FLOAT_DTYPES.get(doc["dtype"]), **doc.get("config", {})},
+                              layers=net.layers, optimizer=net.optimizer, loss_layer=net.loss_layer)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint.save: {filename} would not load, so it was not written: "
+                         f"{short(str(err), 300)}") from None
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(DOCUMENT, STAMP), json.dumps(doc, indent=1, allow_nan=False))
+        for index, array in enumerate(writer):
+            with zf.open(zipfile.ZipInfo(f"arrays/{index}.npy", STAMP), "w") as member:
+                np.lib.format.write_array(member, array, version=(1, 0), allow_pickle=False)
+    _files.write_atomically(filename, buffer.getvalue(), owner="checkpoint.save")
 
 
 def read(filename):
-    """Read a checkpoint: ``(network, training)``; ``training`` is None for a plain save.
-
-    Only classes known in this program can be built: import ``NeuralNetwork`` (it
-    brings the framework's layers and optimizers), the module of a model a file may hold
-    and the modules of your own classes first. ``NeuralNetwork.load`` does the first by itself.
-
-    Raises:
-        CheckpointError: the file is not a valid checkpoint (corrupt, truncated, a
-            pickle, hand-made, ...). The message names the file and the problem.
-        OSError: the file cannot be read (missing, a directory, no permission).
-    """
-    filename = str(filename)
-    data = read_bytes(filename)
-    rng = np.random.get_state()            # constructors draw initial weights: put it back
-    try:
-        return _load(filename, data)[:2]
-    finally:
-        np.random.set_state(rng)
-
-
-def _load(filename, data):
-    """``(network, training, resume)``: ``resume`` the saved data layer state (``load``)."""
-    try:
-        zf, doc = open_archive(filename, data)
-        reader = Reader(filename, zf, data)
-        net = read_network(reader, doc)
-        training = None if doc["training"] is None else read_run(reader, doc["training"], net)
-        resume = read_data(reader, doc.get("data"))
-        unused = set(zf.namelist()) - reader.used - {DOCUMENT}
-        if unused:
-            reader.fail("archive", f"unexpected members {reader.short(sorted(unused))}")
-        return net, training, resume
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, TypeError,
-            KeyError, IndexError, OverflowError, RecursionError, MemoryError,
-            NotImplementedError, UnicodeError) as err:
-        raise CheckpointError(f"{filename}: corrupt checkpoint ({type(err).__name__}: "
-                              f"{Reader.short(str(err))})") from None
+    """``(network, training)`` (None for a plain save), of classes imported in this program:
+    import ``NeuralNetwork``, a model's module and yours first. ``CheckpointError`` for a file
+    that is not a valid checkpoint, ``OSError`` for one that cannot be read."""
+    return _load(str(filename))[:2]
 
 
 def load(filename, data_layer=None):
-    """The network saved in ``filename``, with ``data_layer`` attached (see ``read``).
-
-    Resuming: where the file holds a data layer's state (``save`` of a network whose data
-    layer had one), it is put into ``data_layer`` (its ``load_state_dict``) and NumPy's
-    global random state is set to the one saved with it, so that training goes on as it
-    would have after the save: the same batches in the same order, the same dropout masks.
-    Without a ``data_layer``, or for a file without such a state, the random state is left
-    as it was. A data layer that refuses the state raises ``CheckpointError``.
-    """
+    """The network of ``filename`` with ``data_layer``; where the file holds a data layer's
+    state, ``data_layer.load_state_dict`` gets it and NumPy's random state is set to the one
+    saved with it, so that training goes on as it would have after the save."""
     filename = str(filename)
-    data = read_bytes(filename)
-    rng = np.random.get_state()
-    try:
-        net, _, resume = _load(filename, data)
-    finally:
-        np.random.set_state(rng)
+    net, _, resume = _load(filename)
     net.data_layer = data_layer
-    if data_layer is not None and resume is not None and \
-            callable(getattr(data_layer, "load_state_dict", None)):
+    if resume is not None and callable(getattr(data_layer, "load_state_dict", None)):
         try:
             data_layer.load_state_dict(resume["state"])
         except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{filename}: data.state: {type(data_layer).__name__} refuses "
-                                  f"the saved data state ({said(err)})") from None
+                                  f"the saved data state ({short(str(err), 200)})") from None
         np.random.set_state(resume["rng"])
     return net
 
 
-# -- names the test suites use ------------------------------------------------------------
-
-_Reader = Reader
-_archive = pack
-_constructor_args = constructor_args
-
-
-def _network_classes():
-    return dict(classes("network"))
-
-
-def _parameter_shapes(cls, kwargs):
-    """The shapes a ``cls(**kwargs)`` would allocate, computed without building it."""
-    return cls.parameter_shapes_for(kwargs)
+def _load(filename):
+    """``(network, training, resume)``, NumPy's random state put back (constructors draw)."""
+    rng = np.random.get_state()
+    try:
+        with open_file(filename) as f:          # an OSError: the file cannot be read
+            zf, doc = open_archive(filename, f)
+            r = Reader(filename, zf)
+            net = read_network(r, doc)
+            training = None if doc["training"] is None else read_run(r, doc["training"], net)
+            resume = None if doc.get("data") is None else r.obj(doc["data"], "data", ("state", "rng"))
+            resume = resume and {"state": read_data(r, resume["state"], "data.state"),
+                                 "rng": read_rng(r, resume["rng"], "data.rng")}
+            r.check(sorted(set(zf.namelist()) - r.used - {DOCUMENT}), set(zf.namelist()) ==
+                    r.used | {DOCUMENT}, "archive", "no unexpected members")
+            return net, training, resume
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
+            OverflowError, RecursionError, MemoryError, NotImplementedError) as err:
+        if isinstance(err, (CheckpointError, FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise CheckpointError(f"{filename}: corrupt checkpoint ({type(err).__name__}: "
+                              f"{short(str(err))})") from None
+    finally:
+        np.random.set_state(rng)

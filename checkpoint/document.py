@@ -1,389 +1,222 @@
-"""The document: a network as JSON data and arrays, and back, through the state protocol.
-
-Every object is saved as its registered class name, its ``get_config()`` (the
-constructor's arguments as plain data) and its ``state_dict()`` (arrays, numbers,
-booleans), and loaded by building the class from its config and calling
-``load_state_dict``. Nothing here knows a particular class: the registry gives the
-names, each class's constructor and ``load_state_dict`` validate what they get.
+"""The document: a network as JSON data and arrays, and back.
 
 ``network.json`` (format version 2; version 1 files read the same way)::
 
     format, version     "numpy-dl-checkpoint", 2
-    class               the network's lineage of registered names, most derived first,
-                        e.g. ["MyModel", "NeuralNetwork"]; loading builds the first one
-                        registered in this process (a plain NeuralNetwork where the
-                        model's module was never imported)
-    dtype, config       the network's get_config(): its dtype (or null) and the rest
+    class               the network's registered names, most derived first, e.g.
+                        ["Seq2Seq", "NeuralNetwork"]: it loads as the first one known
+    dtype, config       the network's get_config(): its dtype (or null), then the rest
     optimizer           {"class", "args"}; weights_initializer, bias_initializer likewise
     loss_layer          the loss's registered name
-    layers              [{"class", "args", "testing_phase", "state", "optimizer"}], the
-                        optimizer entry for layers with parameter_optimizers():
-                        {"shared": reads the network's hyperparameters, "own": {"class", "args"} or
-                        null, "state": {parameter: the optimizer's state_dict()}}
+    layers              [{"class", "args", "testing_phase", "state", "optimizer"}]; the
+                        optimizer entry (trainable layers) is {"shared": true when it reads
+                        the network's hyperparameters (the learning rate is stored once),
+                        "own": {"class", "args"} or null, "state": {parameter: state_dict()}}
     loss, history, epoch_progress   the network's state_dict()
-    training            the resumable run (``checkpoint/run.py``) or null
-    data                (optional) the data layer's state_dict() and NumPy's random state,
-                        for ``load(path, data_layer)`` to resume from (``run.data_doc``)
+    training, data      the resumable run (``run.py``) or null; a data layer's state
 
-A layer whose ``state_dict()`` is empty (written the course-sheet way, without the
-framework's hooks) is saved by its public float arrays (``layer_state``) and its
-``optimizer`` property, the optimizer entry's state then keyed ``"optimizer"``.
+A layer whose ``state_dict()`` is empty (written the course-sheet way) is saved by the
+public float arrays and learned floats that a new one has (``_state.kept_names``), and its
+``optimizer`` property.
 """
 import copy
 
 import numpy as np
 
-from . import registry
-from .archive import DOCUMENT
-from _state import (has_own_optimizer, is_float, is_float_array, learned_scalars, public_arrays,
-                    public_names)
+from _state import has_own_optimizer, is_float_array, kept_names, learned_names, public_arrays
 from _state import value as _value
 
-from .registry import FLOAT_DTYPES, classes, config_of, describe, name_of, state_of
+from . import registry
+from .reader import short
+from .registry import FLOAT_DTYPES, classes, describe, name_of, state_of
 
-FORMAT = "numpy-dl-checkpoint"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
-# Version 1 wrote the network's class as one name; every such network was this class or
-# one derived from it.
-VERSION_1_BASE = "NeuralNetwork"
-# One loss per training step: a 10-hour run at 100 steps a second is 3.6 million. As a
-# list, each costs 32 bytes of memory for the file's 8, so the length is checked first.
-MAX_LOSS_VALUES = 1 << 24
-HISTORY_KEYS = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+FORMAT, VERSION = "numpy-dl-checkpoint", 2
+MAX_LOSS_VALUES = 1 << 24       # one per step; checked before a list (4x the bytes) is made
+HISTORY = ("epoch", "train_loss", "learning_rate", "validation_loss", "validation_accuracy")
+ANY = object()        # read_value's "any float array"
 TOP = ("format", "version", "class", "dtype", "optimizer", "weights_initializer",
-       "bias_initializer", "loss_layer", "layers", "loss", "history", "epoch_progress",
-       "training")
+       "bias_initializer", "loss_layer", "layers", "loss", "history", "epoch_progress", "training")
 
 
-class Writer:
-    """Collects arrays while the document is built; each becomes ``arrays/<n>.npy``."""
-
-    def __init__(self):
-        self.arrays = []
-
-    def array(self, value):
-        self.arrays.append(np.ascontiguousarray(value))
-        return f"arrays/{len(self.arrays) - 1}.npy"
+class Writer(list):
+    """The arrays of a document being built; each becomes ``arrays/<n>.npy``."""
 
     def encode(self, value, where):
         """A state value as JSON: arrays become member references, containers recurse."""
+        value = value.item() if isinstance(value, np.generic) else value
         if isinstance(value, np.ndarray):
-            if value.dtype.kind == "f" and value.dtype.name not in FLOAT_DTYPES:
-                raise TypeError(f"checkpoint.save: cannot save {where} of dtype {value.dtype}")
-            return self.array(value)
-        if isinstance(value, np.generic):
-            value = value.item()
+            if value.dtype.kind not in "biuf" or value.dtype.kind == "f" and \
+                    value.dtype.name not in FLOAT_DTYPES or not np.isfinite(value).all():
+                raise TypeError(f"checkpoint.save: cannot save {where} (an array of dtype "
+                                f"{value.dtype}; a checkpoint holds finite numbers)")
+            self.append(np.ascontiguousarray(value))
+            return f"arrays/{len(self) - 1}.npy"
+        if isinstance(value, (list, tuple, dict)):
+            return {str(k): self.encode(v, f"{where}.{k}") for k, v in value.items()} if \
+                isinstance(value, dict) else [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
-        if isinstance(value, (list, tuple)):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            return {str(k): self.encode(v, f"{where}.{k}") for k, v in value.items()}
         raise TypeError(f"checkpoint.save: cannot save {where} of type {type(value).__name__}")
 
 
-def optimizer_doc(optimizer, where="the optimizer"):
-    return describe(optimizer, "optimizer", where)
-
-
 def network_doc(net, writer):
-    """The document of ``net`` without its training run (``training`` is set by the caller)."""
-    lineage = registry.lineage(net)
-    config = {k: registry.plain(v, f"{type(net).__name__}.{k}")
-              for k, v in net.get_config().items()}
-    dtype = config.pop("dtype", None)
+    """The document of ``net``; ``training`` is set by the caller."""
+    config = {k: registry.plain(v, f"{type(net).__name__}.{k}") for k, v in net.get_config().items()}
+    name_of(net, "network", "a network")      # saved as a base, it would compute otherwise
     state = net.state_dict()
-    initializers = {key: None if getattr(net, key) is None else
-                    describe(getattr(net, key), "initializer", key)
-                    for key in ("weights_initializer", "bias_initializer")}
-    doc = {"format": FORMAT, "version": VERSION, "class": lineage, "dtype": dtype,
-           "optimizer": optimizer_doc(net.optimizer), **initializers,
-           "loss_layer": None if net.loss_layer is None else
-           name_of(net.loss_layer, "loss", "loss_layer"),
-           "layers": [layer_doc(layer, net, writer, f"layers[{i}]")
-                      for i, layer in enumerate(net.layers)],
-           "loss": writer.array(np.asarray(state["loss"], np.float64)),
-           "history": writer.encode(state["history"], "history"),
-           "epoch_progress": writer.encode(state["epoch_progress"], "epoch_progress"),
-           "training": None}
-    if config:
-        doc["config"] = config
-    return doc
+    return {"format": FORMAT, "version": VERSION, "class": [
+                n for c in type(net).__mro__ for n, known in classes("network").items() if known is c],
+            "dtype": config.pop("dtype", None), **({"config": config} if config else {}),
+            "optimizer": describe(net.optimizer, "optimizer", "optimizer"),
+            **{key: getattr(net, key) and describe(getattr(net, key), "initializer", key)
+               for key in ("weights_initializer", "bias_initializer")},
+            "loss_layer": net.loss_layer and name_of(net.loss_layer, "loss", "loss_layer"),
+            "layers": [layer_doc(layer, net, writer, f"layers[{i}]") for i, layer in enumerate(net.layers)],
+            "loss": writer.encode(np.asarray(state["loss"], np.float64), "loss"),
+            **{k: writer.encode(state[k], k) for k in ("history", "epoch_progress")}, "training": None}
 
 
 def layer_doc(layer, net, writer, where):
-    state = layer_state(layer, where)
-    doc = {"class": name_of(layer, "layer", "a layer"), "args": config_of(layer),
-           "testing_phase": bool(layer.testing_phase),
+    state, own = layer_state(layer, where), has_own_optimizer(layer)
+    doc = {**describe(layer, "layer", where), "testing_phase": bool(layer.testing_phase),
            "state": writer.encode(state, f"{where}.state")}
-    if callable(getattr(layer, "parameter_optimizers", None)):
-        optimizers = layer.parameter_optimizers()
-        cast = True
-    elif has_own_optimizer(layer):
-        # A layer written the course-sheet way: one optimizer, its ``optimizer`` property.
-        _refuse_hidden_optimizers(layer, where)
-        optimizers = None if layer.optimizer is None else {"optimizer": layer.optimizer}
-        cast = False
-    else:
+    if not own and not callable(getattr(layer, "parameter_optimizers", None)):
         return doc
-    if optimizers is None:
-        doc["optimizer"] = None
-    else:
-        first = next(iter(optimizers.values()))
-        # A copy that reads its hyperparameters from the network's optimizer (``source``)
-        # keeps only its state here: the learning rate is stored once, at the top.
-        shared = getattr(first, "source", None) is net.optimizer
-        doc["optimizer"] = {
-            "shared": shared, "own": None if shared else optimizer_doc(first, where),
-            "state": {name: writer.encode(_like(state_of(opt), state[name]) if cast
-                                          else state_of(opt), f"{where}.optimizer.{name}")
-                      for name, opt in optimizers.items()}}
-    return doc
+    optimizers = {"optimizer": layer.optimizer} if own else layer.parameter_optimizers()
+    if not optimizers or None in optimizers.values():
+        return {**doc, "optimizer": None}
+    for name, value in vars(layer).items() if own else ():
+        if value is not layer.optimizer and callable(getattr(value, "calculate_update", None)) \
+                and any(isinstance(v, np.ndarray) for v in state_of(value).values()):
+            raise TypeError(f"checkpoint.save: cannot save {where} ({type(layer).__name__}): the "
+                            f"state of its optimizer in {name!r} would be lost (only the optimizer "
+                            f"property is saved); give the class parameter_optimizers() or "
+                            f"state_dict()/load_state_dict()")
+    first = next(iter(optimizers.values()))
+    shared = getattr(first, "source", None) is net.optimizer
+    # A state array is kept in its parameter's dtype or float32 (a float16 parameter's
+    # moments); one left in another dtype by a conversion is saved as the next step makes it.
+    states = {name: {k: v.astype(np.promote_types(state[name].dtype, np.float32), copy=False)
+                     if not own and is_float_array(v) and v.dtype not in _dtypes(state[name])
+                     else v for k, v in state_of(opt).items()} for name, opt in optimizers.items()}
+    return {**doc, "optimizer": {"shared": shared, "own": None if shared else
+                                 describe(first, "optimizer", where),
+                                 "state": writer.encode(states, f"{where}.optimizer")}}
 
 
-def _like(state, parameter):
-    """An optimizer's state as the optimizer holds it: each float array in the parameter's
-    dtype or in float32 (ours keep a float16 parameter's moments in float32, a teacher's
-    may keep them in float16: both load back as they were). A state of another dtype (the
-    weights were converted since the last step; the next step makes it follow) is saved
-    in the parameter's dtype, at least float32."""
-    allowed = _state_dtypes(parameter)
-    return {k: v.astype(np.promote_types(parameter.dtype, np.float32), copy=False)
-            if is_float_array(v) and v.dtype not in allowed else v for k, v in state.items()}
-
-
-def _state_dtypes(parameter):
-    """The dtypes an optimizer may hold a parameter's state in: the parameter's, float32."""
+def _dtypes(parameter):
     return tuple(dict.fromkeys((np.dtype(parameter.dtype), np.dtype(np.float32))))
 
 
-def kept_names(layer):
-    """``(arrays, floats, unset)`` of a layer just built without a state of its own: the
-    public attributes that hold float arrays, those that hold Python floats (a learned
-    scalar's place), and for a trainable layer those left None (weights that
-    ``initialize`` makes). Gradients (``gradient_*``) are not kept: the next ``backward``
-    makes them. See ``layer_state``."""
-    names = [n for n in public_names(layer) if not n.startswith("gradient_")]
-    arrays = [n for n in names if is_float_array(_value(layer, n))]
-    floats = [n for n in names if is_float(_value(layer, n))]
-    unset = [n for n in names if _value(layer, n) is None] \
-        if getattr(layer, "trainable", False) else []
-    return sorted(arrays), sorted(floats), sorted(unset)
-
-
 def layer_state(layer, where):
-    """What ``layer`` keeps: its ``state_dict()``, or for a layer whose ``state_dict()`` is
-    empty (one written the course-sheet way) its public float arrays, among the public
-    attributes that the same layer just built from its config has (``kept_names``:
-    ``weights``, ``bias``, or in a trainable layer a ``weights = None`` that ``initialize``
-    fills; no gradient), and its learned Python floats (``_state.learned_scalars``: an
-    attribute ``alpha`` with a number ``gradient_alpha``) where the new layer has a float
-    in that place. What ``forward`` adds later is the cache of the last batch and
-    is not saved.
-
-    A layer is refused (``TypeError``, naming it and the array) when an array it learned
-    would not survive: an array ``X`` with a gradient ``gradient_X``, or the ``weights``
-    of a trainable layer, that is not saved.
-    """
+    """``layer.state_dict()``, or where it is empty what a new layer of its class has of the
+    public float arrays and floats (``kept_names``). ``TypeError`` when something it learned
+    (``_state.learned_names``) would be lost."""
     state = dict(state_of(layer))
-    scalars = learned_scalars(layer)
     if not state:
-        arrays, floats, unset = kept_names(built(layer))
-        state = {name: _value(layer, name) for name in arrays + unset
-                 if is_float_array(_value(layer, name))}
-        state.update({name: float(_value(layer, name)) for name in scalars if name in floats})
-    # Learned, whatever the constructor did: an array or a float with a gradient, and the
-    # weights of a trainable layer (the course's contract).
-    learned = {name[9:] for name in dir(layer) if name.startswith("gradient_") and
-               isinstance(_value(layer, name), np.ndarray)} | set(scalars)
-    if getattr(layer, "trainable", False) and is_float_array(_value(layer, "weights")):
-        learned.add("weights")
-    lost = sorted(learned - set(state))
+        rng = np.random.get_state()       # the constructor draws: the caller's stream goes on
+        try:
+            arrays, floats, unset = kept_names(registry.build(type(layer), registry.config_of(layer)))
+        finally:
+            np.random.set_state(rng)
+        state = {n: _value(layer, n) for n in arrays + unset if is_float_array(_value(layer, n))}
+        state.update({n: float(_value(layer, n)) for n in learned_names(layer) if n in floats})
+    lost = sorted(learned_names(layer) - set(state))
     if lost:
         raise TypeError(
-            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {lost[0]} "
-            f"would be lost (saved are its state_dict(), or else the public float arrays "
-            f"among the attributes its constructor makes: {sorted(state) or 'none'}); create "
-            f"{lost[0]} in the constructor, or give the class state_dict()/load_state_dict()")
+            f"checkpoint.save: cannot save {where} ({type(layer).__name__}): its {lost[0]} would "
+            f"be lost (saved are its state_dict(), or else the public float arrays among the "
+            f"attributes its constructor makes: {sorted(state) or 'none'}); create {lost[0]} "
+            f"in the constructor, or give the class state_dict()/load_state_dict()")
     return state
 
 
-def built(layer):
-    """A layer of ``layer``'s class built from its config; NumPy's random state is put back
-    (the constructor draws: the caller's stream goes on as if it had not)."""
-    rng = np.random.get_state()
-    try:
-        return registry.build(type(layer), config_of(layer))
-    finally:
-        np.random.set_state(rng)
-
-
-def _refuse_hidden_optimizers(layer, where):
-    """A course-sheet layer's second optimizer (a bias optimizer kept in an attribute of
-    its own) with state would come back fresh: refuse rather than load different."""
-    for name, value in vars(layer).items():
-        if value is not layer.optimizer and callable(getattr(value, "calculate_update", None)) \
-                and callable(getattr(value, "state_dict", None)) and \
-                any(isinstance(v, np.ndarray) for v in value.state_dict().values()):
-            raise TypeError(
-                f"checkpoint.save: cannot save {where} ({type(layer).__name__}): the state of "
-                f"its optimizer in {name!r} would be lost (only the optimizer property is "
-                f"saved); give the class parameter_optimizers() or state_dict()/"
-                f"load_state_dict()")
-
-
-# -- reading --------------------------------------------------------------------------------
+# -- reading ----------------------------------------------------------------------------------
 
 def read_network(r, doc):
-    """The network of a checked document (``r`` is the ``Reader``)."""
-    if isinstance(doc, dict) and (doc.get("format") != FORMAT or
-                                  doc.get("version") not in READABLE_VERSIONS):
-        r.fail(DOCUMENT, f"expected format {FORMAT!r} version {VERSION} (or older), got "
-                         f"{r.short(doc.get('format'))} version {r.short(doc.get('version'))}")
-    r.obj(doc, DOCUMENT, TOP, optional=("config", "data"))
-    cls = _network_class(r, doc)
+    """The network of a document (``r`` is the ``Reader``)."""
+    if isinstance(doc, dict) and (doc.get("format") != FORMAT or doc.get("version") not in (1, 2)):
+        r.fail("network.json", f"expected format {FORMAT!r} version {VERSION} (or older), got "
+                               f"{short(doc.get('format'))} version {short(doc.get('version'))}")
+    r.obj(doc, "network.json", TOP, optional=("config", "data"))
+    # Version 1 wrote one name; every such network was a NeuralNetwork or derived from one.
+    names = [doc["class"], "NeuralNetwork"] if doc["version"] == 1 else doc["class"]
+    known = classes("network")
+    cls = next((known[n] for n in names[:16] if isinstance(n, str) and n in known), None) \
+        if isinstance(names, list) else None
+    if cls is None:
+        r.fail("class", f"expected a list of network classes with one of "
+                        f"{', '.join(known) or 'none (import NeuralNetwork first)'}, "
+                        f"got {short(doc['class'])}")
     optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
-    initializers = {k: None if doc[k] is None else
-                    r.construct(*r.build("initializer", doc[k], k), k)
+    initializers = {k: None if doc[k] is None else r.construct(*r.build("initializer", doc[k], k), k)
                     for k in ("weights_initializer", "bias_initializer")}
-    loss_layer = None if doc["loss_layer"] is None else \
-        r.name(doc["loss_layer"], classes("loss"), "loss_layer")()
-    config = {"dtype": None if doc["dtype"] is None else
-              r.name(doc["dtype"], FLOAT_DTYPES, "dtype")}
+    config = {"dtype": None if doc["dtype"] is None else r.name(doc["dtype"], FLOAT_DTYPES, "dtype")}
     for key, value in r.mapping(doc.get("config", {}), "config").items():
         if key == "dtype":
             r.fail("config", "expected the dtype at the top of the document")
         config[key] = r.argument(value, f"config.{key}")
-    layer_docs = r.list(doc["layers"], "layers")
-    layers = [read_layer(r, layer_doc, f"layers[{i}]") for i, layer_doc in enumerate(layer_docs)]
+    layers = [read_layer(r, d, f"layers[{i}]") for i, d in enumerate(r.list(doc["layers"], "layers"))]
+    loss = None if doc["loss_layer"] is None else r.name(doc["loss_layer"], classes("loss"), "loss_layer")
     try:
-        net = cls.from_config(config, layers=layers, optimizer=optimizer, loss_layer=loss_layer,
-                              **initializers)
+        net = cls.from_config(config, layers=layers, optimizer=optimizer, **initializers,
+                              loss_layer=loss and loss())
     except (TypeError, ValueError) as err:
-        r.fail(DOCUMENT, f"not a valid {cls.__name__} ({r.short(str(err), 300)})")
-    for i, (layer, layer_doc) in enumerate(zip(layers, layer_docs)):
-        if "optimizer" in layer_doc:
-            read_layer_optimizer(r, layer, layer_doc["optimizer"], f"layers[{i}].optimizer",
-                                 optimizer)
+        r.fail("network.json", f"not a valid {cls.__name__} ({short(str(err), 300)})")
+    for i, (layer, d) in enumerate(zip(layers, doc["layers"])):
+        if "optimizer" in d:
+            read_optimizer(r, layer, d["optimizer"], f"layers[{i}].optimizer", optimizer)
     progress = r.list(doc["epoch_progress"], "epoch_progress", 3)
-    state = {"loss": r.array(doc["loss"], "loss", np.float64, ndim=1, most=MAX_LOSS_VALUES,
-                              view=True),
-             "history": [_history(r, record, f"history[{i}]")
-                         for i, record in enumerate(r.list(doc["history"], "history"))],
-             "epoch_progress": [r.int(progress[0], "epoch_progress[0]"),
-                                r.float(progress[1], "epoch_progress[1]"),
-                                r.int(progress[2], "epoch_progress[2]")]}
-    r.load_state(net, state, "network")
+    r.load_state(net, {
+        "loss": r.array(doc["loss"], "loss", np.float64, ndim=1, most=MAX_LOSS_VALUES),
+        "history": [{k: r.int(v, f"history[{i}].{k}") if k == "epoch" else
+                     r.float(v, f"history[{i}].{k}", none=True) for k, v in
+                     r.obj(h, f"history[{i}]", (), HISTORY).items()}
+                    for i, h in enumerate(r.list(doc["history"], "history"))],
+        "epoch_progress": [r.int(progress[0], "epoch_progress[0]"),
+                           r.float(progress[1], "epoch_progress[1]"),
+                           r.int(progress[2], "epoch_progress[2]")]}, "network")
     return net
 
 
-def _network_class(r, doc):
-    lineage = doc["class"]
-    if isinstance(lineage, str):
-        lineage = [lineage]
-        if doc["version"] == 1 and lineage[0] != VERSION_1_BASE:
-            lineage.append(VERSION_1_BASE)
-    known = classes("network")
-    if not known:
-        r.fail("class", "no network class is registered in this program: import NeuralNetwork "
-                        "(and the modules of your own classes) before reading a checkpoint")
-    if isinstance(lineage, list) and 0 < len(lineage) <= 16:
-        for name in lineage:
-            if isinstance(name, str) and name in known:
-                return known[name]
-    r.fail("class", f"expected a list of network classes with one of {', '.join(sorted(known))}, "
-                    f"got {r.short(doc['class'])}")
-
-
 def read_layer(r, doc, where):
-    """Build the layer of ``doc`` from its config and load its state (not its optimizer)."""
+    """The layer of ``doc`` (built only if its parameters fit in the file), its state read
+    into its own arrays, each header checked against them first."""
     r.obj(doc, where, ("class", "args", "testing_phase", "state"), optional=("optimizer",))
     cls, kwargs = r.build("layer", doc, where, extra=("testing_phase", "state", "optimizer"))
-    state = r.mapping(doc["state"], f"{where}.state")
-    trainable = callable(getattr(cls, "parameter_optimizers", None))
-    if trainable and "optimizer" not in doc:
-        r.fail(where, f"expected an optimizer entry for a {cls.__name__}")
-    later = {}
-    if trainable:
-        # The arrays' headers are checked before the layer allocates its own, so the file
-        # holds at least what the layer will; their data is read after it is built.
-        try:
-            shapes = cls.parameter_shapes_for(kwargs)
-        except (TypeError, AttributeError, ValueError) as err:
-            r.fail(f"{where}.args", f"invalid arguments ({r.short(str(err))})")
-        # A layer's dtype argument, or that of the layer it wraps (a Bidirectional's).
-        dtype = kwargs.get("dtype") or next((v.dtype for v in kwargs.values() if callable(
-            getattr(v, "parameter_shapes_for", None))), np.float64)
-        for name, shape in shapes.items():
-            if name not in state:
-                r.fail(f"{where}.state", f"expected the parameter {name!r}")
-            later[name] = r.array(state[name], f"{where}.state.{name}", dtype, shape=shape,
-                                  later=True)
-    layer = r.construct(cls, kwargs, where)
-    if not trainable and has_own_optimizer(layer) != ("optimizer" in doc):
-        r.fail(where, f"expected {'an' if has_own_optimizer(layer) else 'no'} optimizer "
-                      f"entry for a {cls.__name__}")
-    current = dict(state_of(layer))
-    if not current:
-        # A layer without a state of its own keeps its public float arrays (``layer_state``).
-        return _read_public(r, layer, doc, state, where)
-    if set(state) != set(current):
-        r.fail(f"{where}.state", f"expected the entries {sorted(current)}, "
-                                 f"got {r.short(sorted(state))}")
-    arrays = {}
-    for name, value in current.items():
-        # The file's data goes into the layer's own array where it can: the layer's first
-        # draw is overwritten instead of kept beside the file's (memory: 2x the file, not 3x).
-        arrays[name] = later[name](into=value) if name in later else \
-            read_value(r, state[name], f"{where}.state.{name}", like=value, fill=True)
-    r.load_state(layer, arrays, f"{where}.state")
-    layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
-    return layer
-
-
-def _read_public(r, layer, doc, state, where):
-    """The public float arrays of a layer without a state of its own (``layer_state``):
-    each one the new layer has, in its dtype and shape; for an attribute it leaves None
-    (``weights`` that initialize makes), an array of any float dtype and shape; for one
-    that holds a float (a learned scalar), a finite number."""
-    arrays, floats, unset = kept_names(layer)
-    if set(arrays) - set(state) or set(state) - set(arrays) - set(unset) - set(floats):
-        may = sorted(unset + floats)
-        r.fail(f"{where}.state", f"expected the entries {arrays}"
-                                 f"{f' (and may hold {may})' if may else ''}, "
-                                 f"got {r.short(sorted(state))}")
-    for name in state:
-        here = f"{where}.state.{name}"
-        setattr(layer, name, read_value(r, state[name], here, like=_value(layer, name), fill=True)
-                if name in arrays else r.float(state[name], here) if name in floats
-                else r.array(state[name], here, None))
+    layer, state = r.construct(cls, kwargs, where), r.mapping(doc["state"], f"{where}.state")
+    if (callable(getattr(layer, "parameter_optimizers", None)) or has_own_optimizer(layer)) \
+            != ("optimizer" in doc):
+        r.fail(where, f"expected {'no' if 'optimizer' in doc else 'an'} optimizer entry for a {cls.__name__}")
+    own = dict(state_of(layer))
+    # A course-sheet layer: the arrays it has, a float where it has one, any for None.
+    arrays, floats, unset = (sorted(own), [], []) if own else kept_names(layer)
+    like = own or {n: ANY if n in unset else _value(layer, n) for n in arrays + floats + unset}
+    r.check(short(sorted(state)), not set(arrays) - set(state) and set(state) <= set(like),
+            f"{where}.state", f"the entries {arrays}" + ("" if own else f" (and may hold "
+                                                            f"{sorted(unset + floats)})"))
+    values = {n: read_value(r, v, f"{where}.state.{n}", like[n], fill=True) for n, v in state.items()}
+    if own:
+        r.load_state(layer, values, f"{where}.state")
+    for name, value in values.items() if not own else ():
+        setattr(layer, name, value)
     layer.testing_phase = r.bool(doc["testing_phase"], f"{where}.testing_phase")
     return layer
 
 
 def read_value(r, value, where, like, fill=False):
-    """A state entry shaped like ``like`` (the object's current value of that entry); with
-    ``fill``, an array is read into ``like`` itself where it can (``Reader.array``)."""
-    if isinstance(like, bool):
-        return r.bool(value, where)
-    if isinstance(like, np.ndarray):
-        return r.array(value, where, like.dtype, shape=like.shape, later=True)(
-            into=like if fill else None)
-    return read_number(r, value, where)
+    """A state entry like ``like``, the object's value of that entry (``ANY``: any float
+    array); with ``fill`` the data of an array goes into ``like`` itself."""
+    if like is ANY or isinstance(like, np.ndarray):
+        return r.array(value, where, None) if like is ANY else \
+            r.array(value, where, like.dtype, like.shape, into=like if fill else None)
+    return r.bool(value, where) if isinstance(like, bool) else \
+        r.float(value, where) if isinstance(like, float) else r.number(value, where)
 
 
-def read_number(r, value, where):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return r.int(value, where, -2**63)
-    return r.float(value, where, none=True)
-
-
-def read_layer_optimizer(r, layer, doc, where, shared):
-    """Give ``layer`` the optimizer of ``doc`` (a ``parameter_copy`` of ``shared``, or its
-    own) and its state."""
+def read_optimizer(r, layer, doc, where, shared):
+    """Give ``layer`` its optimizer (a ``parameter_copy`` of ``shared``, or its own) and the
+    state of each: arrays of the parameter's shape, in its dtype or float32."""
     if doc is None:
         layer.optimizer = None
         return
@@ -392,42 +225,18 @@ def read_layer_optimizer(r, layer, doc, where, shared):
         make = getattr(shared, "parameter_copy", None)
         layer.optimizer = make() if callable(make) else copy.deepcopy(shared)
     else:
-        layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"),
-                                      f"{where}.own")
+        layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"), f"{where}.own")
     if callable(getattr(layer, "parameter_optimizers", None)):
         optimizers, parameters = layer.parameter_optimizers(), layer.parameters()
-        shapes = None
-    else:
-        # A course-sheet layer's one optimizer: its arrays are shaped like one of the
-        # layer's arrays (which one it updates, the layer alone knows).
+    else:   # a course-sheet layer's one optimizer: shaped like one of the layer's arrays
         optimizers, parameters = {"optimizer": layer.optimizer}, None
-        arrays = [getattr(layer, name) for name in public_arrays(layer)]  # gradients aside
-        shapes = {(a.dtype, a.shape) for a in arrays}
+        pairs = {(a.dtype, a.shape) for a in (getattr(layer, n) for n in public_arrays(layer))}
     states = r.obj(doc["state"], f"{where}.state", tuple(optimizers))
     for name, optimizer in optimizers.items():
         here = f"{where}.state.{name}"
-        # Any entries: the optimizer's own load_state_dict decides what it can hold (a
-        # lazily made state is empty before the first step). The arrays are checked here
-        # first: the parameter's dtype and shape, the header before the data.
-        state = r.mapping(states[name], here)
-        values = {}
-        for field, value in state.items():
-            at = f"{here}.{r.key(field)}"
-            if value is None:
-                values[field] = None
-            elif not isinstance(value, str):
-                values[field] = read_number(r, value, at)
-            elif parameters is not None:
-                # An optimizer's state arrays have its parameter's shape, and its dtype or
-                # float32 (``_like``), read back in the dtype saved.
-                values[field] = r.array(value, at, _state_dtypes(parameters[name]),
-                                        shape=parameters[name].shape)
-            else:
-                values[field] = r.array(value, at, None, shapes=shapes)
-        r.load_state(optimizer, values, here)
-
-
-def _history(r, record, where):
-    r.obj(record, where, (), optional=HISTORY_KEYS)
-    return {k: (r.int(v, f"{where}.{k}") if k == "epoch" else r.float(v, f"{where}.{k}", none=True))
-            for k, v in record.items()}
+        # Any entries: the optimizer's own load_state_dict decides what it holds.
+        r.load_state(optimizer, {
+            k: None if v is None else r.number(v, f"{here}.{k:.40}") if not isinstance(v, str)
+            else r.array(v, f"{here}.{k:.40}", None, pairs) if parameters is None else
+            r.array(v, f"{here}.{k:.40}", _dtypes(parameters[name]), parameters[name].shape)
+            for k, v in r.mapping(states[name], here).items()}, here)

@@ -1,201 +1,135 @@
-"""The training run's resumable state: settings, data position, random state, schedule,
-early stopping.
+"""A training run's resumable state, and a data layer's.
 
-``training`` is the dict a trainer gives ``checkpoint.save`` and gets back from
-``checkpoint.read``::
+``training``, the dict a trainer gives ``checkpoint.save`` and gets back from ``read``::
 
     settings        a flat dict of numbers, strings, booleans and None (the trainer's)
-    data            the data layer's state_dict(): {"order": permutation, "position": int}
+    data            the data layer's state_dict(): {"order": a permutation, "position": int}
     rng             np.random.get_state()
-    schedule        a registered schedule (its config and state_dict()) or None
-    early_stopping  a registered stopper (config and state_dict(); its "best_state" is
-                    a network snapshot, one layer state per layer) or None
+    schedule        a registered schedule (config and state_dict()) or None
+    early_stopping  a registered stopper (config and state_dict(), whose "best_state" is
+                    a network snapshot) or None
     finished        whether the run ended
+
+A plain save of a network whose data layer has ``state_dict()``/``load_state_dict()`` keeps
+that state and the random state as ``data`` for ``checkpoint.load(path, data_layer)``.
 """
-import math
 import numbers
 
 import numpy as np
 
-from .document import read_number, read_value
+from .document import read_value
+from .reader import short
 from .registry import classes, config_of, constructor_args, name_of, state_of
 
-MAX_SETTINGS = 64
-# Files of format version 1 name no stopper class: they held this one.
-VERSION_1_STOPPER = "EarlyStopping"
+
+def data_doc(state, writer, where):
+    """A data layer's ``state_dict()``: numbers, None, lists of numbers, 1-D integer arrays
+    (an epoch's order); another entry would resume differently (``TypeError`` naming it)."""
+    def number(v):
+        return isinstance(v, (bool, np.bool_, numbers.Real))
+    for key, value in (state.items() if isinstance(state, dict) else [(None, state)]):
+        if not isinstance(key, str) or not (value is None or number(value) or isinstance(
+                value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 1 or
+                isinstance(value, (list, tuple)) and all(map(number, value))):
+            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
+                            f"of {where} ({type(value).__name__}): expected a dict of string keys "
+                            f"to numbers, booleans, None, 1-D integer arrays or lists of numbers")
+    return {k: writer.encode(np.asarray(v, np.int64) if isinstance(v, np.ndarray) else v,
+                             f"{where}.{k}") for k, v in state.items()}
+
+
+def read_data(r, doc, where):
+    """``data_doc`` back (an array as int64); an "order" must be a permutation and a
+    "position" within it."""
+    state = {key: r.array(v, f"{where}.{key}", np.int64, ndim=1) if isinstance(v, str) else
+             [r.number(x, f"{where}.{key}[{i}]") for i, x in enumerate(r.list(v, f"{where}.{key}"))]
+             if isinstance(v, list) else r.number(v, f"{where}.{short(key, 40)}")
+             for key, v in r.mapping(doc, where).items()}
+    order = state.get("order", np.arange(0))
+    r.check(order, np.array_equal(np.sort(order), np.arange(len(order))), f"{where}.order",
+            "a permutation of 0 ... n-1")
+    r.int(state.get("position", 0), f"{where}.position", 0, len(order))
+    return state
 
 
 def rng_doc(state, writer):
     """``np.random.get_state()`` as JSON and one array."""
-    _, keys, pos, has_gauss, gauss = state
-    return {"keys": writer.array(np.asarray(keys, np.uint32)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)}
+    return {"keys": writer.encode(np.asarray(state[1], np.uint32), "rng"), "pos": int(state[2]),
+            "has_gauss": int(state[3]), "cached_gaussian": float(state[4])}
 
 
 def read_rng(r, doc, where):
-    """The ``np.random.set_state`` tuple of ``rng_doc``."""
-    rng = r.obj(doc, where, ("keys", "pos", "has_gauss", "cached_gaussian"))
-    keys = r.array(rng["keys"], f"{where}.keys", np.uint32, shape=(624,))
-    if not keys.any():
-        r.fail(f"{where}.keys", "an all-zero state would make the generator return 0 forever")
-    return ("MT19937", keys, r.int(rng["pos"], f"{where}.pos", 0, 624),
-            r.int(rng["has_gauss"], f"{where}.has_gauss", 0, 1),
-            r.float(rng["cached_gaussian"], f"{where}.cached_gaussian"))
-
-
-def data_doc(data_layer, writer):
-    """The data layer's ``state_dict()`` and NumPy's global random state, or None for a
-    data layer without ``state_dict``/``load_state_dict``. Its entries must be numbers,
-    booleans, None, 1-D integer arrays or lists of numbers (an epoch's order and
-    position); another entry is a ``TypeError`` naming it (it would resume differently)."""
-    if not (callable(getattr(data_layer, "state_dict", None)) and
-            callable(getattr(data_layer, "load_state_dict", None))):
-        return None
-    owner = f"{type(data_layer).__name__}.state_dict()"
-    state = data_layer.state_dict()
-    if not isinstance(state, dict):
-        raise TypeError(f"checkpoint.save: cannot save the data layer's state: expected "
-                        f"{owner} to be a dict, got {type(state).__name__}")
-    doc = {}
-    for key, value in state.items():
-        if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 1:
-            doc[key] = writer.array(value.astype(np.int64))
-        elif value is None or _number(value) or \
-                (isinstance(value, (list, tuple)) and all(map(_number, value))):
-            doc[key] = writer.encode(value, f"data.{key}")
-        else:
-            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
-                            f"of {owner} ({type(value).__name__}): expected numbers, booleans, "
-                            f"None, 1-D integer arrays or lists of numbers; it would resume "
-                            f"differently")
-        if not isinstance(key, str):
-            raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
-                            f"of {owner}: expected string keys")
-    return {"state": doc, "rng": rng_doc(np.random.get_state(), writer)}
-
-
-def _number(value):
-    return isinstance(value, (bool, np.bool_, numbers.Real))
-
-
-def read_data(r, doc):
-    """``{"state": the data layer's state, "rng": a random state}`` of ``data_doc``: a list
-    comes back a list of numbers, an integer array an int64 array."""
-    if doc is None:
-        return None
-    r.obj(doc, "data", ("state", "rng"))
-    state = {}
-    for key, value in r.mapping(doc["state"], "data.state").items():
-        here = f"data.state.{r.key(key)}"
-        state[key] = r.array(value, here, np.int64, ndim=1) if isinstance(value, str) else \
-            None if value is None else \
-            [read_number(r, v, f"{here}[{i}]") for i, v in enumerate(r.list(value, here))] \
-            if isinstance(value, list) else read_number(r, value, here)
-    return {"state": state, "rng": read_rng(r, doc["rng"], "data.rng")}
+    r.obj(doc, where, ("keys", "pos", "has_gauss", "cached_gaussian"))
+    return ("MT19937", r.array(doc["keys"], f"{where}.keys", np.uint32, (624,)),
+            r.int(doc["pos"], f"{where}.pos", 0, 624), r.int(doc["has_gauss"], f"{where}.has_gauss", 0, 1),
+            r.float(doc["cached_gaussian"], f"{where}.cached_gaussian"))
 
 
 def run_doc(training, writer):
-    stopper, schedule = training.get("early_stopping"), training.get("schedule")
-    return {
-        "finished": bool(training.get("finished", False)),
-        "settings": {str(k): _setting(v, k) for k, v in training.get("settings", {}).items()},
-        "data": {"order": writer.array(np.asarray(training["data"]["order"], np.int64)),
-                 "position": int(training["data"]["position"])},
-        "rng": rng_doc(training["rng"], writer),
-        "schedule": None if schedule is None else _object_doc(schedule, "schedule", writer),
-        "early_stopping": None if stopper is None else
-        _object_doc(stopper, "stopper", writer, flat=True),
-    }
+    return {"finished": bool(training.get("finished", False)),
+            "settings": {str(k): v.item() if isinstance(v, np.generic) else v if v is None or
+                         isinstance(v, (bool, int, float, str)) else str(v)      # a Path
+                         for k, v in training.get("settings", {}).items()},
+            "data": data_doc(training["data"], writer, "training.data"),
+            "rng": rng_doc(training["rng"], writer),
+            **{key: None if training.get(key) is None else _object_doc(training[key], kind, writer)
+               for key, kind in (("schedule", "schedule"), ("early_stopping", "stopper"))}}
 
 
-def _setting(value, key):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)              # a Path
-
-
-def _object_doc(obj, kind, writer, flat=False):
-    """``{"class", "args", **state_dict}``: the state's entries beside the config, or
-    with ``flat`` (the stopper's layout since format version 1) the config's entries too."""
-    state = writer.encode(state_of(obj), f"training.{kind}")
-    config = config_of(obj)
-    doc = {"class": name_of(obj, kind, f"the {kind}"), **(config if flat else {"args": config})}
-    clash = set(doc) & set(state)
-    if clash:
-        raise TypeError(f"checkpoint.save: a {kind}'s state may not name {sorted(clash)}")
+def _object_doc(obj, kind, writer):
+    """``{"class", "args", **state_dict}``; a stopper's config entries stand beside its state
+    (its layout since format version 1)."""
+    config, state = config_of(obj), writer.encode(state_of(obj), f"training.{kind}")
+    doc = {"class": name_of(obj, kind, f"the {kind}"), **(config if kind == "stopper" else
+                                                          {"args": config})}
+    if set(doc) & set(state):
+        raise TypeError(f"checkpoint.save: a {kind}'s state may not name {sorted(set(doc) & set(state))}")
     return {**doc, **state}
 
 
 def read_run(r, doc, net):
-    """The ``training`` dict of a checked document, checked against ``net``."""
+    """The ``training`` dict of a document, checked against ``net``."""
     r.obj(doc, "training", ("finished", "settings", "data", "rng", "schedule", "early_stopping"))
-    settings = r.mapping(doc["settings"], "training.settings")
-    if len(settings) > MAX_SETTINGS:
-        r.fail("training.settings", f"expected at most {MAX_SETTINGS} settings, "
-                                    f"got {len(settings)}")
+    settings = r.check(doc["settings"], isinstance(doc["settings"], dict) and
+                       len(doc["settings"]) <= 64, "training.settings", "at most 64 settings")
     for key, value in settings.items():
         if not (value is None or isinstance(value, (bool, int)) or
-                (isinstance(value, float) and math.isfinite(value)) or
-                (isinstance(value, str) and len(value) <= 4096)):
-            r.fail(f"training.settings.{r.short(key)}", f"expected a number, string, boolean or "
-                                                        f"null, got {r.short(value)}")
-    data = r.obj(doc["data"], "training.data", ("order", "position"))
-    order = r.array(data["order"], "training.data.order", np.int64, ndim=1)
-    if not np.array_equal(np.sort(order), np.arange(len(order))):
-        r.fail("training.data.order", "expected a permutation of 0 ... n-1")
-    position = r.int(data["position"], "training.data.position", 0, len(order))
-    rng_state = read_rng(r, doc["rng"], "training.rng")
-    schedule = None if doc["schedule"] is None else \
-        _read_object(r, doc["schedule"], "schedule", "training.schedule", net)
-    stopper = None if doc["early_stopping"] is None else \
-        _read_object(r, doc["early_stopping"], "stopper", "training.early_stopping", net)
+                isinstance(value, str) and len(value) <= 4096):
+            r.float(value, f"training.settings.{short(key, 40)}")
     return {"finished": r.bool(doc["finished"], "training.finished"), "settings": dict(settings),
-            "data": {"order": order, "position": position}, "rng": rng_state,
-            "schedule": schedule, "early_stopping": stopper}
+            "data": read_data(r, r.obj(doc["data"], "training.data", ("order", "position")),
+                              "training.data"),
+            "rng": read_rng(r, doc["rng"], "training.rng"),
+            **{key: None if doc[key] is None else _read_object(r, doc[key], kind, f"training.{key}", net)
+               for key, kind in (("schedule", "schedule"), ("early_stopping", "stopper"))}}
 
 
 def _read_object(r, doc, kind, where, net):
-    """Build a schedule or stopper from its config; load the state entries beside it."""
+    """A schedule or stopper built from its config, with the state entries beside it (format
+    version 1 names no stopper class: it held EarlyStopping)."""
     doc = r.mapping(doc, where)
-    flat = kind == "stopper"
-    if flat:
-        name = doc.get("class", VERSION_1_STOPPER)        # format version 1 names none
-        cls = r.name(name, classes(kind), f"{where}.class")
-        args = constructor_args(cls)
-        r.obj({k: v for k, v in doc.items() if k in args or k == "class"}, where, args,
-              optional=("class",))
-        kwargs = {k: r.argument(doc[k], f"{where}.{k}") for k in args}
-        keys = tuple(args)
-    else:
-        cls, kwargs = r.build(kind, {"class": doc.get("class"), "args": doc.get("args")}, where)
-        keys = ("class", "args")
+    cls = r.name(doc.get("class", "EarlyStopping"), classes(kind), f"{where}.class")
+    args = doc.get("args") if kind == "schedule" else \
+        {k: doc[k] for k in constructor_args(cls) if k in doc}
+    cls, kwargs = r.build(kind, {"class": doc.get("class", "EarlyStopping"), "args": args}, where,
+                          flat=kind == "stopper")
     obj = r.construct(cls, kwargs, where)
     expected = state_of(obj)
-    r.obj(doc, where, (*keys, *expected), optional=("class",) if flat else ())
+    r.obj(doc, where, tuple(expected) + (("args",) if kind == "schedule" else tuple(args)),
+          optional=("class",))
     state = {}
     for key, like in expected.items():
-        value, here = doc[key], f"{where}.{key}"
-        if key == "best_state" and value is not None:
-            state[key] = _snapshot(r, value, net, here)
-        elif isinstance(like, np.ndarray):
-            state[key] = r.array(value, here, like.dtype, shape=like.shape)
+        if key == "best_state" and doc[key] is not None:
+            # A network snapshot: one state per layer, each entry shaped like the layer's.
+            state[key] = []
+            for i, (layer, entry) in enumerate(zip(net.layers, r.list(doc[key], f"{where}.{key}",
+                                                                      len(net.layers)))):
+                here, current = f"{where}.{key}[{i}]", state_of(layer)
+                state[key].append({n: read_value(r, v, f"{here}.{n}", current[n]) for n, v in
+                                   r.obj(entry, here, tuple(current)).items()})
+                if callable(getattr(layer, "check_state", None)):
+                    r.load_state(layer, state[key][-1], here, type(layer).check_state)
         else:
-            state[key] = read_number(r, value, here)
+            state[key] = read_value(r, doc[key], f"{where}.{key}", like)
     r.load_state(obj, state, where)
     return obj
-
-
-def _snapshot(r, entries, net, where):
-    """A network snapshot (one layer state per layer), each entry shaped like the layer's."""
-    entries = r.list(entries, where, len(net.layers))
-    snapshot = []
-    for i, (layer, entry) in enumerate(zip(net.layers, entries)):
-        current = state_of(layer)
-        r.obj(entry, f"{where}[{i}]", tuple(current))
-        state = {name: read_value(r, entry[name], f"{where}[{i}].{name}", value)
-                 for name, value in current.items()}
-        r.check_state(layer, state, f"{where}[{i}]")
-        snapshot.append(state)
-    return snapshot

@@ -11,7 +11,7 @@ returns for the input of every step t, and plot its norm against the distance
 from the output, T - t. Nothing here is a formula: the curves are what
 backpropagation through time delivers.
 
-The model, optimizer and data are those of ``TrainSequence.py`` (a linear
+The model, optimizer and data are those of ``AddingProblem.py`` (a linear
 read-out of the last hidden state, Adam with gradient clipping), smaller: 16
 hidden units and batches of 32, so both cells train in a few seconds.
 """
@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]        # the repository, and TrainSequence
+sys.path[:0] = [str(HERE.parent), str(HERE)]        # the repository, and AddingProblem
 import _requirements  # noqa: E402,F401 - before numpy: one line if this Python lacks it
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Data.Sequences import AddingData  # noqa: E402
 from Layers import LSTM, RNN  # noqa: E402
-from TrainSequence import LastStepRegressor  # noqa: E402
+from AddingProblem import LastStepRegressor  # noqa: E402
 
 LENGTH = 50           # steps per sequence: the first marker is 25-49 steps from the output
 HIDDEN = 16

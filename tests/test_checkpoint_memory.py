@@ -32,12 +32,10 @@ def traced_peak(function):
 
 def test_a_sparse_file_is_refused_without_reading_it_into_memory(tmp_path):
     path = tmp_path / "sparse.ckpt"
-    with open(path, "wb") as f:                     # a zip's first bytes, a hole, a seal
+    with open(path, "wb") as f:                     # a zip's first bytes, then a hole
         f.write(b"PK\x03\x04")
         f.truncate(64 << 20)
-        f.seek((64 << 20) - 71)
-        f.write(b"sha256:" + b"0" * 64)
-    with pytest.raises(checkpoint.CheckpointError, match="checksum mismatch"):
+    with pytest.raises(checkpoint.CheckpointError, match="not a zip file"):
         checkpoint.read(path)
     assert traced_peak(lambda: checkpoint.read(path)) < 4 << 20      # 64 MB file, chunks of 1
 

@@ -2,7 +2,6 @@
 course-sheet way save, load and resume bit-identically once registered; what would not
 survive a round trip is refused at save (issue 25). Config values and resuming from Python
 (issue 26, items 5 and 11). No framework file names the classes defined here."""
-import io
 import json
 import re
 import zipfile
@@ -12,6 +11,7 @@ import pytest
 
 import NeuralNetwork
 import checkpoint
+import test_checkpoint as surgery
 from Data.Datasets import IrisData
 from Layers import FullyConnected, Initializers, SoftMax
 from Layers.Base import BaseLayer
@@ -187,25 +187,9 @@ def test_rmsprop_state_is_lazy_and_its_config_lacks_the_regularizer(tmp_path):
 
 
 def edited(path, edit, arrays=None):
-    """The checkpoint at ``path`` with its document edited (and arrays replaced), resealed."""
-    zf = zipfile.ZipFile(path)
-    entries = {i.filename: zf.read(i) for i in zf.infolist()}
-    doc = json.loads(entries["network.json"])
-    edit(doc)
-    entries["network.json"] = json.dumps(doc).encode()
-    for name, array in (arrays or {}).items():
-        buffer = io.BytesIO()
-        np.save(buffer, array)
-        entries[name] = buffer.getvalue()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as new:
-        for name, content in entries.items():
-            new.writestr(zipfile.ZipInfo(name, checkpoint.STAMP), content)
-        new.comment = checkpoint.SEAL + b"0" * 64
-    data = bytearray(out.getvalue())
-    data[-64:] = checkpoint.hashlib.sha256(data[:-64]).hexdigest().encode()
+    """The checkpoint at ``path`` with its document edited (and arrays replaced)."""
     edited_path = path.with_suffix(".edited")
-    edited_path.write_bytes(bytes(data))
+    edited_path.write_bytes(surgery.edited(path.read_bytes(), edit, arrays))
     return edited_path
 
 
@@ -442,6 +426,6 @@ def test_a_data_layer_that_refuses_the_saved_state_is_named(tmp_path):
     net.save(tmp_path / "n.ckpt")
     from Data.Datasets import DigitData
     with pytest.raises(checkpoint.CheckpointError, match=re.escape(
-            "data.state: DigitData refuses the saved data state (DigitData.set_state: expected "
-            "an order that permutes")):
+            "data.state: DigitData refuses the saved data state (DigitData.load_state_dict: "
+            "expected an order that permutes")):
         NeuralNetwork.load(tmp_path / "n.ckpt", DigitData(50))

@@ -1,12 +1,9 @@
 """The command lines' promises, through TrainLeNet.py: nothing a user saved is lost or replaced
 (issue 20 items 1-4, 6, 8), small things (issue 21 item 6), --quiet and --export-onnx."""
 import os
-import select
 import shutil
-import signal
-import subprocess
-import sys
-import time
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,17 +46,10 @@ def one_line_refusal(result):
 def refused_in_process(capsys, *args):
     with pytest.raises(SystemExit) as exit_info:
         main(*args)
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "MNIST from" not in out                           # nothing read, nothing trained
     return err
-
-
-def wait_for_training(process):
-    seen, deadline = b"", time.time() + 60
-    while b"epoch 1" not in seen and process.poll() is None and time.time() < deadline:
-        if select.select([process.stderr], [], [], 1.0)[0]:
-            seen += os.read(process.stderr.fileno(), 4096)
-    return seen
 
 
 # -- issue 20 item 1: long names --------------------------------------------------------------
@@ -86,37 +76,23 @@ def test_a_name_over_255_bytes_is_refused_up_front(tmp_path, mode):
     assert "expected file and directory names of at most 255 bytes, got one of 256" in line
 
 
-def test_sigterm_during_a_long_named_run_saves_and_says_where(tmp_path, small_mnist):
-    path = tmp_path / LONG
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "TrainLeNet.py"), "--data-dir", str(small_mnist),
-         "--epochs", "200", "--batch-size", "8", "--validation", "50", "--no-plot",
-         "--checkpoint", str(path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = wait_for_training(process)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, (seen + err).decode()
-    assert f"saved {path}." in out.decode() and "Traceback" not in err.decode()
-    assert len(LeNet.LeNet.load(path).loss) > 0
-
-
 def test_a_full_disk_with_a_long_name_still_saves_in_the_temporary_directory(
         tmp_path, common, monkeypatch, capsys):
     import checkpoint
     original, target = checkpoint.save, tmp_path / LONG
 
     def disk_full(path, *args, **kwargs):
-        if path == target:
+        if Path(path).parent == target.parent:
             raise OSError(28, "No space left on device")
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint, "save", disk_full)
-    monkeypatch.setattr(_commandline.paths.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     assert main(*common, "--checkpoint", target) == 1
     saved = list((tmp_path / "tmp").iterdir())
     assert len(saved) == 1 and f"saving to {saved[0]} instead" in capsys.readouterr().err
-    assert len(LeNet.LeNet.load(saved[0]).history) == 1
+    assert len(LeNet.LeNet.load(saved[0]).history) == 1 and not target.exists()
 
 
 # -- item 2: the path is checked again when the run saves -------------------------------------
@@ -205,10 +181,21 @@ def test_a_link_put_in_place_during_the_run_is_not_followed(tmp_path, small_mnis
 
 # -- item 6 and 8: places that would fail only at save time, empty data -----------------------
 
-@pytest.mark.parametrize("case", ["dangling link", "link loop", "another user's file"])
+@pytest.mark.parametrize("case", ["dangling link", "link loop", "another user's file",
+                                  "a directory", "under a file", "read-only directory"])
 def test_a_place_that_would_fail_at_save_time_is_refused_up_front(tmp_path, common, finished,
                                                                   monkeypatch, capsys, case):
-    if case == "dangling link":
+    if case == "a directory":
+        path, message = tmp_path, "is a directory; give a file name"
+    elif case == "under a file":
+        (tmp_path / "file").write_text("x")
+        path, message = tmp_path / "file" / "m.ckpt", "Not a directory"
+    elif case == "read-only directory":
+        if os.geteuid() == 0:
+            pytest.skip("root may write anywhere")
+        (tmp_path / "ro").mkdir(mode=0o500)
+        path, message = tmp_path / "ro" / "m.ckpt", "Permission denied"
+    elif case == "dangling link":
         (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
         path, message = tmp_path / "gone" / "sub" / "m.ckpt", "is a symbolic link to nothing"
     elif case == "link loop":
@@ -226,7 +213,7 @@ def test_a_place_that_would_fail_at_save_time_is_refused_up_front(tmp_path, comm
         os.chown(path, 4242, 4242)
         monkeypatch.setattr(os, "geteuid", lambda: 1000)      # as that user's neighbour
     err = refused_in_process(capsys, *common, "--overwrite", "--checkpoint", path)
-    assert f"cannot save the checkpoint {path}: " in err and message in err
+    assert message in err
 
 
 def test_a_data_dir_that_is_a_link_loop_is_refused(tmp_path):

@@ -46,9 +46,9 @@ def test_the_default_places():
     assert ignored.returncode == 0 and tracked.returncode == 1
 
 
-def test_train_sequence_into_files_writes_no_carriage_return(tmp_path):
+def test_the_adding_problem_into_files_writes_no_carriage_return(tmp_path):
     with (tmp_path / "out").open("wb") as out, (tmp_path / "err").open("wb") as err:
-        status = subprocess.run([sys.executable, str(ROOT / "examples" / "TrainSequence.py"),
+        status = subprocess.run([sys.executable, str(ROOT / "examples" / "AddingProblem.py"),
                                  "--iterations", "20", "--length", "5", "--hidden", "4"],
                                 stdout=out, stderr=err, cwd=tmp_path, timeout=300).returncode
     text = (tmp_path / "out").read_bytes() + (tmp_path / "err").read_bytes()

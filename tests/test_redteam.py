@@ -331,3 +331,25 @@ def test_a_data_layer_state_a_checkpoint_cannot_hold_is_refused_naming_the_entry
     with pytest.raises(TypeError, match=r"'split' of NamedOrderData\.state_dict\(\) \(str\)"):
         net.save(tmp_path / "n.ckpt")
     assert not (tmp_path / "n.ckpt").exists()
+
+
+# -- issue 29: one state protocol for data layers -----------------------------------------
+
+def test_data_layers_keep_one_state_protocol_with_its_checks():
+    """ArrayData had state()/set_state() beside state_dict()/load_state_dict()."""
+    from Data.base import ArrayData
+    assert not hasattr(ArrayData, "state") and not hasattr(ArrayData, "set_state")
+    data = IrisData(50)
+    data.next()
+    state = data.state_dict()
+    with pytest.raises(ValueError, match=r"^IrisData.load_state_dict: expected position in "
+                                         r"\[0, \d+\], got -1$"):
+        data.load_state_dict(dict(state, position=-1))
+    with pytest.raises(TypeError, match=r"^IrisData.load_state_dict: expected an integer "
+                                        r"position, got True$"):
+        data.load_state_dict(dict(state, position=True))
+    from Data.Sequences import SequenceWindows
+    windows = SequenceWindows(np.zeros((20, 1)), np.zeros((20, 1)), 5)
+    with pytest.raises(ValueError, match=r"^SequenceWindows.load_state_dict: expected start in "
+                                         r"\[0, 20\], got 21$"):
+        windows.load_state_dict({"start": 21, "wrapped": False})

@@ -22,7 +22,6 @@ import NeuralNetwork
 import TrainLeNet
 import TrainSequences
 import onnx_export
-from _commandline import paths
 from Data.Names import NamesData
 from Data.idx import write_idx
 from Layers import FullyConnected, SoftMax
@@ -125,33 +124,24 @@ def test_the_refusal_comes_before_the_export_does_any_work(tmp_path, monkeypatch
         onnx_export.export(small_network(), fifo)
 
 
-def test_the_command_lines_ask_the_same_rule(tmp_path):
-    fifo, read_only = tmp_path / "pipe", tmp_path / "ro.ckpt"
-    os.mkfifo(fifo)
-    shutil.copy(SHIPPED_LENET, read_only)
-    read_only.chmod(0o444)
-    for path in (fifo, read_only):
-        assert paths.problem(path) == _files.refusal(path) is not None
-        assert paths.problem(path, replace=False) == _files.refusal(path)
-    regular = tmp_path / "mine.png"
-    regular.write_bytes(b"x")
-    assert paths.problem(regular) is None and _files.refusal(regular) is None
-    assert paths.problem(regular, replace=False) == f"{regular} exists"
-
-
-def test_a_new_run_does_not_replace_a_read_only_model(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["read-only", "FIFO"])
+def test_a_new_run_asks_the_same_rule_and_replaces_nothing(tmp_path, capsys, kind):
     path = tmp_path / "lenet.ckpt"
-    shutil.copy(SHIPPED_LENET, path)
-    path.chmod(0o444)
-    before = path.read_bytes()
+    if kind == "FIFO":
+        os.mkfifo(path)
+    else:
+        shutil.copy(SHIPPED_LENET, path)
+        path.chmod(0o444)
     (tmp_path / "data").mkdir()             # refused before the data is read
     with pytest.raises(SystemExit) as exit_info:
         TrainLeNet.main(["--overwrite", "--epochs", "1", "--checkpoint", str(path),
                          "--data-dir", str(tmp_path / "data")])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
-    assert f"cannot save the checkpoint {path}: {path} is read-only" in err
-    assert path.read_bytes() == before
+    assert f"cannot save the checkpoint {path}: {_files.refusal(path)}" in err
+    assert listing(tmp_path) == ["data", "lenet.ckpt"]
+    if kind == "read-only":
+        assert path.read_bytes() == SHIPPED_LENET.read_bytes()
 
 
 # -- item 2: --export-onnx follows a run's rule ------------------------------------------------
@@ -229,20 +219,15 @@ def test_a_failed_rename_leaves_no_temporary_file(tmp_path, monkeypatch):
 
 
 FIGURE_IN_A_DIRECTORY_MADE_READ_ONLY = textwrap.dedent("""
-    import os, sys, types
+    import os, sys
     from pathlib import Path
-    from _commandline import report
+    import matplotlib
+    matplotlib.use("Agg")
     from Models import plots
     folder = Path(sys.argv[1])
-
-    def draw(path):                 # the directory turns read-only while the figure is drawn
-        folder.chmod(0o555)
-        return plots.curves([{"epoch": 1, "train_loss": 1.0}], path)
-
-    task = types.SimpleNamespace(figure_names=("curves",),
-                                 figures=lambda net, x, y: {"curves": draw})
+    folder.chmod(0o555)             # the directory turns read-only as the figure is drawn
     try:
-        report.write_figures(task, None, None, None, folder / "run.ckpt", show=False)
+        plots.curves([{"epoch": 1, "train_loss": 1.0}], folder / "run_curves.png")
     except PermissionError as err:
         print(err)
     print(sorted(os.listdir(folder)))
@@ -286,3 +271,31 @@ def test_a_batch_size_set_after_construction_is_checked(value, error, message):
     assert data.batch_size == 4
     data.batch_size = 3
     assert data.next()[0].shape[0] == 3
+
+
+# -- issue 29: one shortener, and files created exclusively ---------------------------------
+
+def test_one_shortener_keeps_names_under_the_limit_and_their_suffix():
+    long = "é" * 200 + ".ckpt"                              # 405 bytes
+    short = _files.fit(long)
+    assert len(os.fsencode(short)) <= 255 and short.endswith(".ckpt")
+    assert short == _files.fit(long) != _files.fit("e" + long)     # the same name, the same
+    assert _files.fit("model.ckpt") == "model.ckpt"                 # short one; others differ
+    assert not hasattr(_files, "_stem")
+
+
+@pytest.mark.parametrize("there", ["a file", "a link", "a dangling link"])
+def test_create_never_replaces_and_never_follows_a_link(tmp_path, there):
+    victim, path = tmp_path / "thesis.txt", tmp_path / "run.ckpt"
+    victim.write_text("precious")
+    if there == "a file":
+        path.write_text("mine")
+    else:
+        path.symlink_to(victim if there == "a link" else tmp_path / "nowhere")
+    with pytest.raises(FileExistsError):
+        _files.create(path, lambda tmp: small_network().save(tmp))
+    assert victim.read_text() == "precious" and not (tmp_path / "nowhere").exists()
+    assert (path.read_text() == "mine") if there == "a file" else path.is_symlink()
+    assert len(listing(tmp_path)) == 2                      # no temporary file left
+    _files.create(tmp_path / "new.ckpt", lambda tmp: small_network().save(tmp))
+    assert NeuralNetwork.load(tmp_path / "new.ckpt").layers

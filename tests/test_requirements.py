@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ["TrainLeNet.py", "TrainSequences.py", "NeuralNetworkTests.py",
-           "examples/vanishing.py", "examples/TrainSequence.py", "examples/train_sequences.py",
+           "examples/vanishing.py", "examples/AddingProblem.py",
            "examples/run_notebooks.py"]
 
 

@@ -11,7 +11,8 @@ import NeuralNetwork
 import TrainSequences
 from Data import Names
 from Layers import GRU, LSTM, RNN, Embedding, FullyConnected, SoftMax
-from Models import CharModel, RowMNIST
+from Data.Dates import DatesData
+from Models import CharModel, RowMNIST, Seq2Seq
 from Optimization import Loss, Optimizers
 from test_trainer import ROOT, ctrl_c_at, same_run, small_mnist  # noqa: F401 - a fixture
 
@@ -31,7 +32,8 @@ def refused(capsys, *args):
 @pytest.mark.parametrize("task, extra, cut", [
     ("rowmnist", ["--cell", "gru", "--validation", 80, "--subset", 200], 4),
     ("names", ["--validation", 40, "--subset", 150], 2),
-], ids=["rowmnist-gru", "names"])
+    ("dates", ["--subset", 96, "--no-attention"], 4),
+], ids=["rowmnist-gru", "names", "dates-plain"])
 def test_interrupt_and_bare_resume_equal_a_straight_run(tmp_path, small_mnist, monkeypatch,
                                                          capsys, task, extra, cut):
     args = [task, "--epochs", 2, "--batch-size", 32, "--no-plot", *extra]
@@ -45,7 +47,8 @@ def test_interrupt_and_bare_resume_equal_a_straight_run(tmp_path, small_mnist, m
         f"TrainSequences.py {task} --resume --checkpoint {tmp_path / 'cut.ckpt'}")
     monkeypatch.undo()
     assert main(task, "--resume", "--checkpoint", tmp_path / "cut.ckpt") == 0
-    model = RowMNIST.RowMNIST if task == "rowmnist" else CharModel.CharModel
+    model = {"rowmnist": RowMNIST.RowMNIST, "names": CharModel.CharModel,
+             "dates": Seq2Seq.Seq2Seq}[task]
     straight, resumed = (NeuralNetwork.load(tmp_path / n) for n in ("straight.ckpt", "cut.ckpt"))
     assert type(straight) is model and len(straight.history) == 2
     same_run(straight, resumed)
@@ -74,8 +77,8 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    ([], "expected a task first (rowmnist or names), got 'nothing'"),
-    (["lenet"], "expected a task first (rowmnist or names), got 'lenet'"),
+    ([], "expected a task first (rowmnist, names, dates), got 'nothing'"),
+    (["lenet"], "expected a task first (rowmnist, names, dates), got 'lenet'"),
 ])
 def test_a_missing_task_is_one_line_and_status_2(capsys, argv, message):
     assert TrainSequences.main(argv) == 2
@@ -202,3 +205,46 @@ def test_the_names_header_prints_the_split_used_and_every_loss_names_its_unit(tm
     test_x, test_y = Names.NamesData(64).get_test_set()
     assert per_name == pytest.approx(per_character * test_y.any(axis=-1).sum() / len(test_x),
                                      abs=1e-3)
+
+
+# -- issue 29: one sequence trainer, which makes what trained/ ships ---------------------------
+
+@pytest.mark.parametrize("task", ["names", "dates"])
+def test_a_new_run_follows_the_recipe_of_the_shipped_models(tmp_path, task):
+    """The shipped models were made by: np.random.seed(seed), build, (dates: seed again, the
+    twin's batch order), train epoch by epoch. The command line's first epoch is the same."""
+    path = tmp_path / "run.ckpt"
+    assert main(task, "--epochs", 1, "--subset", 64, "--no-plot", "--quiet", "--seed", 3,
+                "--checkpoint", path) == 0
+    np.random.seed(3)
+    if task == "names":
+        net = CharModel.build()
+        net.data_layer = Names.NamesData(64, subset=64, dtype=np.float32)
+    else:
+        net = Seq2Seq.build()
+        np.random.seed(3)
+        net.data_layer = DatesData(64, dtype=np.float32, subset=64)
+    net.train(epochs=1, validation=net.data_layer.get_validation_set(), progress=False)
+    assert NeuralNetwork.load(path).history == net.history
+
+
+def test_dates_trains_evaluates_and_logs(tmp_path, capsys):
+    path = tmp_path / "dates.ckpt"
+    assert main("dates", "--epochs", 1, "--subset", 64, "--quiet", "--checkpoint", path) == 0
+    out = capsys.readouterr().out
+    exact = out.split("test exact-match (greedy)")[1].split()[0]
+    assert "'27 Sep 1994' ->" in out
+    log = (tmp_path / "dates.log").read_text()
+    assert log.splitlines()[0].split() == ["epoch", "train", "loss", "validation", "loss",
+                                           "validation", "accuracy"]
+    assert re.search(rf"^test exact-match \(greedy\) +{exact}$", log, flags=re.M)
+    assert (tmp_path / "dates_curves.png").stat().st_size > 1000
+    assert main("dates", "--evaluate", "--checkpoint", path) == 0
+    assert exact in capsys.readouterr().out
+    assert NeuralNetwork.load(path).attention is not None
+
+
+def test_the_old_sequence_scripts_are_gone():
+    assert not (ROOT / "examples" / "train_sequences.py").exists()
+    assert not (ROOT / "examples" / "TrainSequence.py").exists()
+    assert (ROOT / "examples" / "AddingProblem.py").is_file()

@@ -12,7 +12,7 @@ from Layers import LSTM, RNN, Helpers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import vanishing  # noqa: E402
-from TrainSequence import LastStepRegressor  # noqa: E402
+from AddingProblem import LastStepRegressor  # noqa: E402
 
 
 @pytest.mark.parametrize("cell", [RNN.RNN, LSTM.LSTM])

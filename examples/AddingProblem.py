@@ -1,7 +1,7 @@
 """The adding problem: an LSTM remembers across 50 steps, an Elman RNN does not.
 
-    python examples/TrainSequence.py                  # length 50, about 2 minutes
-    python examples/TrainSequence.py --length 100 --iterations 3000
+    python examples/AddingProblem.py                  # length 50, about 2 minutes
+    python examples/AddingProblem.py --length 100 --iterations 3000
 
 Each sequence holds random values and two markers; the target is the sum of the
 two marked values (Hochreiter & Schmidhuber 1997). Predicting the mean scores an
