@@ -215,6 +215,15 @@ class RecurrentLayer(TrainableLayer):
         n_in, n = self.input_size, self.hidden_size
         return self.weights[:n_in], self.weights[n_in:n_in + n], self.weights[n_in + n:]
 
+    def _gate_blocks(self, weights=None):
+        """``_blocks()`` of ``weights`` (default ``self.weights``) split into the G gates'
+        column blocks, views: ``W_x`` (G, input_size, n), ``W_h`` (G, n, n), ``b`` (bias
+        rows, G, n). ``W_h[k]`` is gate k's ``(n, n)`` block of ``W_h``."""
+        n_in, n, gates = self.input_size, self.hidden_size, self._gates
+        w = self.weights if weights is None else weights
+        split = lambda m: m.reshape(len(m), gates, n).transpose(1, 0, 2)
+        return split(w[:n_in]), split(w[n_in:n_in + n]), w[n_in + n:].reshape(-1, gates, n)
+
     # -- the time loops ------------------------------------------------------------------
 
     def forward(self, input_tensor):
@@ -268,18 +277,21 @@ class RecurrentLayer(TrainableLayer):
         """The cell's ``step`` at every t: ``(batch, time, input_size)`` -> h ``(batch, time,
         hidden_size)``, the last state and the cache for ``_backward_steps``."""
         batch, steps, n_in = x.shape
-        w_x, _, b = self._blocks()
+        gates, n = self._gates, self.hidden_size
+        w_x, _, b = self._gate_blocks()
         xs = self._buffer("x", (steps, batch, n_in))
         xs[...] = x.transpose(1, 0, 2)                              # x_t = xs[t]
-        a_x = self._buffer("a_x", (steps, batch, self._gates * self.hidden_size))
-        np.matmul(xs.reshape(steps * batch, n_in), w_x, out=a_x.reshape(steps * batch, -1))
-        a_x += b[0]                                                 # every step's input part
-        hs = self._buffer("h", (steps + 1, batch, self.hidden_size))   # h_0 ... h_T
+        # Gate-major, a_x[k, t] = x_t @ W_x[k] + b[0, k]: a gate's block of a step is one
+        # contiguous (batch, hidden) array, and every step's input part is one product.
+        a_x = self._buffer("a_x", (gates, steps, batch, n))
+        np.matmul(xs.reshape(steps * batch, n_in), w_x, out=a_x.reshape(gates, steps * batch, n))
+        a_x += b[0][:, np.newaxis, np.newaxis]
+        hs = self._buffer("h", (steps + 1, batch, n))              # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
         with _loop_threads(batch):          # the products over all steps use every thread
             for t in range(steps):
-                state, cache = self.step(a_x[t], state)
+                state, cache = self.step(a_x[:, t], state)
                 hs[t + 1] = state[0]
                 if caches is None:
                     caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
@@ -294,10 +306,10 @@ class RecurrentLayer(TrainableLayer):
         dL/d(weights) and dL/dx ``(batch, time, input_size)`` (None without ``input_gradient``)."""
         xs, hs, caches = cache
         steps, batch, n_in = xs.shape
-        n = self.hidden_size
+        gates, n = self._gates, self.hidden_size
         dh = dh.transpose(1, 0, 2)                                   # (time, batch, hidden)
         factors = self.backward_factors(caches)
-        da_x = self._buffer("da_x", (steps, batch, self._gates * n))
+        da_x = self._buffer("da_x", (gates, steps, batch, n))        # gate-major, as a_x
         da_h = self._buffer("da_h", da_x.shape) if self._bias_rows == 2 else da_x
         # dL/d(final state): zeros, or what a later consumer of the state sent (a decoder).
         dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
@@ -306,22 +318,25 @@ class RecurrentLayer(TrainableLayer):
         with _loop_threads(batch):
             for t in reversed(range(steps)):
                 np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t, t + 1
-                dstate = self.step_backward(dstate, [f[t] for f in factors], da_x[t], da_h[t])
+                dstate = self.step_backward(dstate, [f[t] for f in factors],
+                                            da_x[:, t], da_h[:, t])
         self.gradient_initial_state = dstate     # dL/d(initial state): truncated BPTT stops here
-        da_x = da_x.reshape(steps * batch, -1)                       # rows (time, batch)
-        da_h = da_h.reshape(steps * batch, -1)
+        da_x = da_x.reshape(gates, steps * batch, n)                 # rows (time, batch)
+        da_h = da_h.reshape(gates, steps * batch, n)
         h_prev = hs[:-1].reshape(steps * batch, n)
         grad = np.empty_like(self.weights)
-        np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=grad[:n_in])
-        np.matmul(h_prev.T, da_h, out=grad[n_in:n_in + n])
-        np.sum(da_x, axis=0, out=grad[n_in + n])
+        g_x, g_h, g_b = self._gate_blocks(grad)
+        np.matmul(xs.reshape(steps * batch, n_in).T, da_x, out=g_x)
+        np.matmul(h_prev.T, da_h, out=g_h)
+        np.sum(da_x, axis=1, out=g_b[0])
         if self._bias_rows == 2:
-            np.sum(da_h, axis=0, out=grad[n_in + n + 1])
+            np.sum(da_h, axis=1, out=g_b[1])
         if not input_gradient:
             return grad, None
-        # The error for the previous layer uses the weights of forward, before the update.
-        dx = (da_x @ self._blocks()[0].T).reshape(steps, batch, n_in)
-        return grad, np.ascontiguousarray(dx.transpose(1, 0, 2))
+        # The error for the previous layer uses the weights of forward, before the update:
+        # dL/dx_t = sum over the gates k of da_x[k, t] @ W_x[k]^T.
+        dx = np.matmul(da_x, self._gate_blocks()[0].transpose(0, 2, 1)).sum(axis=0)
+        return grad, np.ascontiguousarray(dx.reshape(steps, batch, n_in).transpose(1, 0, 2))
 
     def _buffer(self, name, shape):
         """An uninitialized array kept on the layer and reused while ``shape`` stays.
