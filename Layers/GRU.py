@@ -47,9 +47,8 @@ class GRU(RecurrentLayer):
         """One step: ``a_x = x_t @ W_x + b_x`` ``(3, batch, hidden)``, gate-major (the shell
         computes it for every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
         h_prev, = state
-        _, w_h, b = self._gate_blocks()
-        a_h = np.matmul(h_prev, w_h)                # a_h[k] = h_prev @ W_h[k] + b_h[k]
-        a_h += b[1][:, np.newaxis]
+        a_h = h_prev @ self._w_h                  # a_h[k] = h_prev @ W_h[k] + b_h[k]
+        a_h += self._gate_blocks()[2][1][:, np.newaxis]
         a = np.add(a_x[:2], a_h[:2])
         s = sigmoid(a, out=a)                     # the two sigmoid gates in one call
         r, z = s
@@ -110,6 +109,6 @@ class GRU(RecurrentLayer):
         z, per_x, per_h = factors
         np.multiply(per_x, dh, out=da_x)
         np.multiply(per_h, dh, out=da_h)
-        dh_prev = np.matmul(da_h, self._gate_blocks()[1].transpose(0, 2, 1)).sum(axis=0)
+        dh_prev = (da_h @ self._w_h_t).sum(axis=0)
         dh_prev += dh * z
         return (dh_prev,)

@@ -58,7 +58,7 @@ class LSTM(RecurrentLayer):
         computes it for every step at once), ``state`` ``(h_prev, c_prev)`` -> ``(h, c)``
         and the cache."""
         h_prev, c_prev = state
-        a = np.matmul(h_prev, self._gate_blocks()[1])      # a[k] = h_prev @ W_h[k]
+        a = h_prev @ self._w_h                    # a[k] = h_prev @ W_h[k], (4, batch, hidden)
         a += a_x
         s = sigmoid(a[:3], out=a[:3])             # the three sigmoid gates in one call
         f, i, o = s
@@ -114,6 +114,6 @@ class LSTM(RecurrentLayer):
         dc += dh * dc_dh
         np.multiply(per, dc, out=da)              # every block of per times dc ...
         np.multiply(per[2], dh, out=da[2])        # ... then the o block times dh
-        dh_prev = np.matmul(da, self._gate_blocks()[1].transpose(0, 2, 1)).sum(axis=0)
+        dh_prev = (da @ self._w_h_t).sum(axis=0)
         dc *= f
         return dh_prev, dc

@@ -43,7 +43,7 @@ class RNN(RecurrentLayer):
         every step at once, gate-major with one gate), ``state`` ``(h_prev,)`` -> ``(h,)``
         and the cache."""
         h_prev, = state
-        h = np.tanh(a_x[0] + h_prev @ self._blocks()[1])
+        h = np.tanh(a_x[0] + h_prev @ self._w_h[0])
         return (h,), (h,)
 
     def backward_factors(self, cache):
@@ -65,4 +65,4 @@ class RNN(RecurrentLayer):
         dh, = dstate
         slope, = factors
         np.multiply(dh, slope, out=da[0])
-        return (da[0] @ self._blocks()[1].T,)
+        return (da[0] @ self._w_h_t[0],)
