@@ -109,6 +109,6 @@ class GRU(RecurrentLayer):
         z, per_x, per_h = factors
         np.multiply(per_x, dh, out=da_x)
         np.multiply(per_h, dh, out=da_h)
-        dh_prev = (da_h @ self._w_h_t).sum(axis=0)
+        dh_prev = (da_h @ self._w_h_t).sum(0)
         dh_prev += dh * z
         return (dh_prev,)

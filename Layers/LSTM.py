@@ -114,6 +114,6 @@ class LSTM(RecurrentLayer):
         dc += dh * dc_dh
         np.multiply(per, dc, out=da)              # every block of per times dc ...
         np.multiply(per[2], dh, out=da[2])        # ... then the o block times dh
-        dh_prev = (da @ self._w_h_t).sum(axis=0)
+        dh_prev = (da @ self._w_h_t).sum(0)
         dc *= f
         return dh_prev, dc
