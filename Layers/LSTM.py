@@ -17,6 +17,9 @@ class LSTM(RecurrentLayer):
         h_t = o * tanh(c_t)                       hidden state
         y_t = sigmoid([h_t, 1] @ output_weights)  (with output_size; else y_t = h_t)
 
+    The code holds ``a`` gate-major, ``(4, batch, hidden)`` with ``a[0] = a_f`` ..., so
+    that each gate is one contiguous array and ``f, i, o = sigmoid(a[:3])`` is one call.
+
     The cell state c carries information across many steps with only the forget
     gate in between, so the gradient does not vanish the way it does through the
     Elman cell's repeated tanh and weight matrix.
