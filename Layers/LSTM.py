@@ -63,9 +63,9 @@ class LSTM(RecurrentLayer):
         h_prev, c_prev = state
         a = h_prev @ self._w_h                    # a[k] = h_prev @ W_h[k], (4, batch, hidden)
         a += a_x
-        s = sigmoid(a[:3], out=a[:3])             # the three sigmoid gates in one call
+        s = sigmoid(a[:3])                        # the three sigmoid gates in one call
         f, i, o = s
-        g = np.tanh(a[3], out=a[3])
+        g = np.tanh(a[3])
         c = f * c_prev
         c += i * g
         tanh_c = np.tanh(c)
