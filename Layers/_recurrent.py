@@ -48,7 +48,8 @@ What a cell provides
     the shell's arrays ``da_x`` and ``da_h`` ``(_gates, batch, hidden_size)``
     (one array, written once, unless ``_bias_rows == 2``) and returns dL/d(state
     at t - 1). dL/dh_{t-1} through a_h is ``sum_k da_h[k] @ W_h[k]^T``, ``(da_h @
-    self._w_h_t).sum(0)``: ``self._w_h_t`` holds the ``W_h[k]^T`` as contiguous blocks.
+    self._w_h_t).sum(0)``: in the loop ``self._w_h_t`` holds the ``W_h[k]^T`` as
+    contiguous blocks.
 
 Where the speed comes from (PyTorch's CPU LSTM does the same): only the recurrent
 part must run step by step. The input's part of every step is ONE matrix product
@@ -137,7 +138,7 @@ class RecurrentLayer(TrainableLayer):
     _gates = 1
     _bias_rows = 1
     _states = 1
-    _cache_fields = ("_cache", "_buffers", "gradient_initial_state", "_w_h", "_w_h_t")
+    _cache_fields = ("_cache", "_buffers", "gradient_initial_state", "_loop_w_h", "_loop_w_h_t")
     _state_fields = ("memorize",)        # kept by checkpoints (the hidden state is not)
     _regularized = ("weights", "output_weights")
     skips_input_gradient = True
@@ -156,7 +157,7 @@ class RecurrentLayer(TrainableLayer):
         self.gradient_weights = None
         self.gradient_initial_state = None
         self._cache = self._buffers = None
-        self._w_h = self._w_h_t = None       # W_h by gate, for the loops (see _gate_blocks)
+        self._loop_w_h = self._loop_w_h_t = None      # W_h by gate while a loop runs
         self._fc = self._sigmoid = None
         if self.output_size is not None:
             # FullyConnected draws weights of its own, which _draw replaces; putting NumPy's
@@ -237,6 +238,20 @@ class RecurrentLayer(TrainableLayer):
         split = lambda m: m.reshape(len(m), gates, n).transpose(1, 0, 2)
         return split(w[:n_in]), split(w[n_in:n_in + n]), w[n_in + n:].reshape(-1, gates, n)
 
+    @property
+    def _w_h(self):
+        """``W_h`` by gate, ``(G, n, n)``, for ``step``: the view the forward loop took at its
+        start, or outside a loop a view of the current ``weights``."""
+        return self._gate_blocks()[1] if self._loop_w_h is None else self._loop_w_h
+
+    @property
+    def _w_h_t(self):
+        """The blocks ``W_h[k]^T``, ``(G, n, n)``, for ``step_backward``: in the backward loop
+        contiguous copies made at its start, outside a loop views of the current ``weights``."""
+        if self._loop_w_h_t is None:
+            return self._gate_blocks()[1].transpose(0, 2, 1)
+        return self._loop_w_h_t
+
     # -- the time loops ------------------------------------------------------------------
 
     def forward(self, input_tensor):
@@ -291,7 +306,7 @@ class RecurrentLayer(TrainableLayer):
         hidden_size)``, the last state and the cache for ``_backward_steps``."""
         batch, steps, n_in = x.shape
         gates, n = self._gates, self.hidden_size
-        w_x, self._w_h, b = self._gate_blocks()
+        w_x, w_h, b = self._gate_blocks()
         xs = self._buffer("x", (steps, batch, n_in))
         xs[...] = x.transpose(1, 0, 2)                              # x_t = xs[t]
         # Gate-major, a_x[k, t] = x_t @ W_x[k] + b[0, k]: a gate's block of a step is one
@@ -302,15 +317,19 @@ class RecurrentLayer(TrainableLayer):
         hs = self._buffer("h", (steps + 1, batch, n))              # h_0 ... h_T
         hs[0] = state[0]
         caches = None                        # caches[k][t]: field k of step t's cache
-        with _loop_threads(batch):          # the products over all steps use every thread
-            for t in range(steps):
-                state, cache = self.step(a_x[:, t], state)
-                hs[t + 1] = state[0]
-                if caches is None:
-                    caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
-                              for k, c in enumerate(cache)]
-                for field, c in zip(caches, cache):
-                    field[t] = c
+        self._loop_w_h = w_h
+        try:
+            with _loop_threads(batch):
+                for t in range(steps):
+                    state, cache = self.step(a_x[:, t], state)
+                    hs[t + 1] = state[0]
+                    if caches is None:
+                        caches = [self._buffer(f"cache{k}", (steps,) + c.shape)
+                                  for k, c in enumerate(cache)]
+                    for field, c in zip(caches, cache):
+                        field[t] = c
+        finally:
+            self._loop_w_h = None
         # A copy: the output must not be a view of the buffers the next call overwrites.
         return hs[1:].transpose(1, 0, 2).copy(), state, (xs, hs, caches)
 
@@ -324,19 +343,23 @@ class RecurrentLayer(TrainableLayer):
         factors = self.backward_factors(caches)
         # W_h[k]^T as contiguous blocks: products with them ran 1.6x faster than with the
         # transposed views (bench/README.md).
-        self._w_h_t = self._buffer("w_h_t", (gates, n, n))
-        np.copyto(self._w_h_t, self._gate_blocks()[1].transpose(0, 2, 1))
+        w_h_t = self._buffer("w_h_t", (gates, n, n))
+        np.copyto(w_h_t, self._gate_blocks()[1].transpose(0, 2, 1))
         da_x = self._buffer("da_x", (gates, steps, batch, n))        # gate-major, as a_x
         da_h = self._buffer("da_h", da_x.shape) if self._bias_rows == 2 else da_x
         # dL/d(final state): zeros, or what a later consumer of the state sent (a decoder).
         dstate = tuple(np.zeros((batch, n), self.dtype) if state_error is None else
                        np.array(self._error(state_error[k], (batch, n), self.dtype))
                        for k in range(self._states))
-        with _loop_threads(batch):
-            for t in reversed(range(steps)):
-                np.add(dstate[0], dh[t], out=dstate[0])     # dL/dh_t: from the output at t, t + 1
-                dstate = self.step_backward(dstate, [f[t] for f in factors],
-                                            da_x[:, t], da_h[:, t])
+        self._loop_w_h_t = w_h_t
+        try:
+            with _loop_threads(batch):
+                for t in reversed(range(steps)):
+                    np.add(dstate[0], dh[t], out=dstate[0])   # dL/dh_t: from the output at t, t + 1
+                    dstate = self.step_backward(dstate, [f[t] for f in factors],
+                                                da_x[:, t], da_h[:, t])
+        finally:
+            self._loop_w_h_t = None
         self.gradient_initial_state = dstate     # dL/d(initial state): truncated BPTT stops here
         da_x = da_x.reshape(gates, steps * batch, n)                 # rows (time, batch)
         da_h = da_h.reshape(gates, steps * batch, n)
