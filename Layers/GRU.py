@@ -44,73 +44,71 @@ class GRU(RecurrentLayer):
     _bias_rows = 2
 
     def step(self, a_x, state):
-        """One step: ``a_x = x_t @ W_x + b_x`` ``(batch, 3 hidden)`` (the shell computes it
-        for every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
+        """One step: ``a_x = x_t @ W_x + b_x`` ``(3, batch, hidden)``, gate-major (the shell
+        computes it for every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
         h_prev, = state
-        k = self.hidden_size
-        _, w_h, b = self._blocks()
-        a_h = h_prev @ w_h
-        a_h += b[1]
-        a = a_x[:, :2 * k] + a_h[:, :2 * k]
+        a_h = h_prev @ self._w_h                  # a_h[k] = h_prev @ W_h[k] + b_h[k]
+        a_h += self._gate_blocks()[2][1][:, np.newaxis]
+        a = np.add(a_x[:2], a_h[:2])
         s = sigmoid(a, out=a)                     # the two sigmoid gates in one call
-        r, z = s[:, :k], s[:, k:]
-        n = r * a_h[:, 2 * k:]
-        n += a_x[:, 2 * k:]
+        r, z = s
+        n = r * a_h[2]
+        n += a_x[2]
         np.tanh(n, out=n)
         h = h_prev - n
         h *= z
         h += n                                    # h = (1 - z) n + z h_prev
-        return (h,), (h_prev, s, n, a_h[:, 2 * k:])
+        return (h,), (h_prev, s, n, a_h[2])
 
     def backward_factors(self, cache):
         """What ``step_backward`` needs that does not depend on dL/dh, for every step at once
-        from the cache fields stacked over time, ``(time, batch, ...)``::
+        from the cache fields stacked over time, ``(time, ...)``::
 
             p_n = (1 - z) (1 - n^2)                   dh's way into da_n
             p_z = (h_{t-1} - n) z (1 - z)             into da_z
             p_r = a_h,n r (1 - r) p_n                 into da_r, through n
             per_x = [p_r, p_z, p_n],   per_h = [p_r, p_z, p_n r]
 
-        (``s = [r, z]`` is one array.) Returns ``(z, per_x, per_h)``.
+        (``s = [r, z]`` is one array ``(time, 2, batch, hidden)``; ``per_x`` and ``per_h``
+        are ``(time, 3, batch, hidden)``.) Returns ``(z, per_x, per_h)``.
         """
         h_prev, s, n, a_hn = cache
-        k = self.hidden_size
-        r, z = s[..., :k], s[..., k:]
+        r, z = s[:, 0], s[:, 1]
         # Into the layer's reused buffers, with no temporaries: fresh arrays of a sequence's
         # size cost more in page faults than the arithmetic.
-        per_x = self._buffer("per_x", n.shape[:-1] + (3 * k,))
+        per_x = self._buffer("per_x", (len(s), 3) + s.shape[2:])
         per_h = self._buffer("per_h", per_x.shape)
-        p_r, p_z, p_n = per_x[..., :k], per_x[..., k:2 * k], per_x[..., 2 * k:]
-        scratch = per_h[..., 2 * k:]
-        np.subtract(1, s, out=per_x[..., :2 * k])
-        per_x[..., :2 * k] *= s                             # r (1 - r), z (1 - z)
+        p_r, p_z, p_n = per_x[:, 0], per_x[:, 1], per_x[:, 2]
+        scratch = per_h[:, 2]
+        np.subtract(1, s, out=per_x[:, :2])
+        per_x[:, :2] *= s                                   # r (1 - r), z (1 - z)
         np.multiply(n, n, out=p_n)
         np.subtract(1, p_n, out=p_n)
         p_n *= np.subtract(1, z, out=scratch)
         p_z *= np.subtract(h_prev, n, out=scratch)
         p_r *= a_hn
         p_r *= p_n
-        per_h[..., :2 * k] = per_x[..., :2 * k]
-        np.multiply(p_n, r, out=per_h[..., 2 * k:])
+        per_h[:, :2] = per_x[:, :2]
+        np.multiply(p_n, r, out=per_h[:, 2])
         return z, per_x, per_h
 
     def step_backward(self, dstate, factors, da_x, da_h):
-        """dL/d(h_t) -> dL/d(a_x), dL/d(a_h) into ``da_x``, ``da_h``, and ``(dh_prev,)``::
+        """dL/d(h_t) -> dL/d(a_x), dL/d(a_h) into ``da_x``, ``da_h`` ``(3, batch, hidden)``,
+        and ``(dh_prev,)``::
 
             dn = dh * (1 - z),   dz = dh * (h_{t-1} - n)
             da_n = dn * (1 - n^2)                 through the tanh
             dr = da_n * a_h,n
             da_x = [dr r (1 - r), dz z (1 - z), da_n]     = dh * per_x
             da_h = [dr r (1 - r), dz z (1 - z), da_n * r] = dh * per_h
-            dh_prev = dh * z + da_h @ W_h^T       directly, and through the gates and n
+            dh_prev = dh * z + sum_k da_h[k] @ W_h[k]^T    directly, and through the gates and n
 
         (``per_x``, ``per_h`` from ``backward_factors``.)
         """
         dh, = dstate
         z, per_x, per_h = factors
-        batch, k = dh.shape
-        np.multiply(per_x.reshape(batch, 3, k), dh[:, np.newaxis], out=da_x.reshape(batch, 3, k))
-        np.multiply(per_h.reshape(batch, 3, k), dh[:, np.newaxis], out=da_h.reshape(batch, 3, k))
-        dh_prev = da_h @ self._blocks()[1].T
+        np.multiply(per_x, dh, out=da_x)
+        np.multiply(per_h, dh, out=da_h)
+        dh_prev = (da_h @ self._w_h_t).sum(0)
         dh_prev += dh * z
         return (dh_prev,)

@@ -39,10 +39,11 @@ class RNN(RecurrentLayer):
     _gates = 1
 
     def step(self, a_x, state):
-        """One step: ``a_x = x_t @ W_x + b`` ``(batch, hidden)`` (the shell computes it for
-        every step at once), ``state`` ``(h_prev,)`` -> ``(h,)`` and the cache."""
+        """One step: ``a_x = x_t @ W_x + b`` ``(1, batch, hidden)`` (the shell computes it for
+        every step at once, gate-major with one gate), ``state`` ``(h_prev,)`` -> ``(h,)``
+        and the cache."""
         h_prev, = state
-        h = np.tanh(a_x + h_prev @ self._blocks()[1])
+        h = np.tanh(a_x[0] + h_prev @ self._w_h[0])
         return (h,), (h,)
 
     def backward_factors(self, cache):
@@ -55,13 +56,13 @@ class RNN(RecurrentLayer):
         return (slope,)
 
     def step_backward(self, dstate, factors, da, da_h):
-        """dL/d(h_t) -> dL/d(pre-activation) into ``da`` (``da_h`` is the same array: a = a_x +
-        a_h) and ``(dh_prev,)``::
+        """dL/d(h_t) -> dL/d(pre-activation) into ``da`` ``(1, batch, hidden)`` (``da_h`` is the
+        same array: a = a_x + a_h) and ``(dh_prev,)``::
 
             da = dh * (1 - h^2)
             dh_prev = da @ W_h^T
         """
         dh, = dstate
         slope, = factors
-        np.multiply(dh, slope, out=da)
-        return (da @ self._blocks()[1].T,)
+        np.multiply(dh, slope, out=da[0])
+        return (da[0] @ self._w_h_t[0],)

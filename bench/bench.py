@@ -14,8 +14,9 @@ float64; LeNet inference on 1000 images; an LSTM(32 -> 128) + linear 10 training
 a batch of 32 sequences of 50 steps and on one classic 200-step sequence (float32); one
 full MNIST epoch (60 000 images, batch 64); and the peak RSS of a training run. One more
 row times a single float32 matrix product of the shape the batched LSTM runs 50 times per
-forward pass, NumPy's BLAS against PyTorch's: it shows how much of the LSTM gap is the
-BLAS library rather than this framework's code. The last line names the BLAS in use.
+forward pass (``h @ W_h[k]`` for the four gates), NumPy's BLAS against PyTorch's: it shows
+how much of the LSTM gap is the BLAS library rather than this framework's code. The last
+line names the BLAS in use.
 """
 import argparse
 import subprocess
@@ -279,16 +280,18 @@ def torch_lstm_step(batch, steps):
 # -- one matrix product, NumPy's BLAS against PyTorch's ------------------------------------
 
 def lstm_step_product(library):
-    """``(4 hidden, input + hidden + 1) @ (input + hidden + 1, batch)``: the product of one
-    step of the batched LSTM row, in float32, into a preallocated output."""
+    """``h @ W_h[k]`` for the four gates k, ``(32, 128) @ (4, 128, 128)`` -> ``(4, 32, 128)``:
+    the product of one step of the batched LSTM row (gate-major, ``Layers/_recurrent.py``),
+    in float32, into a preallocated output, the blocks views of one ``(128, 512)`` matrix."""
     rng = np.random.default_rng(0)
-    weights = rng.standard_normal((4 * 128, 32 + 128 + 1), dtype=np.float32)
-    columns = rng.standard_normal((32 + 128 + 1, 32), dtype=np.float32)
-    out = np.empty((4 * 128, 32), np.float32)
+    w_h = rng.standard_normal((128, 4 * 128), dtype=np.float32)
+    blocks = w_h.reshape(128, 4, 128).transpose(1, 0, 2)
+    h = rng.standard_normal((32, 128), dtype=np.float32)
+    out = np.empty((4, 32, 128), np.float32)
     if library == "torch":
-        weights, columns, out = map(torch.from_numpy, (weights, columns, out))
-        return lambda: torch.mm(weights, columns, out=out)
-    return lambda: np.matmul(weights, columns, out=out)
+        blocks, h, out = torch.from_numpy(blocks), torch.from_numpy(h), torch.from_numpy(out)
+        return lambda: torch.matmul(h, blocks, out=out)
+    return lambda: np.matmul(h, blocks, out=out)
 
 
 def blas_in_use():

@@ -4,7 +4,7 @@
 
 Prints the median time of 40 training steps (after 3 warm-up steps) of the LSTM rows of
 ``bench.py`` (``LstmWithHead``: a batch of 32 x 50 steps, one 200-step sequence) and of
-the sequence models (row-MNIST LSTM and GRU, the surname model). With one BLAS thread (the
+the sequence models (row-MNIST LSTM and GRU, the surname model, the date translator). With one BLAS thread (the
 default) it is CPU time, the steadiest measure on a loaded machine; with more, wall time.
 To compare two versions, run this file alternately in a checkout of each (bench/README.md).
 """
@@ -25,6 +25,7 @@ ROWS = {
     "row-MNIST LSTM": lambda: bench.ours_sequence_step("lstm"),
     "row-MNIST GRU": lambda: bench.ours_sequence_step("gru"),
     "surname model": lambda: bench.ours_sequence_step("names"),
+    "dates seq2seq": lambda: bench.ours_sequence_step("dates"),
 }
 
 

@@ -72,6 +72,45 @@ def test_forward_and_backward_run_the_cells_own_steps(kind, shape, monkeypatch):
         np.testing.assert_allclose(layer.forward(np.random.normal(size=shape)), y)
 
 
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_a_step_gets_its_gates_as_contiguous_blocks(kind, monkeypatch):
+    # Gate-major: the step's input part a_x is (gates, batch, hidden) and gate k's block is
+    # x_t @ W_x[:, block k] + b: one contiguous array per gate, so the elementwise calls
+    # of a step run over contiguous memory (bench/README.md: the LSTM step ran 1.2x faster).
+    layer = cell(kind)
+    x = np.random.normal(size=(3, 6, 4))
+    w_x, _, b = layer._blocks()
+    seen = []
+    original = CELLS[kind].step
+
+    def spy(self, a_x, state):
+        seen.append(a_x.copy())
+        assert a_x.shape == (layer._gates, 3, 5) and all(a.flags.c_contiguous for a in a_x)
+        return original(self, a_x, state)
+    monkeypatch.setattr(CELLS[kind], "step", spy)
+    layer.forward(x)
+    for t, a_x in enumerate(seen):
+        expected = x[:, t] @ w_x + b[0]                    # (batch, gates * hidden)
+        np.testing.assert_allclose(a_x, expected.reshape(3, layer._gates, 5).transpose(1, 0, 2),
+                                   rtol=1e-13, atol=1e-15)
+
+
+def test_a_step_called_by_itself_reads_the_current_weights():
+    # Outside the time loops (a notebook plotting the gates calls step itself) the step
+    # reads the weights as they are now, not a view the last forward took.
+    layer = cell("lstm")
+    layer.forward(np.random.normal(size=(2, 3, 4)))
+    layer.weights = np.random.normal(size=layer.weights.shape)      # a new array
+    x, h, c = np.random.normal(size=(2, 4)), np.random.normal(size=(2, 5)), np.zeros((2, 5))
+    w_x, w_h, b = layer._blocks()
+    a = (x @ w_x + b[0]).reshape(2, 4, 5).transpose(1, 0, 2)        # gate-major a_x
+    (h_new, _), _ = layer.step(a, (h, c))
+    pre = x @ w_x + h @ w_h + b[0]                                  # blocks f, i, o, g
+    f, i, o, g = (pre[:, k * 5:(k + 1) * 5] for k in range(4))
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    np.testing.assert_allclose(h_new, sig(o) * np.tanh(sig(i) * np.tanh(g)), rtol=1e-12)
+
+
 def run(layer, x, e, first):
     """forward(first) to leave a state, then forward(x) and backward(e): every result."""
     layer.state = None
