@@ -24,9 +24,9 @@ from .registry import FLOAT_DTYPES, NESTED, classes, defaults, load_state_of, re
 
 DOCUMENT = "network.json"
 MAX_FILE_BYTES, MAX_DOCUMENT_BYTES = 4 << 30, 4 << 20   # a 13-layer CNN's document is 6 KB
-MAX_MEMBERS = MAX_ITEMS = 100_000     # zip entries (counted before zipfile builds each); items
+MAX_MEMBERS = 100_000     # zip entries, counted before zipfile builds an object for each
 MAX_STRING, MAX_ARGUMENT_ITEMS, MAX_ARGUMENT_DEPTH, CHUNK = 1000, 64, 4, 1 << 20
-FLOATS = tuple(map(np.dtype, FLOAT_DTYPES.values()))
+ANY_FLOAT = [(dtype, None) for dtype in FLOAT_DTYPES.values()]     # any float array
 
 
 def short(value, limit=60):
@@ -113,16 +113,14 @@ class Reader:
         return value
 
     def mapping(self, value, where):
-        return self.check(value, isinstance(value, dict) and len(value) <= MAX_ITEMS, where,
-                          f"an object of at most {MAX_ITEMS} items")
+        return self.check(value, isinstance(value, dict), where, "an object")
 
     def list(self, value, where, length=None):
-        return self.check(value, isinstance(value, list) and len(value) <= MAX_ITEMS and
-                          length in (None, len(value)), where,
-                          f"a list of {length or f'at most {MAX_ITEMS}'} items")
+        return self.check(value, isinstance(value, list) and length in (None, len(value)), where,
+                          "a list" if length is None else f"a list of {length} items")
 
     def int(self, value, where, low=0, high=2**63 - 1):
-        self.check(value, isinstance(value, int) and not isinstance(value, bool), where, "an integer")
+        self.check(value, type(value) is int, where, "an integer")    # JSON gives int, never bool
         try:
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
         except ValueError as err:
@@ -155,7 +153,8 @@ class Reader:
                 and len(value) <= MAX_ARGUMENT_ITEMS:
             return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in
                          enumerate(value)) if isinstance(value, list) else \
-                {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1) for k, v in value.items()}
+                {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1)
+                 for k, v in value.items()}
         return self.check(value, value is None or isinstance(value, bool) or isinstance(
             value, int) and -2**63 <= value < 2**63 or isinstance(value, str) and
             len(value) <= MAX_STRING, where, f"a number, boolean, null, a string of at most "
@@ -163,29 +162,25 @@ class Reader:
             f"items, integers within +-2**63)")
 
     def build(self, kind, doc, where, extra=(), flat=False):
-        """``(class, kwargs)`` of ``{"class", "args", *extra}``: a ``dtype`` argument names a
-        float dtype, a ``{"class", "args"}`` one is built first (``construct``); an argument
-        left out takes its default (Keras' way)."""
+        """The object of ``{"class", "args", *extra}``: a ``dtype`` argument names a float
+        dtype, a ``{"class", "args"}`` one is built first, one left out takes its default
+        (Keras' way). A layer is built only if its parameters, in its dtype, fit in the file:
+        it allocates no more than the file holds before its arrays are checked."""
         self.obj(doc, where, ("class", "args"), optional=extra)
-        kinds = [kind] if isinstance(kind, str) else kind
-        cls = self.name(doc["class"], classes(*kinds), f"{where}.class")
+        cls = self.name(doc["class"], classes(*kind), f"{where}.class")
         kwargs = dict(defaults(cls))
         for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
             here = f"{where}.{k}" if flat else f"{where}.args.{k}"
             kwargs[k] = self.name(v, FLOAT_DTYPES, here) if k == "dtype" else \
-                self.construct(*self.build(NESTED, v, here), here) \
-                if isinstance(v, dict) and set(v) == {"class", "args"} else self.argument(v, here)
-        return cls, kwargs
-
-    def construct(self, cls, kwargs, where):
-        """``cls(**kwargs)``; a layer only if its parameters, in its dtype, fit in the file:
-        it allocates no more than the file holds before its arrays are checked."""
+                self.build(NESTED, v, here) if isinstance(v, dict) and set(v) == {"class", "args"} \
+                else self.argument(v, here)
         try:
             shapes = cls.parameter_shapes_for(kwargs).values() \
                 if callable(getattr(cls, "parameter_shapes_for", None)) else ()
             itemsize = np.dtype(kwargs.get("dtype") or np.float16).itemsize
             if sum(math.prod(s) for s in shapes) * itemsize > self.size:
-                raise ValueError(f"expected parameters the file can hold, got {short(list(shapes))}")
+                raise ValueError(f"expected parameters the file can hold, got "
+                                 f"{short(list(shapes))}")
             return cls(**kwargs)
         except (TypeError, ValueError, AttributeError, KeyError) as err:
             self.fail(where, f"invalid arguments ({short(str(err), 300)})")
@@ -199,37 +194,35 @@ class Reader:
         except (TypeError, ValueError) as err:
             self.fail(where, f"invalid state ({short(str(err), 200)})")
 
-    def array(self, reference, where, dtypes, shape=None, ndim=None, most=None, into=None):
-        """The array member ``reference``, its header checked before its data is read:
-        ``dtypes`` the allowed dtypes (None: the float ones), ``shape`` or ``ndim`` as the
-        file must have them, or a set of allowed ``(dtype, shape)`` pairs. The data goes into
-        ``into``, the object's own array of that dtype and shape, where one is given."""
+    def array(self, reference, where, allowed, most=None, into=None):
+        """The array member ``reference``, its header checked before its data is read: its
+        ``(dtype, shape)`` one of ``allowed`` (a shape None: any; a length None: any), at most
+        ``most`` values. The data goes into ``into``, the object's own array, where given."""
         self.check(reference, isinstance(reference, str) and reference not in self.used and
                    re.fullmatch(r"arrays/\d{1,9}\.npy", reference) and reference in
                    self.zf.NameToInfo, where, "a member 'arrays/<n>.npy', each referenced once")
         self.used.add(reference)
         where, size = f"{where}: {reference}", self.zf.getinfo(reference).file_size
         with self.zf.open(reference) as f:
-            found_shape, found, start = *self._header(f, where), f.tell()
-        nbytes = math.prod(found_shape) * found.itemsize
-        allowed = tuple(map(np.dtype, dtypes if isinstance(dtypes, tuple) else
-                            (dtypes,) if dtypes else FLOATS))
-        pairs = shape if isinstance(shape, set) else None
-        self.check(f"{found} {found_shape}", found in allowed and found.isnative and
-                   (pairs is None or (found, found_shape) in pairs), where,
-                   f"dtype {' or '.join(map(str, allowed))}" + (f" and one of the shapes "
-                                                                 f"{short(pairs)}" if pairs else ""))
-        self.check(found_shape, pairs or shape is None or found_shape == tuple(shape), where,
-                   f"shape {None if pairs else shape and tuple(shape)}")
-        self.check(found_shape, ndim in (None, len(found_shape)), where, f"shape of {ndim} dimensions")
-        self.check(math.prod(found_shape), most is None or math.prod(found_shape) <= most, where,
+            shape, dtype, start = *self._header(f, where), f.tell()
+        dtypes = list(dict.fromkeys(np.dtype(d) for d, _ in allowed))
+        self.check(f"{dtype} {shape}", dtype in dtypes, where,
+                   f"dtype {' or '.join(map(str, dtypes))}")
+        shapes = [s for d, s in allowed if np.dtype(d) == dtype]
+        if all(s is not None for s in shapes):
+            self.check(shape, any(len(s) == len(shape) and all(n in (None, m) for n, m in
+                                                               zip(s, shape)) for s in shapes),
+                       where, " or ".join(f"shape of {len(s)} dimensions" if None in s else
+                                          f"shape {s}" for s in shapes))
+        self.check(math.prod(shape), most is None or math.prod(shape) <= most, where,
                    f"at most {most} values")
+        nbytes = math.prod(shape) * dtype.itemsize
         self.check(size - start, size - start == nbytes, where,
-                   f"{nbytes} bytes of data for the shape {found_shape}")
+                   f"{nbytes} bytes of data for the shape {shape}")
         fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
-            and into.flags.c_contiguous and (into.dtype, into.shape) == (found, found_shape) \
+            and into.flags.c_contiguous and (into.dtype, into.shape) == (dtype, shape) \
             and id(into) not in self.filled
-        values = into if fill else np.empty(found_shape, found)
+        values = into if fill else np.empty(shape, dtype)
         self.filled[id(values)] = values            # kept alive: its id names it
         view = memoryview(values.reshape(-1)).cast("B")
         with self.zf.open(reference) as f:          # from the start: zipfile checks the CRC
