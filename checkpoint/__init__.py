@@ -18,13 +18,11 @@ from _checks import CheckpointError, StateError
 
 from .document import network_doc, read_network
 from .reader import DOCUMENT, Reader, open_archive, open_file, short
-from .registry import (FLOAT_DTYPES, build, classes, config_of,
-                       constructor_args, describe, plain, register, state_of)
+from .registry import FLOAT_DTYPES, build, classes, config_of, constructor_args, register, state_of
 from .run import data_doc, read_data, read_rng, read_run, rng_doc, run_doc
 
 __all__ = ["save", "read", "load", "register", "classes", "CheckpointError", "StateError",
-           "config_of", "state_of", "constructor_args", "describe",
-           "plain", "build"]
+           "config_of", "state_of", "constructor_args", "build"]
 STAMP = (1980, 1, 1, 0, 0, 0)        # a fixed timestamp: the same network gives the same bytes
 
 

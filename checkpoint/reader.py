@@ -120,7 +120,7 @@ class Reader:
                           "a list" if length is None else f"a list of {length} items")
 
     def int(self, value, where, low=0, high=2**63 - 1):
-        self.check(value, type(value) is int, where, "an integer")    # JSON gives int, never bool
+        self.check(value, type(value) is int, where, "an integer")     # not a bool
         try:
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
         except ValueError as err:

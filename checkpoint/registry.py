@@ -114,8 +114,9 @@ def plain(value, where, arrays=None):
     if (isinstance(value, np.dtype) or isinstance(value, type) and issubclass(value, np.generic)) \
             and np.dtype(value).name in FLOAT_DTYPES:
         return np.dtype(value).name
-    if arrays is not None and isinstance(value, np.ndarray) and np.isfinite(value).all() and (
-            value.dtype.kind in "biu" or value.dtype.name in FLOAT_DTYPES):
+    numeric = isinstance(value, np.ndarray) and (value.dtype.kind in "biu" or
+                                                 value.dtype.name in FLOAT_DTYPES)
+    if arrays is not None and numeric and np.isfinite(value).all():
         arrays.append(np.ascontiguousarray(value))
         return f"arrays/{len(arrays) - 1}.npy"
     raise TypeError(f"checkpoint.save: cannot save {where} ({type(value).__name__} "
