@@ -17,7 +17,7 @@ import _files
 from _checks import CheckpointError, StateError
 
 from .document import network_doc, read_network
-from .reader import DOCUMENT, Reader, open_archive, open_file, short
+from .reader import DOCUMENT, Reader, open_file, short
 from .registry import FLOAT_DTYPES, build, classes, config_of, constructor_args, register, state_of
 from .run import data_doc, read_data, read_rng, read_run, rng_doc, run_doc
 
@@ -84,17 +84,16 @@ def _load(filename):
     rng = np.random.get_state()
     try:
         with open_file(filename) as f:          # an OSError: the file cannot be read
-            zf, doc = open_archive(filename, f)
-            r = Reader(filename, zf)
-            net = read_network(r, doc)
+            r = Reader(filename, f)
+            doc, net = r.doc, read_network(r, r.doc)
             training = None if doc["training"] is None else read_run(r, doc["training"], net)
             resume = doc.get("data")
             if resume is not None:
                 r.obj(resume, "data", ("state", "rng"))
                 resume = {"state": read_data(r, resume["state"], "data.state"),
                           "rng": read_rng(r, resume["rng"], "data.rng")}
-            r.check(sorted(set(zf.namelist()) - r.used - {DOCUMENT}), set(zf.namelist()) ==
-                    r.used | {DOCUMENT}, "archive", "no unexpected members")
+            unused = set(r.zf.namelist()) - r.used - {DOCUMENT}     # every member is referred to
+            r.check(sorted(unused), not unused, "archive", "no unexpected members")
             return net, training, resume
     except (CheckpointError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise

@@ -43,42 +43,6 @@ def open_file(filename):
     return open(filename, "rb")
 
 
-def open_archive(filename, f):
-    """``(zipfile, document)`` of the open file ``f``, its members and JSON checked."""
-    def refuse(message):
-        raise CheckpointError(f"{filename}: {message}")
-    size, head = os.fstat(f.fileno()).st_size, f.read(4)
-    if size > MAX_FILE_BYTES:
-        refuse(f"{size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
-    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
-        refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
-               "code, so it is refused. If you trust the file and who sent it, convert it once "
-               f"with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt")
-    if head != b"PK\x03\x04":
-        refuse(f"not a checkpoint (expected a zip archive starting with PK, got {head!r})")
-    count, tail = 0, b""
-    while chunk := f.read(CHUNK):
-        count, tail = count + (tail + chunk).count(b"PK\x01\x02"), chunk[-3:]
-        if count > MAX_MEMBERS:
-            refuse(f"expected at most {MAX_MEMBERS} members")
-    zf = zipfile.ZipFile(f)
-    infos = zf.infolist()
-    if len(zf.NameToInfo) != len(infos):
-        refuse(f"expected distinct members, got {len(infos)} of {len(zf.NameToInfo)} names")
-    if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
-            sum(i.file_size for i in infos) > size:
-        refuse("members compressed, encrypted or larger than the file")
-    if DOCUMENT not in zf.NameToInfo or zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
-        refuse(f"no {DOCUMENT} in the archive, or more than {MAX_DOCUMENT_BYTES} bytes of it")
-    try:
-        return zf, json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_no_constant,
-                              object_pairs_hook=_no_duplicates)
-    except RecursionError:
-        refuse(f"{DOCUMENT} is nested too deep")
-    except ValueError as err:           # UnicodeDecodeError and JSONDecodeError too
-        refuse(f"{DOCUMENT} is not valid JSON ({short(str(err))})")
-
-
 def _no_duplicates(pairs):
     if len({k for k, _ in pairs}) != len(pairs):
         raise ValueError(f"duplicate key in an object: {short(sorted(k for k, _ in pairs))}")
@@ -90,11 +54,43 @@ def _no_constant(name):
 
 
 class Reader:
-    """Checks the values of one checkpoint's document and reads its arrays."""
+    """Checks one checkpoint, the open file ``f``: its members and JSON at once (``doc``),
+    the values of its document and its arrays as they are read."""
 
-    def __init__(self, filename, zf):
-        self.filename, self.zf, self.size = filename, zf, os.fstat(zf.fp.fileno()).st_size
-        self.used, self.filled = set(), {}
+    def __init__(self, filename, f):
+        def refuse(message):
+            raise CheckpointError(f"{filename}: {message}")
+        self.filename, self.used, self.filled = filename, set(), {}
+        self.size, head = os.fstat(f.fileno()).st_size, f.read(4)
+        if self.size > MAX_FILE_BYTES:
+            refuse(f"{self.size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
+        if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
+            refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
+                   "code, so it is refused. If you trust the file and who sent it, convert it once "
+                   f"with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt")
+        if head != b"PK\x03\x04":
+            refuse(f"not a checkpoint (expected a zip archive starting with PK, got {head!r})")
+        count, tail = 0, b""
+        while chunk := f.read(CHUNK):
+            count, tail = count + (tail + chunk).count(b"PK\x01\x02"), chunk[-3:]
+            if count > MAX_MEMBERS:
+                refuse(f"expected at most {MAX_MEMBERS} members")
+        self.zf = zf = zipfile.ZipFile(f)
+        infos = zf.infolist()
+        if len(zf.NameToInfo) != len(infos):
+            refuse(f"expected distinct members, got {len(infos)} of {len(zf.NameToInfo)} names")
+        if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
+                sum(i.file_size for i in infos) > self.size:
+            refuse("members compressed, encrypted or larger than the file")
+        if DOCUMENT not in zf.NameToInfo or zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
+            refuse(f"no {DOCUMENT} in the archive, or more than {MAX_DOCUMENT_BYTES} bytes of it")
+        try:
+            self.doc = json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_no_constant,
+                                  object_pairs_hook=_no_duplicates)
+        except RecursionError:
+            refuse(f"{DOCUMENT} is nested too deep")
+        except ValueError as err:           # UnicodeDecodeError and JSONDecodeError too
+            refuse(f"{DOCUMENT} is not valid JSON ({short(str(err))})")
 
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
