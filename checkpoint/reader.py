@@ -143,19 +143,20 @@ class Reader:
     def argument(self, value, where, depth=0):
         """A constructor argument: a number, boolean, null, short string, or a list (given
         as a tuple) or object of them, of bounded size and depth."""
+        nested = isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
+            and len(value) <= MAX_ARGUMENT_ITEMS
+        if nested and isinstance(value, list):
+            return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        if nested:
+            return {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1)
+                    for k, v in value.items()}
         if isinstance(value, float):
             return self.float(value, where)
-        if isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
-                and len(value) <= MAX_ARGUMENT_ITEMS:
-            return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in
-                         enumerate(value)) if isinstance(value, list) else \
-                {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1)
-                 for k, v in value.items()}
-        return self.check(value, value is None or isinstance(value, bool) or isinstance(
-            value, int) and -2**63 <= value < 2**63 or isinstance(value, str) and
-            len(value) <= MAX_STRING, where, f"a number, boolean, null, a string of at most "
-            f"{MAX_STRING} characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
-            f"items, integers within +-2**63)")
+        leaf = value is None or isinstance(value, bool) or isinstance(value, str) and \
+            len(value) <= MAX_STRING or type(value) is int and -2**63 <= value < 2**63
+        return self.check(value, leaf, where, f"a number, boolean, null, a string of at most "
+                          f"{MAX_STRING} characters, or a list or object of them (at most "
+                          f"{MAX_ARGUMENT_ITEMS} items, integers within +-2**63)")
 
     def build(self, kind, doc, where, extra=(), flat=False):
         """The object of ``{"class", "args", *extra}``: a ``dtype`` argument names a float

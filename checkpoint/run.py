@@ -28,11 +28,13 @@ def data_doc(state, arrays, where):
     """A data layer's ``state_dict()``: numbers, None, lists of numbers, 1-D integer arrays
     (an epoch's order); another entry would resume differently (``TypeError`` naming it)."""
     def number(v):
-        return isinstance(v, (bool, np.bool_, numbers.Real))
+        return v is None or isinstance(v, (bool, np.bool_, numbers.Real))
+
+    def fits(v):
+        return number(v) or isinstance(v, (list, tuple)) and all(map(number, v)) or \
+            isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim == 1
     for key, value in (state.items() if isinstance(state, dict) else [(None, state)]):
-        if not isinstance(key, str) or not (value is None or number(value) or isinstance(
-                value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 1 or
-                isinstance(value, (list, tuple)) and all(map(number, value))):
+        if not (isinstance(key, str) and fits(value)):
             raise TypeError(f"checkpoint.save: cannot save the data layer's state entry {key!r} "
                             f"of {where} ({type(value).__name__}): expected a dict of string keys "
                             f"to numbers, booleans, None, 1-D integer arrays or lists of numbers")
