@@ -16,15 +16,13 @@ import numpy as np
 import _files
 from _checks import CheckpointError, StateError
 
-from .document import Writer, network_doc, read_network
-from .reader import DOCUMENT, Reader, open_archive, open_file, short
-from .registry import (FLOAT_DTYPES, build, classes, config_from_attributes, config_of,
-                       constructor_args, describe, plain, register, state_of)
+from .document import network_doc, read_network
+from .reader import DOCUMENT, Reader, open_file, short
+from .registry import FLOAT_DTYPES, build, classes, config_of, constructor_args, register, state_of
 from .run import data_doc, read_data, read_rng, read_run, rng_doc, run_doc
 
 __all__ = ["save", "read", "load", "register", "classes", "CheckpointError", "StateError",
-           "config_from_attributes", "config_of", "state_of", "constructor_args", "describe",
-           "plain", "build"]
+           "config_of", "state_of", "constructor_args", "build"]
 STAMP = (1980, 1, 1, 0, 0, 0)        # a fixed timestamp: the same network gives the same bytes
 
 
@@ -33,13 +31,15 @@ def save(filename, net, training=None):
     has ``state_dict()``, to ``filename``. ``TypeError`` for a class that is not registered or
     a value a checkpoint cannot hold, ``ValueError`` where ``load`` would refuse the network
     (its ``from_config`` refuses its layers): nothing is written then."""
-    writer, data = Writer(), getattr(net, "data_layer", None)
-    doc = network_doc(net, writer)
+    arrays, data = [], getattr(net, "data_layer", None)
+    doc = network_doc(net, arrays)
     if training is not None:
-        doc["training"] = run_doc(training, writer)
-    elif callable(getattr(data, "state_dict", None)) and callable(getattr(data, "load_state_dict", None)):
-        doc["data"] = {"state": data_doc(data.state_dict(), writer, f"{type(data).__name__}.state_dict()"),
-                       "rng": rng_doc(np.random.get_state(), writer)}
+        doc["training"] = run_doc(training, arrays)
+    elif callable(getattr(data, "state_dict", None)) and \
+            callable(getattr(data, "load_state_dict", None)):
+        doc["data"] = {"state": data_doc(data.state_dict(), arrays,
+                                         f"{type(data).__name__}.state_dict()"),
+                       "rng": rng_doc(np.random.get_state(), arrays)}
     try:       # what read builds the network from, checked by the model as read checks it
         type(net).from_config({"dtype": FLOAT_DTYPES.get(doc["dtype"]), **doc.get("config", {})},
                               layers=net.layers, optimizer=net.optimizer, loss_layer=net.loss_layer)
@@ -49,7 +49,7 @@ def save(filename, net, training=None):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(zipfile.ZipInfo(DOCUMENT, STAMP), json.dumps(doc, indent=1, allow_nan=False))
-        for index, array in enumerate(writer):
+        for index, array in enumerate(arrays):
             with zf.open(zipfile.ZipInfo(f"arrays/{index}.npy", STAMP), "w") as member:
                 np.lib.format.write_array(member, array, version=(1, 0), allow_pickle=False)
     _files.write_atomically(filename, buffer.getvalue(), owner="checkpoint.save")
@@ -84,20 +84,21 @@ def _load(filename):
     rng = np.random.get_state()
     try:
         with open_file(filename) as f:          # an OSError: the file cannot be read
-            zf, doc = open_archive(filename, f)
-            r = Reader(filename, zf)
-            net = read_network(r, doc)
+            r = Reader(filename, f)
+            doc, net = r.doc, read_network(r, r.doc)
             training = None if doc["training"] is None else read_run(r, doc["training"], net)
-            resume = None if doc.get("data") is None else r.obj(doc["data"], "data", ("state", "rng"))
-            resume = resume and {"state": read_data(r, resume["state"], "data.state"),
-                                 "rng": read_rng(r, resume["rng"], "data.rng")}
-            r.check(sorted(set(zf.namelist()) - r.used - {DOCUMENT}), set(zf.namelist()) ==
-                    r.used | {DOCUMENT}, "archive", "no unexpected members")
+            resume = doc.get("data")
+            if resume is not None:
+                r.obj(resume, "data", ("state", "rng"))
+                resume = {"state": read_data(r, resume["state"], "data.state"),
+                          "rng": read_rng(r, resume["rng"], "data.rng")}
+            unused = set(r.zf.namelist()) - r.used - {DOCUMENT}     # every member is referred to
+            r.check(sorted(unused), not unused, "archive", "no unexpected members")
             return net, training, resume
+    except (CheckpointError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
             OverflowError, RecursionError, MemoryError, NotImplementedError) as err:
-        if isinstance(err, (CheckpointError, FileNotFoundError, IsADirectoryError, PermissionError)):
-            raise
         raise CheckpointError(f"{filename}: corrupt checkpoint ({type(err).__name__}: "
                               f"{short(str(err))})") from None
     finally:

@@ -26,9 +26,8 @@ import numpy as np
 from _state import has_own_optimizer, is_float_array, kept_names, learned_names, public_arrays
 from _state import value as _value
 
-from . import registry
-from .reader import short
-from .registry import FLOAT_DTYPES, classes, describe, name_of, state_of
+from .reader import ANY_FLOAT, short
+from .registry import FLOAT_DTYPES, build, classes, config_of, describe, name_of, plain, state_of
 
 FORMAT, VERSION = "numpy-dl-checkpoint", 2
 MAX_LOSS_VALUES = 1 << 24       # one per step; checked before a list (4x the bytes) is made
@@ -38,48 +37,30 @@ TOP = ("format", "version", "class", "dtype", "optimizer", "weights_initializer"
        "bias_initializer", "loss_layer", "layers", "loss", "history", "epoch_progress", "training")
 
 
-class Writer(list):
-    """The arrays of a document being built; each becomes ``arrays/<n>.npy``."""
-
-    def encode(self, value, where):
-        """A state value as JSON: arrays become member references, containers recurse."""
-        value = value.item() if isinstance(value, np.generic) else value
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind not in "biuf" or value.dtype.kind == "f" and \
-                    value.dtype.name not in FLOAT_DTYPES or not np.isfinite(value).all():
-                raise TypeError(f"checkpoint.save: cannot save {where} (an array of dtype "
-                                f"{value.dtype}; a checkpoint holds finite numbers)")
-            self.append(np.ascontiguousarray(value))
-            return f"arrays/{len(self) - 1}.npy"
-        if isinstance(value, (list, tuple, dict)):
-            return {str(k): self.encode(v, f"{where}.{k}") for k, v in value.items()} if \
-                isinstance(value, dict) else [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        raise TypeError(f"checkpoint.save: cannot save {where} of type {type(value).__name__}")
-
-
-def network_doc(net, writer):
-    """The document of ``net``; ``training`` is set by the caller."""
-    config = {k: registry.plain(v, f"{type(net).__name__}.{k}") for k, v in net.get_config().items()}
+def network_doc(net, arrays):
+    """The document of ``net``, its arrays appended to ``arrays``; ``training`` is None."""
     name_of(net, "network", "a network")      # saved as a base, it would compute otherwise
-    state = net.state_dict()
-    return {"format": FORMAT, "version": VERSION, "class": [
-                n for c in type(net).__mro__ for n, known in classes("network").items() if known is c],
+    config = plain(net.get_config(), type(net).__name__)
+    names = [n for c in type(net).__mro__ for n, known in classes("network").items() if known is c]
+    state = dict(net.state_dict(), loss=np.asarray(net.state_dict()["loss"], np.float64))
+    return {"format": FORMAT, "version": VERSION, "class": names,
             "dtype": config.pop("dtype", None), **({"config": config} if config else {}),
             "optimizer": describe(net.optimizer, "optimizer", "optimizer"),
             **{key: getattr(net, key) and describe(getattr(net, key), "initializer", key)
                for key in ("weights_initializer", "bias_initializer")},
             "loss_layer": net.loss_layer and name_of(net.loss_layer, "loss", "loss_layer"),
-            "layers": [layer_doc(layer, net, writer, f"layers[{i}]") for i, layer in enumerate(net.layers)],
-            "loss": writer.encode(np.asarray(state["loss"], np.float64), "loss"),
-            **{k: writer.encode(state[k], k) for k in ("history", "epoch_progress")}, "training": None}
+            "layers": [layer_doc(layer, net, arrays, f"layers[{i}]")
+                       for i, layer in enumerate(net.layers)],
+            **{k: plain(state[k], k, arrays) for k in ("loss", "history", "epoch_progress")},
+            "training": None}
 
 
-def layer_doc(layer, net, writer, where):
+def layer_doc(layer, net, arrays, where):
+    """``{"class", "args", "testing_phase", "state"}``, and ``"optimizer"`` for a layer that
+    has one: the network's shared one (``parameter_copy``) or its own, and its state."""
     state, own = layer_state(layer, where), has_own_optimizer(layer)
     doc = {**describe(layer, "layer", where), "testing_phase": bool(layer.testing_phase),
-           "state": writer.encode(state, f"{where}.state")}
+           "state": plain(state, f"{where}.state", arrays)}
     if not own and not callable(getattr(layer, "parameter_optimizers", None)):
         return doc
     optimizers = {"optimizer": layer.optimizer} if own else layer.parameter_optimizers()
@@ -99,9 +80,9 @@ def layer_doc(layer, net, writer, where):
     states = {name: {k: v.astype(np.promote_types(state[name].dtype, np.float32), copy=False)
                      if not own and is_float_array(v) and v.dtype not in _dtypes(state[name])
                      else v for k, v in state_of(opt).items()} for name, opt in optimizers.items()}
-    return {**doc, "optimizer": {"shared": shared, "own": None if shared else
-                                 describe(first, "optimizer", where),
-                                 "state": writer.encode(states, f"{where}.optimizer")}}
+    return {**doc, "optimizer": {"shared": shared,
+                                 "own": None if shared else describe(first, "optimizer", where),
+                                 "state": plain(states, f"{where}.optimizer", arrays)}}
 
 
 def _dtypes(parameter):
@@ -116,7 +97,7 @@ def layer_state(layer, where):
     if not state:
         rng = np.random.get_state()       # the constructor draws: the caller's stream goes on
         try:
-            arrays, floats, unset = kept_names(registry.build(type(layer), registry.config_of(layer)))
+            arrays, floats, unset = kept_names(build(type(layer), config_of(layer)))
         finally:
             np.random.set_state(rng)
         state = {n: _value(layer, n) for n in arrays + unset if is_float_array(_value(layer, n))}
@@ -144,20 +125,20 @@ def read_network(r, doc):
     known = classes("network")
     cls = next((known[n] for n in names[:16] if isinstance(n, str) and n in known), None) \
         if isinstance(names, list) else None
-    if cls is None:
-        r.fail("class", f"expected a list of network classes with one of "
-                        f"{', '.join(known) or 'none (import NeuralNetwork first)'}, "
-                        f"got {short(doc['class'])}")
-    optimizer = r.construct(*r.build("optimizer", doc["optimizer"], "optimizer"), "optimizer")
-    initializers = {k: None if doc[k] is None else r.construct(*r.build("initializer", doc[k], k), k)
+    r.check(doc["class"], cls, "class", f"a list of network classes with one of "
+            f"{', '.join(known) or 'none (import NeuralNetwork first)'}")
+    optimizer = r.build(("optimizer",), doc["optimizer"], "optimizer")
+    initializers = {k: None if doc[k] is None else r.build(("initializer",), doc[k], k)
                     for k in ("weights_initializer", "bias_initializer")}
-    config = {"dtype": None if doc["dtype"] is None else r.name(doc["dtype"], FLOAT_DTYPES, "dtype")}
+    dtype = None if doc["dtype"] is None else r.name(doc["dtype"], FLOAT_DTYPES, "dtype")
+    config = {"dtype": dtype}
     for key, value in r.mapping(doc.get("config", {}), "config").items():
-        if key == "dtype":
-            r.fail("config", "expected the dtype at the top of the document")
+        r.check(key, key != "dtype", "config", "the dtype at the top of the document")
         config[key] = r.argument(value, f"config.{key}")
-    layers = [read_layer(r, d, f"layers[{i}]") for i, d in enumerate(r.list(doc["layers"], "layers"))]
-    loss = None if doc["loss_layer"] is None else r.name(doc["loss_layer"], classes("loss"), "loss_layer")
+    layers = [read_layer(r, d, f"layers[{i}]")
+              for i, d in enumerate(r.list(doc["layers"], "layers"))]
+    loss = None if doc["loss_layer"] is None else \
+        r.name(doc["loss_layer"], classes("loss"), "loss_layer")
     try:
         net = cls.from_config(config, layers=layers, optimizer=optimizer, **initializers,
                               loss_layer=loss and loss())
@@ -166,16 +147,16 @@ def read_network(r, doc):
     for i, (layer, d) in enumerate(zip(layers, doc["layers"])):
         if "optimizer" in d:
             read_optimizer(r, layer, d["optimizer"], f"layers[{i}].optimizer", optimizer)
-    progress = r.list(doc["epoch_progress"], "epoch_progress", 3)
+    steps, loss_sum, samples = r.list(doc["epoch_progress"], "epoch_progress", 3)
     r.load_state(net, {
-        "loss": r.array(doc["loss"], "loss", np.float64, ndim=1, most=MAX_LOSS_VALUES),
+        "loss": r.array(doc["loss"], "loss", [(np.float64, (None,))], MAX_LOSS_VALUES),
         "history": [{k: r.int(v, f"history[{i}].{k}") if k == "epoch" else
                      r.float(v, f"history[{i}].{k}", none=True) for k, v in
                      r.obj(h, f"history[{i}]", (), HISTORY).items()}
                     for i, h in enumerate(r.list(doc["history"], "history"))],
-        "epoch_progress": [r.int(progress[0], "epoch_progress[0]"),
-                           r.float(progress[1], "epoch_progress[1]"),
-                           r.int(progress[2], "epoch_progress[2]")]}, "network")
+        "epoch_progress": [r.int(steps, "epoch_progress[0]"),
+                           r.float(loss_sum, "epoch_progress[1]"),
+                           r.int(samples, "epoch_progress[2]")]}, "network")
     return net
 
 
@@ -183,11 +164,10 @@ def read_layer(r, doc, where):
     """The layer of ``doc`` (built only if its parameters fit in the file), its state read
     into its own arrays, each header checked against them first."""
     r.obj(doc, where, ("class", "args", "testing_phase", "state"), optional=("optimizer",))
-    cls, kwargs = r.build("layer", doc, where, extra=("testing_phase", "state", "optimizer"))
-    layer, state = r.construct(cls, kwargs, where), r.mapping(doc["state"], f"{where}.state")
-    if (callable(getattr(layer, "parameter_optimizers", None)) or has_own_optimizer(layer)) \
-            != ("optimizer" in doc):
-        r.fail(where, f"expected {'no' if 'optimizer' in doc else 'an'} optimizer entry for a {cls.__name__}")
+    layer = r.build(("layer",), doc, where, extra=("testing_phase", "state", "optimizer"))
+    state, name = r.mapping(doc["state"], f"{where}.state"), type(layer).__name__
+    has = callable(getattr(layer, "parameter_optimizers", None)) or has_own_optimizer(layer)
+    r.check(name, has == ("optimizer" in doc), where, f"{'an' if has else 'no'} optimizer entry")
     own = dict(state_of(layer))
     # A course-sheet layer: the arrays it has, a float where it has one, any for None.
     arrays, floats, unset = (sorted(own), [], []) if own else kept_names(layer)
@@ -195,7 +175,7 @@ def read_layer(r, doc, where):
     r.check(short(sorted(state)), not set(arrays) - set(state) and set(state) <= set(like),
             f"{where}.state", f"the entries {arrays}" + ("" if own else f" (and may hold "
                                                             f"{sorted(unset + floats)})"))
-    values = {n: read_value(r, v, f"{where}.state.{n}", like[n], fill=True) for n, v in state.items()}
+    values = {n: read_value(r, v, f"{where}.state.{n}", like[n], True) for n, v in state.items()}
     if own:
         r.load_state(layer, values, f"{where}.state")
     for name, value in values.items() if not own else ():
@@ -205,11 +185,18 @@ def read_layer(r, doc, where):
 
 
 def read_value(r, value, where, like, fill=False):
-    """A state entry like ``like``, the object's value of that entry (``ANY``: any float
-    array); with ``fill`` the data of an array goes into ``like`` itself."""
+    """A value like ``like``: an array of its dtype and shape (``ANY``: any float array; with
+    ``fill`` read into ``like`` itself), an object of its keys, a list of its length, or a
+    boolean, float or number."""
+    if isinstance(like, dict):
+        return {k: read_value(r, v, f"{where}.{k}", like[k], fill)
+                for k, v in r.obj(value, where, tuple(like)).items()}
+    if isinstance(like, list):
+        return [read_value(r, v, f"{where}[{i}]", x, fill)
+                for i, (v, x) in enumerate(zip(r.list(value, where, len(like)), like))]
     if like is ANY or isinstance(like, np.ndarray):
-        return r.array(value, where, None) if like is ANY else \
-            r.array(value, where, like.dtype, like.shape, into=like if fill else None)
+        return r.array(value, where, ANY_FLOAT) if like is ANY else \
+            r.array(value, where, [(like.dtype, like.shape)], into=like if fill else None)
     return r.bool(value, where) if isinstance(like, bool) else \
         r.float(value, where) if isinstance(like, float) else r.number(value, where)
 
@@ -225,18 +212,19 @@ def read_optimizer(r, layer, doc, where, shared):
         make = getattr(shared, "parameter_copy", None)
         layer.optimizer = make() if callable(make) else copy.deepcopy(shared)
     else:
-        layer.optimizer = r.construct(*r.build("optimizer", doc["own"], f"{where}.own"), f"{where}.own")
+        layer.optimizer = r.build(("optimizer",), doc["own"], f"{where}.own")
     if callable(getattr(layer, "parameter_optimizers", None)):
-        optimizers, parameters = layer.parameter_optimizers(), layer.parameters()
+        optimizers = layer.parameter_optimizers()
+        allowed = {n: [(d, p.shape) for d in _dtypes(p)] for n, p in layer.parameters().items()}
     else:   # a course-sheet layer's one optimizer: shaped like one of the layer's arrays
-        optimizers, parameters = {"optimizer": layer.optimizer}, None
-        pairs = {(a.dtype, a.shape) for a in (getattr(layer, n) for n in public_arrays(layer))}
+        optimizers = {"optimizer": layer.optimizer}
+        arrays = [getattr(layer, n) for n in public_arrays(layer)]
+        allowed = {"optimizer": [(a.dtype, a.shape) for a in arrays]}
     states = r.obj(doc["state"], f"{where}.state", tuple(optimizers))
     for name, optimizer in optimizers.items():
         here = f"{where}.state.{name}"
         # Any entries: the optimizer's own load_state_dict decides what it holds.
         r.load_state(optimizer, {
             k: None if v is None else r.number(v, f"{here}.{k:.40}") if not isinstance(v, str)
-            else r.array(v, f"{here}.{k:.40}", None, pairs) if parameters is None else
-            r.array(v, f"{here}.{k:.40}", _dtypes(parameters[name]), parameters[name].shape)
+            else r.array(v, f"{here}.{k:.40}", allowed[name])
             for k, v in r.mapping(states[name], here).items()}, here)

@@ -24,9 +24,9 @@ from .registry import FLOAT_DTYPES, NESTED, classes, defaults, load_state_of, re
 
 DOCUMENT = "network.json"
 MAX_FILE_BYTES, MAX_DOCUMENT_BYTES = 4 << 30, 4 << 20   # a 13-layer CNN's document is 6 KB
-MAX_MEMBERS = MAX_ITEMS = 100_000     # zip entries (counted before zipfile builds each); items
+MAX_MEMBERS = 100_000     # zip entries, counted before zipfile builds an object for each
 MAX_STRING, MAX_ARGUMENT_ITEMS, MAX_ARGUMENT_DEPTH, CHUNK = 1000, 64, 4, 1 << 20
-FLOATS = tuple(map(np.dtype, FLOAT_DTYPES.values()))
+ANY_FLOAT = [(dtype, None) for dtype in FLOAT_DTYPES.values()]     # any float array
 
 
 def short(value, limit=60):
@@ -43,42 +43,6 @@ def open_file(filename):
     return open(filename, "rb")
 
 
-def open_archive(filename, f):
-    """``(zipfile, document)`` of the open file ``f``, its members and JSON checked."""
-    def refuse(message):
-        raise CheckpointError(f"{filename}: {message}")
-    size, head = os.fstat(f.fileno()).st_size, f.read(4)
-    if size > MAX_FILE_BYTES:
-        refuse(f"{size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
-    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
-        refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
-               "code, so it is refused. If you trust the file and who sent it, convert it once "
-               f"with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt")
-    if head != b"PK\x03\x04":
-        refuse(f"not a checkpoint (expected a zip archive starting with PK, got {head!r})")
-    count, tail = 0, b""
-    while chunk := f.read(CHUNK):
-        count, tail = count + (tail + chunk).count(b"PK\x01\x02"), chunk[-3:]
-        if count > MAX_MEMBERS:
-            refuse(f"expected at most {MAX_MEMBERS} members")
-    zf = zipfile.ZipFile(f)
-    infos = zf.infolist()
-    if len(zf.NameToInfo) != len(infos):
-        refuse(f"expected distinct members, got {len(infos)} of {len(zf.NameToInfo)} names")
-    if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
-            sum(i.file_size for i in infos) > size:
-        refuse("members compressed, encrypted or larger than the file")
-    if DOCUMENT not in zf.NameToInfo or zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
-        refuse(f"no {DOCUMENT} in the archive, or more than {MAX_DOCUMENT_BYTES} bytes of it")
-    try:
-        return zf, json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_no_constant,
-                              object_pairs_hook=_no_duplicates)
-    except RecursionError:
-        refuse(f"{DOCUMENT} is nested too deep")
-    except ValueError as err:           # UnicodeDecodeError and JSONDecodeError too
-        refuse(f"{DOCUMENT} is not valid JSON ({short(str(err))})")
-
-
 def _no_duplicates(pairs):
     if len({k for k, _ in pairs}) != len(pairs):
         raise ValueError(f"duplicate key in an object: {short(sorted(k for k, _ in pairs))}")
@@ -90,11 +54,43 @@ def _no_constant(name):
 
 
 class Reader:
-    """Checks the values of one checkpoint's document and reads its arrays."""
+    """Checks one checkpoint, the open file ``f``: its members and JSON at once (``doc``),
+    the values of its document and its arrays as they are read."""
 
-    def __init__(self, filename, zf):
-        self.filename, self.zf, self.size = filename, zf, os.fstat(zf.fp.fileno()).st_size
-        self.used, self.filled = set(), {}
+    def __init__(self, filename, f):
+        def refuse(message):
+            raise CheckpointError(f"{filename}: {message}")
+        self.filename, self.used, self.filled = filename, set(), {}
+        self.size, head = os.fstat(f.fileno()).st_size, f.read(4)
+        if self.size > MAX_FILE_BYTES:
+            refuse(f"{self.size} bytes, more than a checkpoint may have ({MAX_FILE_BYTES})")
+        if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"cc"):
+            refuse("this is a pickle (the format of older versions). Loading a pickle can run any "
+                   "code, so it is refused. If you trust the file and who sent it, convert it once "
+                   f"with: .venv/bin/python ConvertCheckpoint.py {filename} NEW.ckpt")
+        if head != b"PK\x03\x04":
+            refuse(f"not a checkpoint (expected a zip archive starting with PK, got {head!r})")
+        count, tail = 0, b""
+        while chunk := f.read(CHUNK):
+            count, tail = count + (tail + chunk).count(b"PK\x01\x02"), chunk[-3:]
+            if count > MAX_MEMBERS:
+                refuse(f"expected at most {MAX_MEMBERS} members")
+        self.zf = zf = zipfile.ZipFile(f)
+        infos = zf.infolist()
+        if len(zf.NameToInfo) != len(infos):
+            refuse(f"expected distinct members, got {len(infos)} of {len(zf.NameToInfo)} names")
+        if any(i.compress_type or i.flag_bits & 1 for i in infos) or \
+                sum(i.file_size for i in infos) > self.size:
+            refuse("members compressed, encrypted or larger than the file")
+        if DOCUMENT not in zf.NameToInfo or zf.getinfo(DOCUMENT).file_size > MAX_DOCUMENT_BYTES:
+            refuse(f"no {DOCUMENT} in the archive, or more than {MAX_DOCUMENT_BYTES} bytes of it")
+        try:
+            self.doc = json.loads(zf.read(DOCUMENT).decode("utf-8"), parse_constant=_no_constant,
+                                  object_pairs_hook=_no_duplicates)
+        except RecursionError:
+            refuse(f"{DOCUMENT} is nested too deep")
+        except ValueError as err:           # UnicodeDecodeError and JSONDecodeError too
+            refuse(f"{DOCUMENT} is not valid JSON ({short(str(err))})")
 
     def fail(self, where, message):
         raise CheckpointError(f"{self.filename}: {where}: {message}")
@@ -113,16 +109,14 @@ class Reader:
         return value
 
     def mapping(self, value, where):
-        return self.check(value, isinstance(value, dict) and len(value) <= MAX_ITEMS, where,
-                          f"an object of at most {MAX_ITEMS} items")
+        return self.check(value, isinstance(value, dict), where, "an object")
 
     def list(self, value, where, length=None):
-        return self.check(value, isinstance(value, list) and len(value) <= MAX_ITEMS and
-                          length in (None, len(value)), where,
-                          f"a list of {length or f'at most {MAX_ITEMS}'} items")
+        return self.check(value, isinstance(value, list) and length in (None, len(value)), where,
+                          "a list" if length is None else f"a list of {length} items")
 
     def int(self, value, where, low=0, high=2**63 - 1):
-        self.check(value, isinstance(value, int) and not isinstance(value, bool), where, "an integer")
+        self.check(value, type(value) is int, where, "an integer")     # not a bool
         try:
             return _checks.size(None, where.rsplit(".", 1)[-1], value, low, high)
         except ValueError as err:
@@ -149,43 +143,41 @@ class Reader:
     def argument(self, value, where, depth=0):
         """A constructor argument: a number, boolean, null, short string, or a list (given
         as a tuple) or object of them, of bounded size and depth."""
+        nested = isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
+            and len(value) <= MAX_ARGUMENT_ITEMS
+        if nested and isinstance(value, list):
+            return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        if nested:
+            return {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1)
+                    for k, v in value.items()}
         if isinstance(value, float):
             return self.float(value, where)
-        if isinstance(value, (list, dict)) and depth < MAX_ARGUMENT_DEPTH \
-                and len(value) <= MAX_ARGUMENT_ITEMS:
-            return tuple(self.argument(v, f"{where}[{i}]", depth + 1) for i, v in
-                         enumerate(value)) if isinstance(value, list) else \
-                {k: self.argument(v, f"{where}.{short(k, 40)}", depth + 1) for k, v in value.items()}
-        return self.check(value, value is None or isinstance(value, bool) or isinstance(
-            value, int) and -2**63 <= value < 2**63 or isinstance(value, str) and
-            len(value) <= MAX_STRING, where, f"a number, boolean, null, a string of at most "
-            f"{MAX_STRING} characters, or a list or object of them (at most {MAX_ARGUMENT_ITEMS} "
-            f"items, integers within +-2**63)")
+        leaf = value is None or isinstance(value, bool) or isinstance(value, str) and \
+            len(value) <= MAX_STRING or type(value) is int and -2**63 <= value < 2**63
+        return self.check(value, leaf, where, f"a number, boolean, null, a string of at most "
+                          f"{MAX_STRING} characters, or a list or object of them (at most "
+                          f"{MAX_ARGUMENT_ITEMS} items, integers within +-2**63)")
 
     def build(self, kind, doc, where, extra=(), flat=False):
-        """``(class, kwargs)`` of ``{"class", "args", *extra}``: a ``dtype`` argument names a
-        float dtype, a ``{"class", "args"}`` one is built first (``construct``); an argument
-        left out takes its default (Keras' way)."""
+        """The object of ``{"class", "args", *extra}``: a ``dtype`` argument names a float
+        dtype, a ``{"class", "args"}`` one is built first, one left out takes its default
+        (Keras' way). A layer is built only if its parameters, in its dtype, fit in the file:
+        it allocates no more than the file holds before its arrays are checked."""
         self.obj(doc, where, ("class", "args"), optional=extra)
-        kinds = [kind] if isinstance(kind, str) else kind
-        cls = self.name(doc["class"], classes(*kinds), f"{where}.class")
+        cls = self.name(doc["class"], classes(*kind), f"{where}.class")
         kwargs = dict(defaults(cls))
         for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
             here = f"{where}.{k}" if flat else f"{where}.args.{k}"
             kwargs[k] = self.name(v, FLOAT_DTYPES, here) if k == "dtype" else \
-                self.construct(*self.build(NESTED, v, here), here) \
-                if isinstance(v, dict) and set(v) == {"class", "args"} else self.argument(v, here)
-        return cls, kwargs
-
-    def construct(self, cls, kwargs, where):
-        """``cls(**kwargs)``; a layer only if its parameters, in its dtype, fit in the file:
-        it allocates no more than the file holds before its arrays are checked."""
+                self.build(NESTED, v, here) if isinstance(v, dict) and set(v) == {"class", "args"} \
+                else self.argument(v, here)
         try:
             shapes = cls.parameter_shapes_for(kwargs).values() \
                 if callable(getattr(cls, "parameter_shapes_for", None)) else ()
             itemsize = np.dtype(kwargs.get("dtype") or np.float16).itemsize
             if sum(math.prod(s) for s in shapes) * itemsize > self.size:
-                raise ValueError(f"expected parameters the file can hold, got {short(list(shapes))}")
+                raise ValueError(f"expected parameters the file can hold, got "
+                                 f"{short(list(shapes))}")
             return cls(**kwargs)
         except (TypeError, ValueError, AttributeError, KeyError) as err:
             self.fail(where, f"invalid arguments ({short(str(err), 300)})")
@@ -199,37 +191,35 @@ class Reader:
         except (TypeError, ValueError) as err:
             self.fail(where, f"invalid state ({short(str(err), 200)})")
 
-    def array(self, reference, where, dtypes, shape=None, ndim=None, most=None, into=None):
-        """The array member ``reference``, its header checked before its data is read:
-        ``dtypes`` the allowed dtypes (None: the float ones), ``shape`` or ``ndim`` as the
-        file must have them, or a set of allowed ``(dtype, shape)`` pairs. The data goes into
-        ``into``, the object's own array of that dtype and shape, where one is given."""
+    def array(self, reference, where, allowed, most=None, into=None):
+        """The array member ``reference``, its header checked before its data is read: its
+        ``(dtype, shape)`` one of ``allowed`` (a shape None: any; a length None: any), at most
+        ``most`` values. The data goes into ``into``, the object's own array, where given."""
         self.check(reference, isinstance(reference, str) and reference not in self.used and
                    re.fullmatch(r"arrays/\d{1,9}\.npy", reference) and reference in
                    self.zf.NameToInfo, where, "a member 'arrays/<n>.npy', each referenced once")
         self.used.add(reference)
         where, size = f"{where}: {reference}", self.zf.getinfo(reference).file_size
         with self.zf.open(reference) as f:
-            found_shape, found, start = *self._header(f, where), f.tell()
-        nbytes = math.prod(found_shape) * found.itemsize
-        allowed = tuple(map(np.dtype, dtypes if isinstance(dtypes, tuple) else
-                            (dtypes,) if dtypes else FLOATS))
-        pairs = shape if isinstance(shape, set) else None
-        self.check(f"{found} {found_shape}", found in allowed and found.isnative and
-                   (pairs is None or (found, found_shape) in pairs), where,
-                   f"dtype {' or '.join(map(str, allowed))}" + (f" and one of the shapes "
-                                                                 f"{short(pairs)}" if pairs else ""))
-        self.check(found_shape, pairs or shape is None or found_shape == tuple(shape), where,
-                   f"shape {None if pairs else shape and tuple(shape)}")
-        self.check(found_shape, ndim in (None, len(found_shape)), where, f"shape of {ndim} dimensions")
-        self.check(math.prod(found_shape), most is None or math.prod(found_shape) <= most, where,
+            shape, dtype, start = *self._header(f, where), f.tell()
+        dtypes = list(dict.fromkeys(np.dtype(d) for d, _ in allowed))
+        self.check(f"{dtype} {shape}", dtype in dtypes, where,
+                   f"dtype {' or '.join(map(str, dtypes))}")
+        shapes = [s for d, s in allowed if np.dtype(d) == dtype]
+        if all(s is not None for s in shapes):
+            self.check(shape, any(len(s) == len(shape) and all(n in (None, m) for n, m in
+                                                               zip(s, shape)) for s in shapes),
+                       where, " or ".join(f"shape of {len(s)} dimensions" if None in s else
+                                          f"shape {s}" for s in shapes))
+        self.check(math.prod(shape), most is None or math.prod(shape) <= most, where,
                    f"at most {most} values")
+        nbytes = math.prod(shape) * dtype.itemsize
         self.check(size - start, size - start == nbytes, where,
-                   f"{nbytes} bytes of data for the shape {found_shape}")
+                   f"{nbytes} bytes of data for the shape {shape}")
         fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
-            and into.flags.c_contiguous and (into.dtype, into.shape) == (found, found_shape) \
+            and into.flags.c_contiguous and (into.dtype, into.shape) == (dtype, shape) \
             and id(into) not in self.filled
-        values = into if fill else np.empty(found_shape, found)
+        values = into if fill else np.empty(shape, dtype)
         self.filled[id(values)] = values            # kept alive: its id names it
         view = memoryview(values.reshape(-1)).cast("B")
         with self.zf.open(reference) as f:          # from the start: zipfile checks the CRC

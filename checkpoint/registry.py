@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from _checks import constructor_args
+from _checks import constructor_args, own_config
 
 from .framework import FRAMEWORK
 
@@ -29,8 +29,8 @@ def classes(*kinds):
     """The classes of ``kinds``, name -> class: the framework's imported ones, then yours."""
     found = {name: getattr(sys.modules.get(module), name, None)
              for module, name, kind in FRAMEWORK if kind in kinds}
-    found = {name: cls for name, cls in found.items() if isinstance(cls, type)}
-    return found | {n: c for kind in kinds for n, c in _REGISTERED[kind].items()}
+    return {name: cls for name, cls in found.items() if isinstance(cls, type)} | {
+        name: cls for kind in kinds for name, cls in _REGISTERED[kind].items()}
 
 
 def register(cls=None, *, kind=None, name=None):
@@ -78,9 +78,9 @@ def describe(obj, kind, where="an object"):
 
 def defaults(cls):
     """The constructor's arguments and their defaults (``inspect.Parameter.empty``: none)."""
-    return {} if cls.__init__ is object.__init__ else {
-        name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    args = constructor_args(cls)
+    parameters = inspect.signature(cls.__init__).parameters
+    return {name: parameters[name].default for name in args}
 
 
 def required_args(cls):
@@ -89,40 +89,39 @@ def required_args(cls):
 
 def config_of(obj):
     """``obj.get_config()``, or each constructor argument read back from the same-named
-    attribute; as data, a registered object in it as ``describe`` gives it."""
-    owner, args = type(obj).__name__, constructor_args(type(obj))
-    if callable(getattr(obj, "get_config", None)):
-        config = obj.get_config()
-    elif all(hasattr(obj, arg) for arg in args):
-        config = {arg: getattr(obj, arg) for arg in args}
-    else:
-        arg = next(arg for arg in args if not hasattr(obj, arg))
-        raise TypeError(f"checkpoint.save: cannot save a {owner}: its constructor argument "
-                        f"{arg!r} is not kept as the attribute {arg!r} (the default config reads "
-                        f"each argument back from the same-named attribute): keep it as "
-                        f"self.{arg}, or define {owner}.get_config()")
+    attribute (``_checks.own_config``); as data, a registered object in it as ``describe``
+    gives it."""
+    getter = getattr(obj, "get_config", None)
+    config = getter() if callable(getter) else own_config(obj, object)
     kinds = {cls: kind for kind in NESTED for cls in classes(kind).values()}
-    return {arg: describe(v, kinds[type(v)], arg) if type(v) in kinds else plain(v, f"{owner}.{arg}")
-            for arg, v in config.items()}
+    return {arg: describe(v, kinds[type(v)], arg) if type(v) in kinds else
+            plain(v, f"{type(obj).__name__}.{arg}") for arg, v in config.items()}
 
 
-config_from_attributes = config_of
-
-
-def plain(value, where):
-    """A config value as JSON data: numbers, strings, None, float dtypes, lists and dicts."""
+def plain(value, where, arrays=None):
+    """``value`` as JSON data: numbers, strings, None, float dtypes (by name), lists and dicts
+    of them; where an ``arrays`` list is given (a state, not a config), an array of finite
+    numbers too, appended to it and named by its member ``arrays/<n>.npy``."""
+    value = value.item() if isinstance(value, np.generic) else value
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Real):
         return int(value) if isinstance(value, numbers.Integral) else float(value)
-    if isinstance(value, (tuple, list, dict)):
-        return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()} \
-            if isinstance(value, dict) else [plain(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v, f"{where}.{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v, f"{where}[{i}]", arrays) for i, v in enumerate(value)]
     if (isinstance(value, np.dtype) or isinstance(value, type) and issubclass(value, np.generic)) \
             and np.dtype(value).name in FLOAT_DTYPES:
         return np.dtype(value).name
-    raise TypeError(f"checkpoint.save: cannot save {where}={value!r} (a config holds numbers, "
-                    f"strings, None, float dtypes and lists of them)")
+    numeric = isinstance(value, np.ndarray) and (value.dtype.kind in "biu" or
+                                                 value.dtype.name in FLOAT_DTYPES)
+    if arrays is not None and numeric and np.isfinite(value).all():
+        arrays.append(np.ascontiguousarray(value))
+        return f"arrays/{len(arrays) - 1}.npy"
+    raise TypeError(f"checkpoint.save: cannot save {where} ({type(value).__name__} "
+                    f"{getattr(value, 'dtype', '')}): a checkpoint holds numbers, strings, None, "
+                    f"float dtypes, {'finite arrays, ' if arrays is not None else ''}lists of them")
 
 
 def build(cls, config):
