@@ -60,7 +60,8 @@ def name_of(obj, kind, where):
     known = classes(kind)
     name = next((n for n, cls in known.items() if cls is type(obj)), None)
     if name is None:
-        raise TypeError(f"checkpoint.save: cannot save {where} of type {type(obj).__name__}: "
+        at = "" if where.startswith("a ") else f" ({where})"
+        raise TypeError(f"checkpoint.save: cannot save a {kind} of type {type(obj).__name__}{at}: "
                         f"register it with checkpoint.register({type(obj).__name__}) (registered "
                         f"{kind}s: {', '.join(sorted(known))})")
     return name

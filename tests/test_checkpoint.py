@@ -191,7 +191,7 @@ def test_a_layer_of_your_own_is_saved_once_registered(tmp_path):
 
     net = NeuralNetwork.NeuralNetwork(Optimizers.Sgd(1.0))
     net.append_layer(MyLayer())
-    with pytest.raises(TypeError, match=r"cannot save layers\[0\] of type MyLayer: register it "
+    with pytest.raises(TypeError, match=r"cannot save a layer of type MyLayer \(layers\[0\]\): register it "
                                         r"with checkpoint.register\(MyLayer\)"):
         net.save(tmp_path / "x.ckpt")
     assert list(tmp_path.iterdir()) == []
