@@ -8,10 +8,10 @@ user saved is safe by construction, from three ideas:
   file is created exclusively (``_files.create``: a hard link, which fails if anything is
   there, a link included), so a save never lands on a file that appeared meanwhile.
 * A file that is there is replaced only if it is the run's own (``--resume``) or the user
-  said so (``--overwrite``, a finished model), by the one atomic writer under its one rule
-  (``_files.write_atomically``, ``_files.refusal``). Unfinished work never replaces a
-  finished model: it is created next to it.
-* What can be checked before work is (``options``). A mistake is one line, exit status 2.
+  said so (``--overwrite``), never an unfinished run, by the one atomic writer under its
+  one rule (``_files``). Unfinished work never replaces a finished model: it is created
+  next to it. A save that fails (a full disk) creates a file in the temporary directory.
+* What can be checked before work is (``runs.refuse``). A mistake is one line, status 2.
 
 Exit status: 0 done; 1 a failure after work began (the work is saved and the message says
 where); 2 a mistake on the command line or a refused file (nothing was done or written);
@@ -23,7 +23,7 @@ import sys
 
 from . import runs
 from .options import Setting, Task, choice, common_settings, directory, integer, number
-from .runs import StopRequest, evaluate, export_onnx
+from .runs import StopRequest
 
 __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
            "main", "number", "script"]
@@ -32,17 +32,16 @@ __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "direc
 def main(task, argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``) of ``task``; the exit status."""
     parser, args = task.parse(argv)
-    run = None
     try:
         with StopRequest() as stop:
             if args.export_onnx is not None:
-                return export_onnx(task, parser, args)
+                return runs.export_onnx(task, parser, args)
             if args.evaluate:
-                return evaluate(task, parser, args)
+                return runs.evaluate(task, parser, args)
             run = (runs.resume if args.resume else runs.new_run)(task, parser, args)
             return 0 if run is None else runs.train(task, parser, args, run, stop)
     except KeyboardInterrupt:
-        saved = run and run.saved
+        saved = getattr(args, "saved", None)
         print(f"\n{task.prog}: stopped at once by a second Ctrl-C; " +
               (f"the run was saved in {saved}" if saved else "nothing of this run was saved"),
               file=sys.stderr)

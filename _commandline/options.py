@@ -22,15 +22,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def flag_type(check, convert=None):
-    """An argparse type: ``convert`` the text, then ``check`` it (``_checks``' messages)."""
+def flag_type(check, convert):
+    """An argparse type: ``convert`` the text (if it can), then ``check`` it with
+    ``_checks``' message."""
     def parse(text):
         try:
             try:
-                value = text if convert is None else convert(text)
+                text = convert(text)
             except ValueError:
-                value = text
-            return check(value)
+                pass
+            return check(text)
         except (TypeError, ValueError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return parse
@@ -46,7 +47,7 @@ def number(low, high, low_open=True):
 
 def choice(*names):
     return flag_type(lambda v: v if v in names else _checks.fail(
-        None, f"one of {', '.join(names)}", v))
+        None, f"one of {', '.join(names)}", v), str)
 
 
 def file_path(text):
@@ -101,10 +102,9 @@ class Task:
 
     Attributes: prog, script, words (its name in messages, its file, the words before the
     flags); settings (``{name: Setting}``, ``lr_decay`` is ``--lr-decay``); model (the class
-    a checkpoint must hold); shipped (read by --evaluate and --export-onnx by default); runs,
-    run_file (a run without --checkpoint saves ``runs/<time>/run_file``); unit (what the
-    data holds); figure_names (``<stem>_<name>.png`` next to the checkpoint, beside the log
-    ``<stem>.log``).
+    a checkpoint must hold); shipped (what --evaluate and --export-onnx read by default);
+    runs, run_file (a run without --checkpoint saves ``runs/<time>/run_file``); unit (what
+    the data holds); figure_names (``<stem>_<name>.png`` beside the log ``<stem>.log``).
 
     Hooks: ``load_data(s)`` (OSError or ValueError for what is not there), ``source(data)``
     (the same on every machine), ``build(s)`` (NumPy is seeded), ``describe(data, s, net)``
@@ -156,7 +156,7 @@ class Task:
         return argparse.Namespace(**{**values, **given})
 
     def controls(self, s):
-        """``(schedule, early_stopping)`` of a new run."""
+        """``(schedule, early_stopping)`` that the settings make."""
         return (Schedules.ExponentialDecay(s.lr_decay) if s.lr_decay < 1 else None,
                 Schedules.EarlyStopping(s.patience) if s.patience else None)
 
