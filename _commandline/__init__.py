@@ -1,17 +1,14 @@
-"""The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``).
+"""The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``): a command
+line describes its task with a ``Task`` and calls ``main(task, argv)``. What a user saved is
+safe by construction, from three ideas (docs/training.md tells them at length):
 
-A command line describes its task with a ``Task`` and calls ``main(task, argv)``. What a
-user saved is safe by construction, from three ideas:
-
-* A run writes nothing before it saves. Without ``--checkpoint`` it saves into a fresh
-  directory ``<runs>/<time>/`` that ``mkdir`` makes (it refuses one that exists); a new
-  file is created exclusively (``_files.create``: a hard link, which fails if anything is
-  there, a link included), so a save never lands on a file that appeared meanwhile.
+* A run writes nothing before it saves, and then into a fresh directory that ``mkdir``
+  makes, or at ``--checkpoint`` a file created exclusively (``_files.create``: never over
+  anything, a link included). A save that fails (a full disk) goes to a new temporary file.
 * A file that is there is replaced only if it is the run's own (``--resume``) or the user
-  said so (``--overwrite``), never an unfinished run, by the one atomic writer under its
-  one rule (``_files``). Unfinished work never replaces a finished model: it is created
-  next to it. A save that fails (a full disk) creates a file in the temporary directory.
-* What can be checked before work is (``runs.refuse``). A mistake is one line, status 2.
+  said so (``--overwrite``), and never an unfinished run, by the one atomic writer under its
+  one rule (``_files``). Unfinished work never replaces a finished model: it goes beside it.
+* What can be checked before work is (``runs.refuse``): one line, exit status 2.
 
 Exit status: 0 done; 1 a failure after work began (the work is saved and the message says
 where); 2 a mistake on the command line or a refused file (nothing was done or written);
@@ -34,12 +31,9 @@ def main(task, argv=None):
     parser, args = task.parse(argv)
     try:
         with StopRequest() as stop:
-            if args.export_onnx is not None:
-                return runs.export_onnx(task, parser, args)
-            if args.evaluate:
+            if args.evaluate or args.export_onnx is not None:
                 return runs.evaluate(task, parser, args)
-            run = (runs.resume if args.resume else runs.new_run)(task, parser, args)
-            return 0 if run is None else runs.train(task, parser, args, run, stop)
+            return (runs.resume if args.resume else runs.new_run)(task, parser, args, stop)
     except KeyboardInterrupt:
         saved = getattr(args, "saved", None)
         print(f"\n{task.prog}: stopped at once by a second Ctrl-C; " +
@@ -50,9 +44,8 @@ def main(task, argv=None):
 
 def script(task, argv=None):
     """Run ``task`` as the script's ``__main__``, exiting with ``main``'s status. Outside
-    main's StopRequest a signal is ignored (SIG_IGN, not a Python handler, which the
-    interpreter resets while it shuts down): before it nothing needs saving, after it the
-    work is saved."""
+    main's StopRequest a signal is ignored (SIG_IGN: a Python handler is reset as the
+    interpreter shuts down): before it nothing needs saving, after it the work is saved."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(main(task, argv))

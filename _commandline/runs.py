@@ -1,5 +1,5 @@
-"""The three modes: a run (new or resumed) trained until done or stopped, saved and reported;
---evaluate; --export-onnx."""
+"""The modes: a run (new or resumed) trained until done or stopped, saved and reported; and
+--evaluate or --export-onnx of a saved model."""
 import argparse
 import os
 import shlex
@@ -43,12 +43,8 @@ class StopRequest:
 
 
 def command(task, *args):
-    """A command line that works when copied: this interpreter, relative paths where short."""
-    def short(path):
-        path = Path(os.path.abspath(path))        # not resolve(): .venv/bin/python is a link
-        return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
-    return " ".join(shlex.quote(p) for p in [short(sys.executable), short(task.script),
-                                             *task.words, *map(str, args)])
+    """The command line of ``task`` with ``args``, to copy: this interpreter, the script."""
+    return shlex.join([sys.executable, str(task.script), *task.words, *map(str, args)])
 
 
 def say(task, text):
@@ -113,22 +109,26 @@ def places(task, path, plot):
         ("write the figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
 
 
-def new_run(task, parser, args):
-    """A new run ``(settings, path, None, None, replaces)``, its places checked; it replaces
-    what is at ``path`` (a finished model) only with --overwrite."""
+def new_run(task, parser, args, stop):
+    """A new run: its places checked, its network built, trained; the exit status."""
     s, path = task.settings_of(args), args.checkpoint
     s.plot = args.plot is not False
     if s.patience and getattr(s, "validation", None) == 0:
         parser.error("--patience needs validation samples (--validation > 0)")
     for what, place in places(task, path, s.plot) if path else ():
         refuse(parser, what, place, lambda p: held(task, p, args.overwrite, run=p == path))
-    return s, path, None, None, path is not None and os.path.lexists(path)
+    there = "model" if path is not None and os.path.lexists(path) else None   # --overwrite
+    data = load_data(task, parser, s)
+    np.random.seed(s.seed)
+    net, s.source = task.build(s), task.source(data)
+    if not args.quiet:
+        print(task.describe(data, s, net))
+    return train(task, args, stop, s, net, data, task.controls(s), path, there)
 
 
-def resume(task, parser, args):
-    """The saved run ``(settings, path, network, training, True)`` with --epochs applied; None if
-    it finished and there is nothing to do. Its settings are data of the file: each is
-    checked as its flag would be, and a flag given now must agree with it."""
+def resume(task, parser, args, stop):
+    """Continue the saved run; the exit status. Its settings are data: each is checked as its
+    flag would be, and a flag given now must agree with it."""
     path = args.checkpoint
     net, training = read_network(task, parser, path)
     if training is None:
@@ -163,7 +163,7 @@ def resume(task, parser, args):
     if training["finished"] and s.epochs <= done:
         print(f"{path}: the run finished ({plural(done, 'epoch')}); nothing to resume "
               f"(give --epochs N > {done} to train further)")
-        return None
+        return 0
     if s.epochs < done:
         parser.error(f"--epochs {s.epochs} is fewer than the {plural(done, 'epoch')} "
                      f"{path} has done")
@@ -175,20 +175,7 @@ def resume(task, parser, args):
     if not args.quiet:
         print(f"resuming {path}: {plural(done, 'epoch')} and "
               f"{plural(net.epoch_progress[0], 'step')} done")
-    return s, path, net, training, True
-
-
-def setup(task, parser, run, quiet):
-    """``(net, data, schedule, early_stopping)`` of a new run, or of the resumed one."""
-    s, path, net, training, _ = run
-    data = load_data(task, parser, s)
-    if training is None:
-        np.random.seed(s.seed)
-        net, s.source = task.build(s), task.source(data)
-        if not quiet:
-            print(task.describe(data, s, net))
-        return (net, data, *task.controls(s))
-    order = training["data"]["order"]
+    data, order = load_data(task, parser, s), training["data"]["order"]
     if (task.source(data), len(data)) != (s.source, len(order)):
         parser.error(f"cannot resume {path}: it trained on {len(order)} {task.unit} from "
                      f"{s.source}, now there are {len(data)} from {task.source(data)}")
@@ -197,7 +184,8 @@ def setup(task, parser, run, quiet):
     except (TypeError, ValueError) as err:
         parser.error(f"cannot resume {path}: {err}")
     np.random.set_state(training["rng"])
-    return net, data, training["schedule"], training["early_stopping"]
+    return train(task, args, stop, s, net, data, (training["schedule"],
+                 training["early_stopping"]), path, "model" if training["finished"] else "run")
 
 
 def first_free(names, create):
@@ -211,9 +199,9 @@ def first_free(names, create):
     raise FileExistsError(f"no free name like {names[-1]}")
 
 
-def save(task, run, net, training):
-    """Save by the package docstring's ideas; where it was saved."""
-    s, path, _, resumed, replaces = run
+def save(task, net, training, path, there):
+    """Save by the package docstring's ideas; where it was saved. ``there``: what was at
+    ``path`` as the run began (None, a finished "model", or the run's own unfinished "run")."""
     finished = training["finished"]
 
     def write(where):
@@ -225,29 +213,28 @@ def save(task, run, net, training):
             path = first_free([task.runs / n for n in [stamp] + [f"{stamp}-{n}" for n in
                                range(2, 999)]], Path.mkdir) / task.run_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        if replaces and (finished or not (resumed is None or resumed["finished"])):
+        if there == "run" or there == "model" and finished:
             write(path)                         # unfinished work never replaces a model
             return path
         asides = [sibling(path, f"-{n}" if finished else ".interrupted" + f"-{n}" * (n > 1),
                           path.suffix) for n in range(1 + finished, 999)]
-        saved = first_free([path] * (not replaces) + asides, lambda p: _files.create(p, write))
-        if saved != path and not replaces:
+        saved = first_free([path] * (not there) + asides, lambda p: _files.create(p, write))
+        if saved != path and not there:
             say(task, f"{path} changed while this run trained (another run saved there?); it "
                       f"is left as it is")
         return saved
     except OSError as err:                      # a full disk: a new file where there is room
-        saved = Path(tempfile.gettempdir()) / _files.fit(f"{Path(task.script).stem}-"
-                                                         f"{os.getpid()}-{(path or Path(task.run_file)).name}")
+        name = f"{Path(task.script).stem}-{os.getpid()}-{(path or Path(task.run_file)).name}"
+        saved = Path(tempfile.gettempdir()) / _files.fit(name)
         say(task, f"cannot save {path} ({err.strerror or err}); saving to {saved} instead")
         _files.create(saved, write)
         return saved
 
 
-def train(task, parser, args, run, stop):
-    """Train the run to its end (or a stop request), save it and report; the exit status."""
-    net, data, schedule, stopper = setup(task, parser, run, args.quiet)
-    s, start, failure = run[0], time.perf_counter(), None
-    net.data_layer = data
+def train(task, args, stop, s, net, data, controls, path, there):
+    """Train to the end (or a stop request), save by ``save``'s rule and report; the status."""
+    (schedule, stopper), start, failure = controls, time.perf_counter(), None
+    net.data_layer, wanted = data, path
     try:
         if s.epochs > len(net.history):
             net.train(epochs=s.epochs - len(net.history), schedule=schedule,
@@ -261,7 +248,7 @@ def train(task, parser, args, run, stop):
                 "data": data.state_dict(), "rng": np.random.get_state(), "schedule": schedule,
                 "early_stopping": stopper, "finished": not (failure or stop.requested)}
     try:
-        args.saved = path = save(task, run, net, training)
+        args.saved = path = save(task, net, training, path, there)
     except Exception as err:                    # noqa: BLE001
         say(task, f"{failure or 'the run'} could not be saved: {err}")
         return 1
@@ -279,7 +266,7 @@ def train(task, parser, args, run, stop):
         ["validation accuracy", f"{last['validation_accuracy']:.2%}"]] * (
         "validation_accuracy" in last) + task.results(net, data)
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
-    if path.name != (run[1] or Path(task.run_file)).name:   # saved aside: places unchecked
+    if path.name != (wanted or Path(task.run_file)).name:   # saved aside: places unchecked
         return 1
     import matplotlib
     if not args.show:
@@ -304,23 +291,17 @@ def train(task, parser, args, run, stop):
 
 
 def evaluate(task, parser, args):
-    """Print the test results of --checkpoint (the shipped model by default)."""
-    path = args.checkpoint or task.shipped
-    net, _ = read_network(task, parser, path)
-    data, start = load_data(task, parser, task.settings_of(args)), time.perf_counter()
-    rows = task.results(net, data)
-    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}",
-                                                len(data.get_test_set()[0])], *rows,
-                    ["time", f"{time.perf_counter() - start:.1f} s"]]))
-    return 0
-
-
-def export_onnx(task, parser, args):
-    """Write --checkpoint (the shipped model by default) as ONNX to --export-onnx, by the
-    rule of a run, and never over the checkpoint being read (by inode: another name or a
-    hard link is the same file)."""
+    """--evaluate prints the test results of --checkpoint (the shipped model by default);
+    --export-onnx writes it as ONNX, by a run's rule, never over the checkpoint it reads (by
+    inode: another name or a hard link is the same file)."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
+    if target is None:
+        data, start = load_data(task, parser, task.settings_of(args)), time.perf_counter()
+        rows = [["checkpoint", str(path)], [f"test {task.unit}", len(data.get_test_set()[0])]]
+        rows += task.results(net, data) + [["time", f"{time.perf_counter() - start:.1f} s"]]
+        print(tabulate(rows))
+        return 0
     refuse(parser, "write", target, lambda p: f"it is the checkpoint being exported ({path}); "
            f"choose another path" if os.path.samefile(p, path) else
            held(task, p, args.overwrite, run=False))
