@@ -127,39 +127,13 @@ def new_run(task, parser, args, stop):
 
 
 def resume(task, parser, args, stop):
-    """Continue the saved run; the exit status. Its settings are data: each is checked as its
-    flag would be, and a flag given now must agree with it."""
+    """Continue the run saved in --checkpoint exactly; the exit status."""
     path = args.checkpoint
     net, training = read_network(task, parser, path)
     if training is None:
         parser.error(f"cannot resume {path}: it holds a network saved without its training run "
                      f"(model.save); only a checkpoint written by {task.prog} can be resumed")
-    saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
-    for name, setting in task.settings.items():
-        value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
-        try:
-            ok = value is None and (setting.default is None or name == "lr") or (
-                isinstance(value, bool) if setting.parse is bool else
-                setting.parse(str(value)) == value)
-        except (argparse.ArgumentTypeError, ValueError):   # ValueError: int("²"), a NUL in a path
-            ok = False
-        if not ok:
-            parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
-        if name != "epochs" and given is not None and (name == "lr" or given != value):
-            parser.error(f"{flag} {given} contradicts the run saved in {path} (" + (
-                "its optimizer's learning rate" if name == "lr" else f"{flag} {value}") +
-                "); leave it out to continue the run as it was")
-    saved["lr"] = None                      # older runs kept it; the optimizer holds it
-    for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
-                                training["early_stopping"]), task.controls(
-                                    argparse.Namespace(**saved))):
-        kept, made = (None if c is None else f"{type(c).__name__}{checkpoint.config_of(c)}"
-                      for c in (kept, made))
-        if kept != made:
-            parser.error(f"cannot resume {path}: its {name} ({kept}) is not what its settings "
-                         f"make ({made})")
-    s, done = task.settings_of(args, saved), len(net.history)
-    s.plot = saved["plot"] if args.plot is None else args.plot    # figures change no training
+    s, done = saved_settings(task, parser, args, path, training), len(net.history)
     if training["finished"] and s.epochs <= done:
         print(f"{path}: the run finished ({plural(done, 'epoch')}); nothing to resume "
               f"(give --epochs N > {done} to train further)")
@@ -186,6 +160,39 @@ def resume(task, parser, args, stop):
     np.random.set_state(training["rng"])
     return train(task, args, stop, s, net, data, (training["schedule"],
                  training["early_stopping"]), path, "model" if training["finished"] else "run")
+
+
+def saved_settings(task, parser, args, path, training):
+    """The settings of the run saved in ``path``, then the flags given now. They are data of
+    a file: each is checked as its flag would be, a flag given now (but --epochs) must agree
+    with it, and the saved schedule and early stopping must be what they make."""
+    saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
+    for name, setting in task.settings.items():
+        value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
+        try:
+            ok = value is None and (setting.default is None or name == "lr") or (
+                isinstance(value, bool) if setting.parse is bool else
+                setting.parse(str(value)) == value)
+        except (argparse.ArgumentTypeError, ValueError):   # ValueError: int("²"), a NUL in a path
+            ok = False
+        if not ok:
+            parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
+        if name != "epochs" and given is not None and (name == "lr" or given != value):
+            parser.error(f"{flag} {given} contradicts the run saved in {path} (" + (
+                "its optimizer's learning rate" if name == "lr" else f"{flag} {value}") +
+                "); leave it out to continue the run as it was")
+    saved["lr"] = None                      # older runs kept it; the optimizer holds it
+    for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
+                                training["early_stopping"]), task.controls(
+                                    argparse.Namespace(**saved))):
+        kept, made = (None if c is None else f"{type(c).__name__}{checkpoint.config_of(c)}"
+                      for c in (kept, made))
+        if kept != made:
+            parser.error(f"cannot resume {path}: its {name} ({kept}) is not what its settings "
+                         f"make ({made})")
+    s = task.settings_of(args, saved)
+    s.plot = saved["plot"] if args.plot is None else args.plot    # figures change no training
+    return s
 
 
 def first_free(names, create):
@@ -260,11 +267,11 @@ def train(task, args, stop, s, net, data, controls, path, there):
         print(f"\nInterrupted after {plural(len(net.history), 'epoch')} and "
               f"{plural(net.epoch_progress[0], 'step')}; saved {path}.\nContinue with: {again}")
         return 130
-    last = net.history[-1] if net.history else {}
     rows = [["epochs", len(net.history)], [f"training {task.unit}", len(data)],
-            ["wall time", f"{time.perf_counter() - start:.0f} s"]] + [
-        ["validation accuracy", f"{last['validation_accuracy']:.2%}"]] * (
-        "validation_accuracy" in last) + task.results(net, data)
+            ["wall time", f"{time.perf_counter() - start:.0f} s"]]
+    if net.history and "validation_accuracy" in net.history[-1]:
+        rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
+    rows += task.results(net, data)
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
     if path.name != (wanted or Path(task.run_file)).name:   # saved aside: places unchecked
         return 1
