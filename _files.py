@@ -21,7 +21,7 @@ of either. The temporary file is removed if anything fails, and one that a kille
 left behind is removed by the next save to the same path.
 
 Two more doors for the command lines: ``problem(path)`` says before any work why a file
-could not be written at ``path`` (its place, the rule, or that something is there), and
+could not be written at ``path`` (its place, or the rule for what is there), and
 ``create(path, write)`` creates a new file exclusively, never over anything. ``fit`` is the
 one shortener of names too long for a file system.
 """

@@ -29,10 +29,10 @@ def flag_type(check, convert):
     def parse(text):
         try:
             try:
-                text = convert(text)
+                value = convert(text)
             except ValueError:
-                pass
-            return check(text)
+                value = text
+            return check(value)
         except (TypeError, ValueError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return parse
@@ -69,11 +69,6 @@ def directory(text):
             f"is not a readable directory ({err.strerror or err})"
         raise argparse.ArgumentTypeError(f"{text} {why}") from None
     return os.path.realpath(text)
-
-
-def sibling(path, insert, suffix):
-    """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
-    return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
 
 
 def common_settings(epochs, batch_size, lr, lr_decay):

@@ -17,7 +17,6 @@ import checkpoint
 import NeuralNetwork
 import onnx_export
 from _checks import plural
-from .options import sibling
 
 
 class StopRequest:
@@ -95,12 +94,18 @@ def held(task, path, overwrite, run=True):
                            "the model of a finished run")
     except (checkpoint.CheckpointError, OSError) as err:
         if run:
-            return f"it is not a checkpoint a run may replace ({err}); choose another path"
+            return (f"it exists and is not a checkpoint this run may replace ({err}); choose "
+                    f"another path")
         training, kind = None, "exists"
     if training and not training["finished"]:
         return (f"it holds an unfinished run, which is never replaced; continue it with: "
                 f"{command(task, '--resume', '--checkpoint', path)}")
     return None if overwrite else f"{path} {kind}; --overwrite replaces it"
+
+
+def sibling(path, insert, suffix):
+    """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
+    return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
 
 
 def places(task, path, plot):
@@ -273,8 +278,8 @@ def train(task, args, stop, s, net, data, controls, path, there):
         rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
     rows += task.results(net, data)
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
-    if path.name != (wanted or Path(task.run_file)).name:   # saved aside: places unchecked
-        return 1
+    if path.name != (wanted or Path(task.run_file)).name:   # saved aside or in the temporary
+        return 1                                            # directory: its places unchecked
     import matplotlib
     if not args.show:
         matplotlib.use("Agg")
