@@ -21,7 +21,7 @@ of either. The temporary file is removed if anything fails, and one that a kille
 left behind is removed by the next save to the same path.
 
 Two more doors for the command lines: ``problem(path)`` says before any work why a file
-could not be written at ``path`` (its place, the rule, or that something is there), and
+could not be written at ``path`` (its place, or the rule for what is there), and
 ``create(path, write)`` creates a new file exclusively, never over anything. ``fit`` is the
 one shortener of names too long for a file system.
 """
@@ -46,11 +46,11 @@ def refusal(path):
     return None if rule is None else rule[1]
 
 
-def problem(path, replace=True):
+def problem(path):
     """Why a file could not be written at ``path``, checked before any work, or None: the
     place takes no new file (a missing directory on the way is a dangling symbolic link or
-    a loop of them, or the nearest directory cannot be written), the rule refuses what is
-    there (``refusal``), or, with ``replace=False``, something is there."""
+    a loop of them, or the nearest directory cannot be written), or the rule refuses what
+    is there (``refusal``)."""
     folder = Path(path).parent
     while not folder.exists():
         if folder.is_symlink():
@@ -65,8 +65,6 @@ def problem(path, replace=True):
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
         return f"cannot write in {folder}: {err.strerror or err}"
-    if not replace and refusal(path) is None and os.path.lexists(path):
-        return f"{path} exists"
     return refusal(path)
 
 
@@ -81,7 +79,7 @@ def _rule(path):
         return PermissionError, (f"{path} is a symbolic link; a save would replace the link, "
                                  f"not the file it points to: give the file itself")
     if stat.S_ISDIR(mode):
-        return IsADirectoryError, f"{path} is a directory"
+        return IsADirectoryError, f"{path} is a directory; give a file name"
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
         return PermissionError, f"{path} is {kind}, not a regular file"

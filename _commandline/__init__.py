@@ -1,17 +1,14 @@
-"""The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``).
+"""The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``): a command
+line describes its task with a ``Task`` and calls ``main(task, argv)``. What a user saved is
+safe by construction, from three ideas (docs/training.md tells them at length):
 
-A command line describes its task with a ``Task`` and calls ``main(task, argv)``. What a
-user saved is safe by construction, from three ideas:
-
-* A run writes nothing before it saves. Without ``--checkpoint`` it saves into a fresh
-  directory ``<runs>/<time>/`` that ``mkdir`` makes (it refuses one that exists); a new
-  file is created exclusively (``_files.create``: a hard link, which fails if anything is
-  there, a link included), so a save never lands on a file that appeared meanwhile.
+* A run writes nothing before it saves, and then into a fresh directory that ``mkdir``
+  makes, or at ``--checkpoint`` a file created exclusively (``_files.create``: never over
+  anything, a link included). A save that fails (a full disk) goes to a new temporary file.
 * A file that is there is replaced only if it is the run's own (``--resume``) or the user
-  said so (``--overwrite``, a finished model), by the one atomic writer under its one rule
-  (``_files.write_atomically``, ``_files.refusal``). Unfinished work never replaces a
-  finished model: it is created next to it.
-* What can be checked before work is (``options``). A mistake is one line, exit status 2.
+  said so (``--overwrite``), and never an unfinished run, by the one atomic writer under its
+  one rule (``_files``). Unfinished work never replaces a finished model: it goes beside it.
+* What can be checked before work is (``runs.refuse``): one line, exit status 2.
 
 Exit status: 0 done; 1 a failure after work began (the work is saved and the message says
 where); 2 a mistake on the command line or a refused file (nothing was done or written);
@@ -23,7 +20,7 @@ import sys
 
 from . import runs
 from .options import Setting, Task, choice, common_settings, directory, integer, number
-from .runs import StopRequest, evaluate, export_onnx
+from .runs import StopRequest
 
 __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "directory", "integer",
            "main", "number", "script"]
@@ -32,17 +29,13 @@ __all__ = ["Setting", "StopRequest", "Task", "choice", "common_settings", "direc
 def main(task, argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``) of ``task``; the exit status."""
     parser, args = task.parse(argv)
-    run = None
     try:
         with StopRequest() as stop:
-            if args.export_onnx is not None:
-                return export_onnx(task, parser, args)
-            if args.evaluate:
-                return evaluate(task, parser, args)
-            run = (runs.resume if args.resume else runs.new_run)(task, parser, args)
-            return 0 if run is None else runs.train(task, parser, args, run, stop)
+            if args.evaluate or args.export_onnx is not None:
+                return runs.evaluate(task, parser, args)
+            return (runs.resume if args.resume else runs.new_run)(task, parser, args, stop)
     except KeyboardInterrupt:
-        saved = run and run.saved
+        saved = getattr(args, "saved", None)
         print(f"\n{task.prog}: stopped at once by a second Ctrl-C; " +
               (f"the run was saved in {saved}" if saved else "nothing of this run was saved"),
               file=sys.stderr)
@@ -51,9 +44,8 @@ def main(task, argv=None):
 
 def script(task, argv=None):
     """Run ``task`` as the script's ``__main__``, exiting with ``main``'s status. Outside
-    main's StopRequest a signal is ignored (SIG_IGN, not a Python handler, which the
-    interpreter resets while it shuts down): before it nothing needs saving, after it the
-    work is saved."""
+    main's StopRequest a signal is ignored (SIG_IGN: a Python handler is reset as the
+    interpreter shuts down): before it nothing needs saving, after it the work is saved."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(main(task, argv))

@@ -1,5 +1,6 @@
 """A task and its settings as flags, checked before any work: one line, exit status 2."""
 import argparse
+import errno
 import os
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -22,12 +23,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def flag_type(check, convert=None):
-    """An argparse type: ``convert`` the text, then ``check`` it (``_checks``' messages)."""
+def flag_type(check, convert):
+    """An argparse type: ``convert`` the text (if it can), then ``check`` it with
+    ``_checks``' message."""
     def parse(text):
         try:
             try:
-                value = text if convert is None else convert(text)
+                value = convert(text)
             except ValueError:
                 value = text
             return check(value)
@@ -46,7 +48,7 @@ def number(low, high, low_open=True):
 
 def choice(*names):
     return flag_type(lambda v: v if v in names else _checks.fail(
-        None, f"one of {', '.join(names)}", v))
+        None, f"one of {', '.join(names)}", v), str)
 
 
 def file_path(text):
@@ -59,22 +61,14 @@ def file_path(text):
 
 
 def directory(text):
-    """An existing directory, as an absolute path without links."""
+    """A readable directory, as an absolute path without links."""
     try:
-        resolved = file_path(text).resolve(strict=True)
-    except RuntimeError:                       # Python < 3.13: a loop of symbolic links
-        raise argparse.ArgumentTypeError(f"{text} is a loop of symbolic links") from None
+        os.listdir(file_path(text))
     except OSError as err:
-        raise argparse.ArgumentTypeError(f"{text} is not a readable directory "
-                                         f"({err.strerror or err})") from None
-    if not resolved.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is not a readable directory")
-    return str(resolved)
-
-
-def sibling(path, insert, suffix):
-    """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
-    return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
+        why = "is a loop of symbolic links" if err.errno == errno.ELOOP else \
+            f"is not a readable directory ({err.strerror or err})"
+        raise argparse.ArgumentTypeError(f"{text} {why}") from None
+    return os.path.realpath(text)
 
 
 def common_settings(epochs, batch_size, lr, lr_decay):
@@ -96,21 +90,17 @@ def common_settings(epochs, batch_size, lr, lr_decay):
 
 
 class Task:
-    """A task a command line trains; its hooks take the settings ``s`` as an
-    ``argparse.Namespace`` (``s.batch_size``).
+    """A task a command line trains. Attributes: prog, script, words (its name in messages,
+    its file, the words before the flags); settings (``{name: Setting}``, ``lr_decay`` is
+    ``--lr-decay``); model (the class a checkpoint must hold); shipped (read by --evaluate
+    and --export-onnx by default); runs, run_file (without --checkpoint a run saves
+    ``runs/<time>/run_file``); unit (what the data holds); figure_names (``<stem>_<name>.png``).
 
-    Attributes: prog, script, words (its name in messages, its file, the words before the
-    flags); settings (``{name: Setting}``, ``lr_decay`` is ``--lr-decay``); model (the class
-    a checkpoint must hold); shipped (read by --evaluate and --export-onnx by default); runs,
-    run_file (a run without --checkpoint saves ``runs/<time>/run_file``); unit (what the
-    data holds); figure_names (``<stem>_<name>.png`` next to the checkpoint, beside the log
-    ``<stem>.log``).
-
-    Hooks: ``load_data(s)`` (OSError or ValueError for what is not there), ``source(data)``
-    (the same on every machine), ``build(s)`` (NumPy is seeded), ``describe(data, s, net)``
-    (printed as a new run starts), ``validation_set(data, s)`` (or None), ``epochs(net,
-    data, s)`` (the log's table), ``results(net, data)`` (rows of the result table),
-    ``figures(net, data)`` (``{name: draw}``; ``draw(path)`` saves a PNG, returns the Figure).
+    Hooks, on the settings ``s`` (an ``argparse.Namespace``): ``load_data(s)`` (OSError or
+    ValueError for what is not there), ``source(data)`` (the same on every machine),
+    ``build(s)`` (NumPy is seeded), ``describe(data, s, net)``, ``validation_set(data, s)``
+    (or None), ``epochs(net, data, s)`` (the log's table), ``results(net, data)`` (rows of
+    the result table), ``figures(net, data)`` (``{name: draw}``; ``draw(path)`` saves a PNG).
     """
     prog = script = description = model = shipped = runs = run_file = None
     words, unit, settings, figure_names = (), "samples", {}, ()
@@ -156,7 +146,7 @@ class Task:
         return argparse.Namespace(**{**values, **given})
 
     def controls(self, s):
-        """``(schedule, early_stopping)`` of a new run."""
+        """``(schedule, early_stopping)`` that the settings make."""
         return (Schedules.ExponentialDecay(s.lr_decay) if s.lr_decay < 1 else None,
                 Schedules.EarlyStopping(s.patience) if s.patience else None)
 

@@ -1,5 +1,5 @@
-"""A run, new or continued, trained until done or stopped, saved and reported; and the
-other two modes, --evaluate and --export-onnx."""
+"""The modes: a run (new or resumed) trained until done or stopped, saved and reported; and
+--evaluate or --export-onnx of a saved model."""
 import argparse
 import os
 import shlex
@@ -17,7 +17,6 @@ import checkpoint
 import NeuralNetwork
 import onnx_export
 from _checks import plural
-from .options import sibling
 
 
 class StopRequest:
@@ -42,25 +41,13 @@ class StopRequest:
         return self.requested
 
 
-class Run:
-    """One invocation's run. ``path``: where it saves (None: a fresh run directory, made at
-    the first save); ``replaces``: the file there is the run's to replace (its own, or a
-    model and --overwrite); ``finished``: that file is a finished model, which unfinished
-    work never replaces; ``saved``: where this invocation last saved."""
-
-    def __init__(self, s, path, net=None, training=None, replaces=False):
-        self.s, self.path, self.net, self.training = s, path, net, training
-        self.finished = replaces and (training is None or training["finished"])
-        self.replaces, self.saved = replaces, None
-
-
 def command(task, *args):
-    """A command line that works when copied: this interpreter, relative paths where short."""
-    def short(path):
-        path = Path(os.path.abspath(path))        # not resolve(): .venv/bin/python is a link
-        return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
-    return " ".join(shlex.quote(p) for p in [short(sys.executable), short(task.script),
-                                             *task.words, *map(str, args)])
+    """The command line of ``task`` with ``args``, to copy: this interpreter, the script."""
+    return shlex.join([sys.executable, str(task.script), *task.words, *map(str, args)])
+
+
+def say(task, text):
+    print(f"{task.prog}: {text}", file=sys.stderr)
 
 
 def read_network(task, parser, path):
@@ -90,62 +77,100 @@ def load_data(task, parser, s):
     return data
 
 
-def check_place(task, parser, path, plot, overwrite):
-    """Refuse, before any work, what ``_files.problem`` refuses: the checkpoint's place, and
-    its log ``<stem>.log`` and figures ``<stem>_<name>.png`` (existing: with --overwrite)."""
-    for what, place in [("save the checkpoint", path)] + outputs(task, path, plot):
-        refused = problem(place, overwrite or place == path)
-        if refused:
-            parser.error(f"cannot {what} {place}: {refused}")
+def refuse(parser, what, place, why=None):
+    """End in one line, before any work, if nothing may be written at ``place``: what
+    ``_files.problem`` refuses or, if something is there, ``why(place)`` (None: it may go)."""
+    refused = _files.problem(place) or (os.path.lexists(place) and why and why(place))
+    if refused:
+        parser.error(f"cannot {what} {place}: {refused}")
 
 
-def problem(path, overwrite):
-    """``_files.problem``, which --overwrite lets replace an existing file."""
-    refused = _files.problem(path, replace=overwrite)
-    return f"{refused}; --overwrite replaces it" if refused == f"{path} exists" else refused
+def held(task, path, overwrite, run=True):
+    """Why the file at ``path`` may not be replaced, or None. An unfinished run never is, nor
+    by a ``run`` a file that is not a checkpoint; anything else only with --overwrite."""
+    try:
+        training = checkpoint.read(path)[1]
+        kind = "holds " + ("a network saved without a training run" if training is None else
+                           "the model of a finished run")
+    except (checkpoint.CheckpointError, OSError) as err:
+        if run:
+            return (f"it exists and is not a checkpoint this run may replace ({err}); choose "
+                    f"another path")
+        training, kind = None, "exists"
+    if training and not training["finished"]:
+        return (f"it holds an unfinished run, which is never replaced; continue it with: "
+                f"{command(task, '--resume', '--checkpoint', path)}")
+    return None if overwrite else f"{path} {kind}; --overwrite replaces it"
 
 
-def outputs(task, path, plot):
-    return [("write the log", sibling(path, "", ".log"))] + \
-        [("write the figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
+def sibling(path, insert, suffix):
+    """``<stem><insert><suffix>`` next to ``path``, the name shortened by ``_files.fit``."""
+    return path.with_name(_files.fit(path.stem + insert, _files.NAME_MAX - len(suffix)) + suffix)
 
 
-def new_run(task, parser, args):
+def places(task, path, plot):
+    """What a run writes: the checkpoint, its log and figures next to it."""
+    return [("save the checkpoint", path), ("write the log", sibling(path, "", ".log"))] + [
+        ("write the figure", sibling(path, f"_{n}", ".png")) for n in task.figure_names if plot]
+
+
+def new_run(task, parser, args, stop):
+    """A new run: its places checked, its network built, trained; the exit status."""
     s, path = task.settings_of(args), args.checkpoint
     s.plot = args.plot is not False
     if s.patience and getattr(s, "validation", None) == 0:
         parser.error("--patience needs validation samples (--validation > 0)")
-    if path is None:
-        return Run(s, None)
-    if path.is_dir():
-        parser.error(f"--checkpoint {path} is a directory; give a file name")
-    check_place(task, parser, path, s.plot, args.overwrite)
-    if path.exists():
-        try:
-            _, training = checkpoint.read(path)
-        except (checkpoint.CheckpointError, OSError) as err:
-            parser.error(f"--checkpoint {path} exists and is not a checkpoint this run may "
-                         f"replace ({err}); choose another path")
-        if training is not None and not training["finished"]:
-            parser.error(f"{path} holds an unfinished run; continue it with: "
-                         f"{command(task, '--resume', '--checkpoint', path)} (or choose "
-                         f"another path)")
-        if not args.overwrite:
-            what = "the model of a finished run" if training else "a network saved without " \
-                "a training run"
-            parser.error(f"{path} holds {what}; --overwrite replaces it (or choose another "
-                         f"path)")
-    return Run(s, path, replaces=path.exists())
+    for what, place in places(task, path, s.plot) if path else ():
+        refuse(parser, what, place, lambda p: held(task, p, args.overwrite, run=p == path))
+    there = "model" if path is not None and os.path.lexists(path) else None   # --overwrite
+    data = load_data(task, parser, s)
+    np.random.seed(s.seed)
+    net, s.source = task.build(s), task.source(data)
+    if not args.quiet:
+        print(task.describe(data, s, net))
+    return train(task, args, stop, s, net, data, task.controls(s), path, there)
 
 
-def resume(task, parser, args):
-    """The saved run, with --epochs applied; None if it finished and there is nothing to do.
-    Its settings are data of the file: each is checked as its flag would be."""
+def resume(task, parser, args, stop):
+    """Continue the run saved in --checkpoint exactly; the exit status."""
     path = args.checkpoint
     net, training = read_network(task, parser, path)
     if training is None:
         parser.error(f"cannot resume {path}: it holds a network saved without its training run "
                      f"(model.save); only a checkpoint written by {task.prog} can be resumed")
+    s, done = saved_settings(task, parser, args, path, training), len(net.history)
+    if training["finished"] and s.epochs <= done:
+        print(f"{path}: the run finished ({plural(done, 'epoch')}); nothing to resume "
+              f"(give --epochs N > {done} to train further)")
+        return 0
+    if s.epochs < done:
+        parser.error(f"--epochs {s.epochs} is fewer than the {plural(done, 'epoch')} "
+                     f"{path} has done")
+    if training["finished"] and s.patience:
+        parser.error(f"cannot extend {path}: early stopping ended it on its best epoch's "
+                     f"weights, so it cannot continue exactly; start a new run")
+    for what, place in places(task, path, s.plot):
+        refuse(parser, what, place)             # the run's own files: replaced
+    if not args.quiet:
+        print(f"resuming {path}: {plural(done, 'epoch')} and "
+              f"{plural(net.epoch_progress[0], 'step')} done")
+    data, order = load_data(task, parser, s), training["data"]["order"]
+    if (task.source(data), len(data)) != (s.source, len(order)):
+        parser.error(f"cannot resume {path}: it trained on {len(order)} {task.unit} from "
+                     f"{s.source}, now there are {len(data)} from {task.source(data)}")
+    try:
+        data.load_state_dict(training["data"])
+    except (TypeError, ValueError) as err:
+        parser.error(f"cannot resume {path}: {err}")
+    np.random.set_state(training["rng"])
+    return train(task, args, stop, s, net, data, (training["schedule"],
+                 training["early_stopping"]), path, "model" if training["finished"] else "run")
+
+
+def saved_settings(task, parser, args, path, training):
+    """The settings of the run saved in ``path``, then the flags given now. They are data of
+    a file: each is checked as its flag would be, a flag given now (but --epochs) must agree
+    with it, and the saved schedule and early stopping must be what they make."""
     saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
     for name, setting in task.settings.items():
         value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
@@ -165,90 +190,14 @@ def resume(task, parser, args):
     for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
                                 training["early_stopping"]), task.controls(
                                     argparse.Namespace(**saved))):
-        if described(kept) != described(made):
-            parser.error(f"cannot resume {path}: its {name} ({described(kept)}) is not what "
-                         f"its settings make ({described(made)})")
-    s, done = task.settings_of(args, saved), len(net.history)
+        kept, made = (None if c is None else f"{type(c).__name__}{checkpoint.config_of(c)}"
+                      for c in (kept, made))
+        if kept != made:
+            parser.error(f"cannot resume {path}: its {name} ({kept}) is not what its settings "
+                         f"make ({made})")
+    s = task.settings_of(args, saved)
     s.plot = saved["plot"] if args.plot is None else args.plot    # figures change no training
-    if training["finished"] and s.epochs <= done:
-        print(f"{path}: the run finished ({plural(done, 'epoch')}); nothing to resume "
-              f"(give --epochs N > {done} to train further)")
-        return None
-    if s.epochs < done:
-        parser.error(f"--epochs {s.epochs} is fewer than the {plural(done, 'epoch')} "
-                     f"{path} has done")
-    if training["finished"] and s.patience:
-        parser.error(f"cannot extend {path}: early stopping ended it on its best epoch's "
-                     f"weights, so it cannot continue exactly; start a new run")
-    check_place(task, parser, path, s.plot, overwrite=True)
-    if not args.quiet:
-        print(f"resuming {path}: {plural(done, 'epoch')} and "
-              f"{plural(net.epoch_progress[0], 'step')} done")
-    return Run(s, path, net, training, replaces=True)
-
-
-def described(control):
-    """A schedule or stopper as its class and config, to compare with what settings make."""
-    return None if control is None else f"{type(control).__name__}{checkpoint.config_of(control)}"
-
-
-def setup(task, parser, run, quiet):
-    """``(net, data, schedule, early_stopping)`` of a new run, or of the resumed one."""
-    s, training, data = run.s, run.training, load_data(task, parser, run.s)
-    if training is None:
-        np.random.seed(s.seed)
-        net, s.source = task.build(s), task.source(data)
-        if not quiet:
-            print(task.describe(data, s, net))
-        return (net, data, *task.controls(s))
-    order = training["data"]["order"]
-    if (task.source(data), len(data)) != (s.source, len(order)):
-        parser.error(f"cannot resume {run.path}: it trained on {len(order)} {task.unit} from "
-                     f"{s.source}, now there are {len(data)} from {task.source(data)}")
-    try:
-        data.load_state_dict(training["data"])
-    except (TypeError, ValueError) as err:
-        parser.error(f"cannot resume {run.path}: {err}")
-    np.random.set_state(training["rng"])
-    return run.net, data, training["schedule"], training["early_stopping"]
-
-
-def save(task, run, net, data, schedule, stopper, finished):
-    """Save the run by the package docstring's ideas and return where."""
-    training = {"settings": {k: v for k, v in vars(run.s).items() if k != "lr"},
-                "data": data.state_dict(), "rng": np.random.get_state(),
-                "schedule": schedule, "early_stopping": stopper, "finished": finished}
-
-    def write(where):
-        checkpoint.save(where, net, training)
-    try:
-        if run.path is None:
-            runs, stamp = task.runs, time.strftime("%Y%m%d-%H%M%S")
-            runs.mkdir(parents=True, exist_ok=True)
-            run.path = runs / first_free([stamp] + [f"{stamp}-{n}" for n in range(2, 999)],
-                                         lambda name: (runs / name).mkdir()) / task.run_file
-        run.path.parent.mkdir(parents=True, exist_ok=True)
-        path = run.path
-        if run.replaces and (finished or not run.finished):
-            write(path)
-        else:                                       # a new file, beside what is there
-            inserts = [f"-{n}" if finished else f".interrupted{'' if n == 1 else f'-{n}'}"
-                       for n in range(1 + finished, 999)]
-            insert = first_free([""] * (not run.replaces) + inserts, lambda insert: _files.create(
-                sibling(path, insert, path.suffix), write))
-            if insert and not run.replaces:
-                say(task, f"{path} changed while this run trained (another run saved there?); "
-                          f"it is left as it is")
-            path = sibling(path, insert, path.suffix)
-    except OSError as err:                  # a full disk: a new file where there is room
-        name = f"{Path(task.script).stem}-{os.getpid()}-{(run.path or Path(task.run_file)).name}"
-        path = Path(tempfile.gettempdir()) / _files.fit(name)
-        say(task, f"cannot save {run.path} ({err.strerror or err}); saving to {path} instead")
-        _files.create(path, write)
-    if path == run.path:
-        run.replaces, run.finished = True, finished
-    run.saved = path
-    return path
+    return s
 
 
 def first_free(names, create):
@@ -262,25 +211,56 @@ def first_free(names, create):
     raise FileExistsError(f"no free name like {names[-1]}")
 
 
-def say(task, text):
-    print(f"{task.prog}: {text}", file=sys.stderr)
+def save(task, net, training, path, there):
+    """Save by the package docstring's ideas; where it was saved. ``there``: what was at
+    ``path`` as the run began (None, a finished "model", or the run's own unfinished "run")."""
+    finished = training["finished"]
 
-
-def train(task, parser, args, run, stop):
-    """Train the run to its end (or a stop request), save it and report; the exit status."""
-    net, data, schedule, stopper = setup(task, parser, run, args.quiet)
-    net.data_layer, start, failure = data, time.perf_counter(), None
+    def write(where):
+        checkpoint.save(where, net, training)
     try:
-        if run.s.epochs > len(net.history):
-            net.train(epochs=run.s.epochs - len(net.history), schedule=schedule,
-                      validation=task.validation_set(data, run.s), early_stopping=stopper,
+        if path is None:                        # a fresh run directory, made now
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            task.runs.mkdir(parents=True, exist_ok=True)
+            path = first_free([task.runs / n for n in [stamp] + [f"{stamp}-{n}" for n in
+                               range(2, 999)]], Path.mkdir) / task.run_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if there == "run" or there == "model" and finished:
+            write(path)                         # unfinished work never replaces a model
+            return path
+        asides = [sibling(path, f"-{n}" if finished else ".interrupted" + f"-{n}" * (n > 1),
+                          path.suffix) for n in range(1 + finished, 999)]
+        saved = first_free([path] * (not there) + asides, lambda p: _files.create(p, write))
+        if saved != path and not there:
+            say(task, f"{path} changed while this run trained (another run saved there?); it "
+                      f"is left as it is")
+        return saved
+    except OSError as err:                      # a full disk: a new file where there is room
+        name = f"{Path(task.script).stem}-{os.getpid()}-{(path or Path(task.run_file)).name}"
+        saved = Path(tempfile.gettempdir()) / _files.fit(name)
+        say(task, f"cannot save {path} ({err.strerror or err}); saving to {saved} instead")
+        _files.create(saved, write)
+        return saved
+
+
+def train(task, args, stop, s, net, data, controls, path, there):
+    """Train to the end (or a stop request), save by ``save``'s rule and report; the status."""
+    (schedule, stopper), start, failure = controls, time.perf_counter(), None
+    net.data_layer, wanted = data, path
+    try:
+        if s.epochs > len(net.history):
+            net.train(epochs=s.epochs - len(net.history), schedule=schedule,
+                      validation=task.validation_set(data, s), early_stopping=stopper,
                       progress=not args.quiet, callback=stop)
     except NeuralNetwork.TrainingDiverged as err:
         failure = f"{err}; the last good parameters"
     except Exception as err:                    # noqa: BLE001 - whatever failed, keep the work
         failure = f"{type(err).__name__}: {err}; the trained state"
+    training = {"settings": {k: v for k, v in vars(s).items() if k != "lr"},
+                "data": data.state_dict(), "rng": np.random.get_state(), "schedule": schedule,
+                "early_stopping": stopper, "finished": not (failure or stop.requested)}
     try:
-        path = save(task, run, net, data, schedule, stopper, not (failure or stop.requested))
+        args.saved = path = save(task, net, training, path, there)
     except Exception as err:                    # noqa: BLE001
         say(task, f"{failure or 'the run'} could not be saved: {err}")
         return 1
@@ -293,69 +273,50 @@ def train(task, parser, args, run, stop):
               f"{plural(net.epoch_progress[0], 'step')}; saved {path}.\nContinue with: {again}")
         return 130
     rows = [["epochs", len(net.history)], [f"training {task.unit}", len(data)],
-            ["wall time", f"{time.perf_counter() - start:.0f} s"]] + ([[
-                "validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"]] if
-                net.history and "validation_accuracy" in net.history[-1] else [])
+            ["wall time", f"{time.perf_counter() - start:.0f} s"]]
+    if net.history and "validation_accuracy" in net.history[-1]:
+        rows.append(["validation accuracy", f"{net.history[-1]['validation_accuracy']:.2%}"])
     rows += task.results(net, data)
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
-    if path != run.path:                # saved beside: the places next to it are unchecked
-        return 1
+    if path.name != (wanted or Path(task.run_file)).name:   # saved aside or in the temporary
+        return 1                                            # directory: its places unchecked
     import matplotlib
     if not args.show:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    (_, log), *figures = outputs(task, path, run.s.plot)
+    _, (_, log), *figures = places(task, path, s.plot)
     try:
-        headers, epochs = task.epochs(net, data, run.s)
+        headers, epochs = task.epochs(net, data, s)
         _files.write_atomically(log, (tabulate(epochs, headers, floatfmt=".4f") + "\n\n" +
                                       tabulate(rows, tablefmt="plain") + "\n").encode(), task.prog)
         draws = task.figures(net, data)
         for name, (_, figure) in zip(task.figure_names, figures):
-            drawn = draws[name](figure)
-            if not args.show:
-                plt.close(drawn)
+            draws[name](figure)
     except Exception as err:                    # noqa: BLE001 - the model is saved already
         say(task, f"the log or figures failed ({type(err).__name__}: {err}); the model is "
                   f"saved in {path}")
         return 1
-    if args.show:
-        plt.show()
+    plt.show() if args.show else plt.close("all")
     if figures and not args.quiet:
         print("figures: " + ", ".join(str(figure) for _, figure in figures))
     return 0
 
 
 def evaluate(task, parser, args):
-    """Print the test results of --checkpoint (the shipped model by default)."""
-    path = args.checkpoint or task.shipped
-    net, _ = read_network(task, parser, path)
-    data, start = load_data(task, parser, task.settings_of(args)), time.perf_counter()
-    rows = task.results(net, data)
-    print(tabulate([["checkpoint", str(path)], [f"test {task.unit}",
-                                                len(data.get_test_set()[0])], *rows,
-                    ["time", f"{time.perf_counter() - start:.1f} s"]]))
-    return 0
-
-
-def export_onnx(task, parser, args):
-    """Write --checkpoint (the shipped model by default) as ONNX to --export-onnx, by the
-    rule of a run: never over the checkpoint being read (by inode: another name or a hard
-    link is the same file), never over an unfinished run."""
+    """--evaluate prints the test results of --checkpoint (the shipped model by default);
+    --export-onnx writes it as ONNX, by a run's rule, never over the checkpoint it reads (by
+    inode: another name or a hard link is the same file)."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
-    refused = problem(target, args.overwrite)
-    if not refused and target.exists():
-        try:
-            unfinished = not checkpoint.read(target)[1]["finished"]
-        except (checkpoint.CheckpointError, OSError, TypeError):    # TypeError: no run in it
-            unfinished = False
-        if os.path.samefile(target, path):
-            refused = f"it is the checkpoint being exported ({path}); choose another path"
-        elif unfinished:
-            refused = (f"it holds an unfinished run, which is never replaced; continue it "
-                       f"with --resume --checkpoint {target} (or choose another path)")
-    if refused:
-        parser.error(f"cannot write {target}: {refused}")
+    if target is None:
+        data, start = load_data(task, parser, task.settings_of(args)), time.perf_counter()
+        rows = [["checkpoint", str(path)], [f"test {task.unit}", len(data.get_test_set()[0])]]
+        rows += task.results(net, data) + [["time", f"{time.perf_counter() - start:.1f} s"]]
+        print(tabulate(rows))
+        return 0
+    refuse(parser, "write", target, lambda p: f"it is the checkpoint being exported ({path}); "
+           f"choose another path" if os.path.samefile(p, path) else
+           held(task, p, args.overwrite, run=False))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         onnx_export.export(net, str(target))
