@@ -70,6 +70,8 @@ def problem(path):
 
 def _rule(path):
     """None, or the error class and the reason that refuse replacing ``path``."""
+    if isinstance(path, str) and path.endswith(os.sep):     # Path() would drop the slash
+        return IsADirectoryError, f"{path} ends in {os.sep}, a directory's name; give a file name"
     try:
         info = os.lstat(path)
     except OSError:                     # nothing there (or no way there: the write says why)

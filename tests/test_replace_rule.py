@@ -115,6 +115,14 @@ def test_a_directory_is_refused_by_name(tmp_path, owner):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.parametrize("owner", WRITERS)
+def test_a_path_ending_in_a_slash_names_a_directory_and_writes_nothing(tmp_path, owner):
+    # pathlib drops a trailing slash: 'new.ckpt/' was written as the file new.ckpt.
+    with pytest.raises(IsADirectoryError, match="ends in /, a directory's name; give a file"):
+        WRITERS[owner](f"{tmp_path}/new.png/")     # a name every writer takes
+    assert listing(tmp_path) == []
+
+
 def test_the_refusal_comes_before_the_export_does_any_work(tmp_path, monkeypatch):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
