@@ -128,7 +128,7 @@ def write_atomically(path, data, owner="write_atomically"):
     path = Path(path)
     directory = path.parent
     _remove_leftovers(path)
-    tmp = directory / f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    tmp = _temporary(path, ".tmp")
     try:
         old = os.lstat(path)
     except OSError:
@@ -173,12 +173,19 @@ def create(path, write):
     is then hard-linked to ``path``. Anything already at ``path`` (a file, a symbolic link,
     another run's save) raises ``FileExistsError``: nothing is replaced, no link followed."""
     path = Path(path)
-    tmp = path.with_name(f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.new")
+    tmp = _temporary(path, ".new")
     try:
         write(tmp)
         os.link(tmp, path, follow_symlinks=False)
     finally:
         _unlink(tmp)
+
+
+def _temporary(path, suffix):
+    """A fresh hidden name next to ``path``: ``.<name>.<pid>-<12 hex digits><suffix>``, the
+    name shortened by ``fit``; ``_remove_leftovers`` reads the pid back."""
+    return path.with_name(f".{fit(path.name, NAME_BYTES)}.{os.getpid()}-"
+                          f"{uuid.uuid4().hex[:12]}{suffix}")
 
 
 def _keep_owner_and_mode(fd, old):

@@ -111,15 +111,7 @@ class Layer(BaseLayer):
                 what layer is probably missing before this one.
         """
         name = f"{type(self).__name__}.forward"
-        try:
-            x = np.asarray(input_tensor)
-        except (TypeError, ValueError) as err:  # ragged nested lists, ...
-            raise TypeError(f"{name}: expected a numeric array of shape {expected}, "
-                            f"got {type(input_tensor).__name__} ({err})") from None
-        if x.dtype.kind not in "biuf":
-            came = (f"an array of dtype {x.dtype}" if isinstance(input_tensor, np.ndarray)
-                    else type(input_tensor).__name__)
-            raise TypeError(f"{name}: expected a numeric array of shape {expected}, got {came}")
+        x = _numeric(input_tensor, f"{name}: expected a numeric array of shape {expected}")
         if x.ndim not in ndims:
             raise ValueError(f"{name}: expected input of shape {expected}, got {x.shape}{hint}")
         if x.shape[0] == 0:
@@ -134,18 +126,26 @@ class Layer(BaseLayer):
         name = f"{type(self).__name__}.backward"
         if shape is None:
             raise RuntimeError(f"{name}: called before forward")
-        try:
-            e = np.asarray(error_tensor)
-        except (TypeError, ValueError) as err:  # ragged nested lists, ...
-            raise TypeError(f"{name}: expected a real numeric error of shape {tuple(shape)}, "
-                            f"got {type(error_tensor).__name__} ({err})") from None
-        if e.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: expected a real numeric error of shape {tuple(shape)}, "
-                            f"got an array of dtype {e.dtype}")
+        e = _numeric(error_tensor, f"{name}: expected a real numeric error of shape "
+                                   f"{tuple(shape)}", name_type=False)
         if e.shape != tuple(shape):
             raise ValueError(f"{name}: expected error of shape "
                              f"{tuple(shape)} (the last output), got {e.shape}")
         return e if dtype is None else e.astype(dtype, copy=False)
+
+
+def _numeric(value, expected, name_type=True):
+    """``value`` as a real numeric array; else ``TypeError`` with the message ``expected``,
+    then what came: the type of a value that is not an array (``name_type``) or the dtype."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists, ...
+        raise TypeError(f"{expected}, got {type(value).__name__} ({err})") from None
+    if array.dtype.kind not in "biuf":
+        came = (type(value).__name__ if name_type and not isinstance(value, np.ndarray)
+                else f"an array of dtype {array.dtype}")
+        raise TypeError(f"{expected}, got {came}")
+    return array
 
 
 class TrainableLayer(Layer):
