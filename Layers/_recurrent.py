@@ -96,11 +96,11 @@ _BLAS = ThreadpoolController().select(user_api="blas")
 
 
 def _loop_threads(batch):
-    """The BLAS threads of a time loop's per-step products, ``(batch, hidden) @ (hidden,
-    gates * hidden)``. For one sequence the product is a row, which OpenBLAS still splits
+    """The BLAS threads of a time loop's per-step products, ``(batch, hidden) @ (gates,
+    hidden, hidden)``. For one sequence the product is a row, which OpenBLAS still splits
     over every thread at a hand-over cost of 3x its time: one thread. For a batch, every
-    thread (a quiet 2-core machine ran the row-MNIST LSTM step in 16.3 ms with both and
-    23.5 ms with one; bench/README.md)."""
+    thread (on a quiet 2-core machine, with one thread the row-MNIST LSTM step measured
+    1.82-1.89x PyTorch in ``bench.py`` against 1.62-1.66x with both; bench/README.md)."""
     return _BLAS.limit(limits=1) if batch == 1 else contextlib.nullcontext()
 
 
