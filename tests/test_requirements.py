@@ -3,6 +3,7 @@
 ``python -S`` starts this interpreter without its site-packages: no numpy, as with
 a system Python that never had the requirements installed.
 """
+import os
 import shutil
 import subprocess
 import sys
@@ -45,16 +46,18 @@ def test_the_venv_imports_the_framework_from_any_directory(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
     python = venv / "bin" / "python"
+    # Without PYTHONPATH: one exported by the user would find the framework before the .pth.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = ("import importlib.util as u; "
              "print([u.find_spec(m) and u.find_spec(m).origin for m in ('NeuralNetwork', 'Layers')])")
     before = subprocess.run([str(python), "-c", where], cwd="/", capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=60, env=env)
     assert before.stdout.strip() == "[None, None]"
     made = subprocess.run(["make", "--no-print-directory", "importable", f"VENV={venv}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     after = subprocess.run([str(python), "-c", where], cwd="/", capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, env=env)
     assert after.stdout.strip() == str([str(ROOT / "NeuralNetwork.py"),
                                         str(ROOT / "Layers" / "__init__.py")])
     site = {p.name for p in (venv / "lib").glob("python*/site-packages/*")}
