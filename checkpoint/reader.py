@@ -188,10 +188,11 @@ class Reader:
         the place in the file."""
         method = method or getattr(type(obj), "load_state_dict", None)
         try:
-            if method is None and state:
+            if method is not None:
+                method(obj, state)
+            elif state:
                 raise ValueError(f"{type(obj).__name__}: expected an empty state, got "
                                  f"{sorted(state)}")
-            method and method(obj, state)
         except StateError as err:
             self.fail(f"{where}.{err.key}" if err.key else where, err.reason)
         except (TypeError, ValueError) as err:
