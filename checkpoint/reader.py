@@ -20,7 +20,7 @@ import numpy as np
 import _checks
 from _checks import CheckpointError, StateError
 
-from .registry import FLOAT_DTYPES, NESTED, classes, defaults, load_state_of, required_args
+from .registry import FLOAT_DTYPES, NESTED, REQUIRED, classes, defaults
 
 DOCUMENT = "network.json"
 MAX_FILE_BYTES, MAX_DOCUMENT_BYTES = 4 << 30, 4 << 20   # a 13-layer CNN's document is 6 KB
@@ -165,8 +165,9 @@ class Reader:
         it allocates no more than the file holds before its arrays are checked."""
         self.obj(doc, where, ("class", "args"), optional=extra)
         cls = self.name(doc["class"], classes(*kind), f"{where}.class")
-        kwargs = dict(defaults(cls))
-        for k, v in self.obj(doc["args"], f"{where}.args", required_args(cls), kwargs).items():
+        kwargs = defaults(cls)
+        required = [k for k, default in kwargs.items() if default is REQUIRED]
+        for k, v in self.obj(doc["args"], f"{where}.args", required, kwargs).items():
             here = f"{where}.{k}" if flat else f"{where}.args.{k}"
             kwargs[k] = self.name(v, FLOAT_DTYPES, here) if k == "dtype" else \
                 self.build(NESTED, v, here) if isinstance(v, dict) and set(v) == {"class", "args"} \
@@ -182,10 +183,16 @@ class Reader:
         except (TypeError, ValueError, AttributeError, KeyError) as err:
             self.fail(where, f"invalid arguments ({short(str(err), 300)})")
 
-    def load_state(self, obj, state, where, method=load_state_of):
-        """``obj.load_state_dict(state)``; its complaints name the place in the file."""
+    def load_state(self, obj, state, where, method=None):
+        """``obj.load_state_dict(state)`` (without one, only ``{}`` fits); its complaints name
+        the place in the file."""
+        method = method or getattr(type(obj), "load_state_dict", None)
         try:
-            method(obj, state)
+            if method is not None:
+                method(obj, state)
+            elif state:
+                raise ValueError(f"{type(obj).__name__}: expected an empty state, got "
+                                 f"{sorted(state)}")
         except StateError as err:
             self.fail(f"{where}.{err.key}" if err.key else where, err.reason)
         except (TypeError, ValueError) as err:
@@ -200,30 +207,28 @@ class Reader:
                    self.zf.NameToInfo, where, "a member 'arrays/<n>.npy', each referenced once")
         self.used.add(reference)
         where, size = f"{where}: {reference}", self.zf.getinfo(reference).file_size
-        with self.zf.open(reference) as f:
-            shape, dtype, start = *self._header(f, where), f.tell()
-        dtypes = list(dict.fromkeys(np.dtype(d) for d, _ in allowed))
-        self.check(f"{dtype} {shape}", dtype in dtypes, where,
-                   f"dtype {' or '.join(map(str, dtypes))}")
-        shapes = [s for d, s in allowed if np.dtype(d) == dtype]
-        if all(s is not None for s in shapes):
-            self.check(shape, any(len(s) == len(shape) and all(n in (None, m) for n, m in
-                                                               zip(s, shape)) for s in shapes),
-                       where, " or ".join(f"shape of {len(s)} dimensions" if None in s else
-                                          f"shape {s}" for s in shapes))
-        self.check(math.prod(shape), most is None or math.prod(shape) <= most, where,
-                   f"at most {most} values")
-        nbytes = math.prod(shape) * dtype.itemsize
-        self.check(size - start, size - start == nbytes, where,
-                   f"{nbytes} bytes of data for the shape {shape}")
-        fill = isinstance(into, np.ndarray) and into.flags.owndata and into.flags.writeable \
-            and into.flags.c_contiguous and (into.dtype, into.shape) == (dtype, shape) \
-            and id(into) not in self.filled
-        values = into if fill else np.empty(shape, dtype)
-        self.filled[id(values)] = values            # kept alive: its id names it
-        view = memoryview(values.reshape(-1)).cast("B")
-        with self.zf.open(reference) as f:          # from the start: zipfile checks the CRC
-            self._header(f, where)
+        with self.zf.open(reference) as f:          # zipfile checks the CRC as the data ends
+            shape, dtype = self._header(f, where)
+            dtypes = list(dict.fromkeys(np.dtype(d) for d, _ in allowed))
+            self.check(f"{dtype} {shape}", dtype in dtypes, where,
+                       f"dtype {' or '.join(map(str, dtypes))}")
+            shapes = [s for d, s in allowed if np.dtype(d) == dtype]
+            if None not in shapes:
+                self.check(shape, any(len(s) == len(shape) and all(
+                    n in (None, m) for n, m in zip(s, shape)) for s in shapes), where,
+                    " or ".join(f"shape of {len(s)} dimensions" if None in s else f"shape {s}"
+                                for s in shapes))
+            self.check(math.prod(shape), most is None or math.prod(shape) <= most, where,
+                       f"at most {most} values")
+            nbytes = math.prod(shape) * dtype.itemsize
+            self.check(size - f.tell(), size - f.tell() == nbytes, where,
+                       f"{nbytes} bytes of data for the shape {shape}")
+            fill = isinstance(into, np.ndarray) and into.flags.owndata and \
+                into.flags.writeable and into.flags.c_contiguous and \
+                (into.dtype, into.shape) == (dtype, shape) and id(into) not in self.filled
+            values = into if fill else np.empty(shape, dtype)
+            self.filled[id(values)] = values            # kept alive: its id names it
+            view = memoryview(values.reshape(-1)).cast("B")
             for at in range(0, nbytes, CHUNK):
                 view[at:at + CHUNK] = f.read(min(CHUNK, nbytes - at))
             f.read(1)

@@ -23,6 +23,7 @@ KINDS = {"network": ("append_layer",), "optimizer": ("calculate_update",),
 NESTED = ("regularizer", "initializer", "loss", "schedule", "layer")   # a config may hold these
 FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
 _REGISTERED = {kind: {} for kind in KINDS}
+REQUIRED = inspect.Parameter.empty
 
 
 def classes(*kinds):
@@ -70,7 +71,8 @@ def name_of(obj, kind, where):
 def describe(obj, kind, where="an object"):
     """``{"class": registered name, "args": config_of(obj)}``; a config without a required
     argument would not load (``ValueError``)."""
-    name, config, required = name_of(obj, kind, where), config_of(obj), required_args(type(obj))
+    name, config = name_of(obj, kind, where), config_of(obj)
+    required = [a for a, default in defaults(type(obj)).items() if default is REQUIRED]
     if set(required) - set(config):
         raise ValueError(f"checkpoint.save: {where}.args: expected the keys {sorted(required)}, "
                          f"missing {[a for a in required if a not in config]}")
@@ -78,14 +80,9 @@ def describe(obj, kind, where="an object"):
 
 
 def defaults(cls):
-    """The constructor's arguments and their defaults (``inspect.Parameter.empty``: none)."""
-    args = constructor_args(cls)
+    """The constructor's arguments and their defaults (``REQUIRED``: none)."""
     parameters = inspect.signature(cls.__init__).parameters
-    return {name: parameters[name].default for name in args}
-
-
-def required_args(cls):
-    return [name for name, value in defaults(cls).items() if value is inspect.Parameter.empty]
+    return {name: parameters[name].default for name in constructor_args(cls)}
 
 
 def config_of(obj):
@@ -137,10 +134,3 @@ def state_of(obj):
     """``obj.state_dict()`` where the class defines it, else an empty state."""
     return obj.state_dict() if callable(getattr(obj, "state_dict", None)) else {}
 
-
-def load_state_of(obj, state):
-    """``obj.load_state_dict(state)`` where the class defines it; else only ``{}`` fits."""
-    if callable(getattr(obj, "load_state_dict", None)):
-        return obj.load_state_dict(state)
-    if state:
-        raise ValueError(f"{type(obj).__name__}: expected an empty state, got {sorted(state)}")
