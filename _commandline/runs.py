@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from tabulate import tabulate
 
@@ -21,9 +22,9 @@ from _checks import plural
 
 class StopRequest:
     """Turns Ctrl-C / SIGTERM into 'stop after this step'; a second one stops at once."""
+    requested = False
 
     def __enter__(self):
-        self.requested = False
         self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT,
                                                                       signal.SIGTERM)}
         return self
@@ -54,14 +55,13 @@ def read_network(task, parser, path):
     """``(network, training)`` of ``path``; any bad file ends in one line and status 2."""
     try:
         net, training = checkpoint.read(path)
-    except (checkpoint.CheckpointError, OSError) as err:   # a CheckpointError names the file
-        parser.error(f"cannot load {err}" if isinstance(err, checkpoint.CheckpointError) else
-                     f"cannot load {path}: {err.strerror or err}")
-    if not isinstance(net, task.model):
-        parser.error(f"cannot load {path}: it holds a {type(net).__name__}, not a "
-                     f"{task.model.__name__}")
-    if net.loss_layer is None:
-        parser.error(f"cannot load {path}: its network has no loss layer")
+    except checkpoint.CheckpointError as err:          # it names the file
+        parser.error(f"cannot load {err}")
+    except OSError as err:
+        parser.error(f"cannot load {path}: {err.strerror or err}")
+    if not isinstance(net, task.model) or net.loss_layer is None:
+        parser.error(f"cannot load {path}: " + ("its network has no loss layer" if isinstance(
+            net, task.model) else f"it holds a {type(net).__name__}, not a {task.model.__name__}"))
     return net, training
 
 
@@ -117,7 +117,6 @@ def places(task, path, plot):
 def new_run(task, parser, args, stop):
     """A new run: its places checked, its network built, trained; the exit status."""
     s, path = task.settings_of(args), args.checkpoint
-    s.plot = args.plot is not False
     if s.patience and getattr(s, "validation", None) == 0:
         parser.error("--patience needs validation samples (--validation > 0)")
     for what, place in places(task, path, s.plot) if path else ():
@@ -169,8 +168,8 @@ def resume(task, parser, args, stop):
 
 def saved_settings(task, parser, args, path, training):
     """The settings of the run saved in ``path``, then the flags given now. They are data of
-    a file: each is checked as its flag would be, a flag given now (but --epochs) must agree
-    with it, and the saved schedule and early stopping must be what they make."""
+    a file: each is checked as its flag would be, a flag given now (but --epochs and --plot) must
+    agree with it, and the saved schedule and early stopping must be what they make."""
     saved = {"plot": True, **training["settings"]}   # runs saved before --plot plotted
     for name, setting in task.settings.items():
         value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
@@ -182,7 +181,8 @@ def saved_settings(task, parser, args, path, training):
             ok = False
         if not ok:
             parser.error(f"cannot resume {path}: its setting {name}={value!r} is invalid")
-        if name != "epochs" and given is not None and (name == "lr" or given != value):
+        if name not in ("epochs", "plot") and given is not None and (name == "lr" or
+                                                                     given != value):
             parser.error(f"{flag} {given} contradicts the run saved in {path} (" + (
                 "its optimizer's learning rate" if name == "lr" else f"{flag} {value}") +
                 "); leave it out to continue the run as it was")
@@ -190,14 +190,10 @@ def saved_settings(task, parser, args, path, training):
     for name, kept, made in zip(("schedule", "early stopping"), (training["schedule"],
                                 training["early_stopping"]), task.controls(
                                     argparse.Namespace(**saved))):
-        kept, made = (None if c is None else f"{type(c).__name__}{checkpoint.config_of(c)}"
-                      for c in (kept, made))
-        if kept != made:
-            parser.error(f"cannot resume {path}: its {name} ({kept}) is not what its settings "
-                         f"make ({made})")
-    s = task.settings_of(args, saved)
-    s.plot = saved["plot"] if args.plot is None else args.plot    # figures change no training
-    return s
+        if repr(kept) != repr(made):            # their repr is their configuration
+            parser.error(f"cannot resume {path}: its {name} ({kept!r}) is not what its "
+                         f"settings make ({made!r})")
+    return task.settings_of(args, saved)
 
 
 def first_free(names, create):
@@ -222,8 +218,8 @@ def save(task, net, training, path, there):
         if path is None:                        # a fresh run directory, made now
             stamp = time.strftime("%Y%m%d-%H%M%S")
             task.runs.mkdir(parents=True, exist_ok=True)
-            path = first_free([task.runs / n for n in [stamp] + [f"{stamp}-{n}" for n in
-                               range(2, 999)]], Path.mkdir) / task.run_file
+            path = first_free([task.runs / (stamp + f"-{n}" * (n > 1)) for n in range(1, 999)],
+                              Path.mkdir) / task.run_file
         path.parent.mkdir(parents=True, exist_ok=True)
         if there == "run" or there == "model" and finished:
             write(path)                         # unfinished work never replaces a model
@@ -280,10 +276,8 @@ def train(task, args, stop, s, net, data, controls, path, there):
     print(tabulate(rows + [["checkpoint", str(path)]], headers=["result", ""]))
     if path.name != (wanted or Path(task.run_file)).name:   # saved aside or in the temporary
         return 1                                            # directory: its places unchecked
-    import matplotlib
     if not args.show:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        plt.switch_backend("Agg")
     _, (_, log), *figures = places(task, path, s.plot)
     try:
         headers, epochs = task.epochs(net, data, s)
