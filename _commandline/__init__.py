@@ -1,6 +1,6 @@
-"""The machinery the command lines share (``TrainLeNet.py``, ``TrainSequences.py``): a command
-line describes its task with a ``Task`` and calls ``main(task, argv)``. What a user saved is
-safe by construction, from three ideas (docs/training.md tells them at length):
+"""The machinery of the command lines (``TrainLeNet.py``, ``TrainSequences.py``): each describes
+its task with a ``Task`` and calls ``main(task, argv)``. What a user saved is safe by
+construction, from three ideas (docs/training.md tells them at length):
 
 * A run writes nothing before it saves, and then into a fresh directory that ``mkdir``
   makes, or a file created exclusively (``_files.create``: never over anything, nor a link).
@@ -9,9 +9,8 @@ safe by construction, from three ideas (docs/training.md tells them at length):
 * What can be checked before work is (``refuse``): one line, exit status 2.
 
 Exit status: 0 done; 1 a failure after work began (the work is saved, the message says
-where); 2 a mistake on the command line or a refused file (nothing was written); 130
-interrupted (saved; the message says how to continue). Only command lines import this
-package: it is the top floor of the import tree.
+where); 2 a command-line mistake or a refused file (nothing written); 130 interrupted (saved,
+with the command that continues). Only command lines import this top floor of the house.
 """
 import argparse
 import collections
@@ -105,8 +104,7 @@ def common_settings(epochs, lr_decay=1.0, batch_size=64, lr=1e-3):
         "lr_decay": Setting(number(0, 1), lr_decay, "multiply the learning rate by this after "
                                                     "every epoch (1 = constant)"),
         "patience": Setting(integer(0), 0, "stop after this many epochs without a better "
-                                           "validation loss and end on the best weights "
-                                           "(0 = train all epochs)"),
+                            "validation loss, ending on the best weights (0 = train all epochs)"),
         "seed": Setting(integer(0, 2**32 - 1), 0, "seed of initialization and shuffling"),
         "plot": Setting(bool, True, "write the PNG figures (a resumed run keeps its choice)"),
     }
@@ -137,8 +135,7 @@ class Task:
             add("--" + name.replace("_", "-"), **kind, default=None,
                 help=s.help + ("" if s.default is None else f" (default: {s.default})"))
         add("--checkpoint", type=file_path, help=f"where the run is saved, figures next to it "
-            f"(default: a new directory {self.runs.name}/<time>/; for --evaluate and "
-            f"--export-onnx the shipped model)")
+            f"(default: {self.runs.name}/<time>/; --evaluate, --export-onnx: the shipped model)")
         add("--overwrite", action="store_true", help="let a new run replace the finished model "
             "in --checkpoint and its figures (an unfinished run is never replaced)")
         add("--resume", action="store_true", help="continue the run saved in --checkpoint")
@@ -321,10 +318,10 @@ def resume(task, parser, args, stop):
 
 
 def saved_settings(task, parser, args, path, net, training):
-    """The settings of the run saved in ``path``, then the flags given now. They are data of
-    a file: each is checked as its flag would be, a flag given now (but --epochs and --plot)
-    must agree with it, and the saved schedule and early stopping must be what they make. The
-    learning rate is the optimizer's (runs saved before --plot plotted)."""
+    """The settings of the run saved in ``path`` (the learning rate: its optimizer's), then the
+    flags given now. They are data of a file: each is checked as its flag would be, a flag
+    given now (but --epochs and --plot) must agree with it, and so must the saved schedule and
+    early stopping with what they make (runs saved before --plot plotted)."""
     saved = {"plot": True, "lr": net.optimizer.learning_rate, **training["settings"]}
     for name, setting in task.settings.items():
         value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
@@ -446,8 +443,7 @@ def train(task, args, stop, s, net, data, controls, path, there):
 
 def evaluate(task, parser, args):
     """--evaluate prints the test results of --checkpoint (the shipped model by default);
-    --export-onnx writes it as ONNX, by a run's rule, never over the checkpoint it reads (by
-    inode: another name or a hard link is the same file)."""
+    --export-onnx writes it as ONNX by a run's rule, never over the file it reads (by inode)."""
     path, target = args.checkpoint or task.shipped, args.export_onnx
     net, _ = read_network(task, parser, path)
     if target is None:
@@ -486,9 +482,8 @@ def main(task, argv=None):
 
 
 def script(task, argv=None):
-    """Run ``task`` as the script's ``__main__``, exiting with ``main``'s status. Outside
-    main's StopRequest a signal is ignored (SIG_IGN: a Python handler is reset as the
-    interpreter shuts down): before it nothing needs saving, after it the work is saved."""
+    """Run ``task`` as the script's ``__main__``. Outside main's StopRequest a signal is ignored
+    (a Python handler is reset as the interpreter shuts down): nothing needs saving there."""
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     sys.exit(main(task, argv))
