@@ -35,7 +35,6 @@ import onnx_export
 from Optimization import Schedules
 
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)      # Ctrl-C and kill's default: save, then stop
 # A setting of a run, saved with it so that --resume needs none. ``parse`` turns the flag's
 # text into the value (an argparse type; ``bool``: a --x/--no-x switch).
 Setting = collections.namedtuple("Setting", "parse default help")
@@ -135,7 +134,7 @@ class Task:
             add("--" + name.replace("_", "-"), **kind, default=None,
                 help=s.help + ("" if s.default is None else f" (default: {s.default})"))
         add("--checkpoint", type=file_path, help=f"where the run is saved, figures next to it "
-            f"(default: {self.runs.name}/<time>/; --evaluate, --export-onnx: the shipped model)")
+            f"(default: a new {self.runs.name}/<time>/; to evaluate or export: the shipped model)")
         add("--overwrite", action="store_true", help="let a new run replace the finished model "
             "in --checkpoint and its figures (an unfinished run is never replaced)")
         add("--resume", action="store_true", help="continue the run saved in --checkpoint")
@@ -173,14 +172,14 @@ class Task:
 
 class StopRequest:
     """Turns Ctrl-C / SIGTERM into 'stop after this step'; a second one stops at once."""
-    requested = False
+    signals, requested = (signal.SIGINT, signal.SIGTERM), False
 
     def __enter__(self):
-        self._previous = [signal.signal(s, self._handle) for s in SIGNALS]
+        self._previous = [signal.signal(s, self._handle) for s in self.signals]
         return self
 
     def __exit__(self, *exc):
-        for s, handler in zip(SIGNALS, self._previous):
+        for s, handler in zip(self.signals, self._previous):
             signal.signal(s, handler)
 
     def _handle(self, signum, frame):
@@ -484,6 +483,6 @@ def main(task, argv=None):
 def script(task, argv=None):
     """Run ``task`` as the script's ``__main__``. Outside main's StopRequest a signal is ignored
     (a Python handler is reset as the interpreter shuts down): nothing needs saving there."""
-    for s in SIGNALS:
+    for s in StopRequest.signals:
         signal.signal(s, signal.SIG_IGN)
     sys.exit(main(task, argv))
