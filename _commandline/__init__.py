@@ -321,7 +321,8 @@ def saved_settings(task, parser, args, path, net, training):
     flags given now. They are data of a file: each is checked as its flag would be, a flag
     given now (but --epochs and --plot) must agree with it, and so must the saved schedule and
     early stopping with what they make (runs saved before --plot plotted)."""
-    saved = {"plot": True, "lr": net.optimizer.learning_rate, **training["settings"]}
+    saved = {"plot": True, "lr": getattr(net.optimizer, "learning_rate", None),
+             **training["settings"]}
     for name, setting in task.settings.items():
         value, given, flag = saved.get(name), getattr(args, name), "--" + name.replace("_", "-")
         try:
