@@ -434,6 +434,7 @@ def train(task, args, stop, s, net, data, controls, path, there):
     except Exception as err:                    # noqa: BLE001 - the model is saved already
         say(task, f"the log or figures failed ({type(err).__name__}: {err}); the model is "
                   f"saved in {path}")
+        plt.close("all")                        # none left open for the next run's backend
         return 1
     plt.show() if args.show else plt.close("all")
     if figures and not args.quiet:
