@@ -86,7 +86,7 @@ class LeNetTask(MNISTTask):
     data_class, model, title = MNISTData, LeNet.LeNet, "LeNet on MNIST"
     figure_names = MNISTTask.figure_names + ("filters",)
     settings = {
-        **_commandline.common_settings(epochs=12, batch_size=64, lr=1e-3, lr_decay=0.8),
+        **_commandline.common_settings(epochs=12, lr_decay=0.8),
         "l2": Setting(number(0, 1, low_open=False), 4e-4,
                       "L2 regularization weight (0 switches it off)"),
         "augment": Setting(integer(0, MAX_SHIFT), 2,

@@ -44,7 +44,7 @@ class RowMNISTTask(MNISTTask):
     shipped, run_file = ROOT / "trained" / "rowmnist_lstm.ckpt", "rowmnist.ckpt"
     data_class, model, title = RowMNISTData, RowMNIST.RowMNIST, "Row-MNIST"
     settings = {
-        **_commandline.common_settings(epochs=10, batch_size=64, lr=1e-3, lr_decay=1.0),
+        **_commandline.common_settings(epochs=10),
         "cell": CELL,
         **mnist_settings(validation=10_000),        # the PyTorch twin's split
     }
@@ -63,7 +63,7 @@ class NamesTask(_commandline.Task):
     shipped, runs, run_file = ROOT / "trained" / "names_lstm.ckpt", RUNS, "names.ckpt"
     unit, figure_names, model = "names", ("curves",), CharModel.CharModel
     settings = {
-        **_commandline.common_settings(epochs=21, batch_size=64, lr=1e-3, lr_decay=1.0),
+        **_commandline.common_settings(epochs=21),
         "cell": CELL,
         "subset": Setting(integer(1), None, "train on the first N training names only (quick "
                                             "runs; default: all)"),
@@ -126,7 +126,7 @@ class DatesTask(_commandline.Task):
     shipped, runs, run_file = ROOT / "trained" / "dates_attention.ckpt", RUNS, "dates.ckpt"
     unit, figure_names, model = "dates", ("curves",), Seq2Seq.Seq2Seq
     settings = {
-        **_commandline.common_settings(epochs=10, batch_size=64, lr=1e-3, lr_decay=1.0),
+        **_commandline.common_settings(epochs=10),
         "attention": Setting(bool, True, "--no-attention: the plain encoder-decoder"),
         "bidirectional": Setting(bool, False, "read the source with a Bidirectional LSTM"),
         "subset": Setting(integer(1, Dates.SIZES[0]), None, "train on the first N training "
