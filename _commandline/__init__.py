@@ -31,6 +31,7 @@ from tabulate import tabulate
 import _checks
 import _files
 import checkpoint
+import NeuralNetwork
 import onnx_export
 from Optimization import Schedules
 
@@ -395,6 +396,8 @@ def train(task, args, stop, s, net, data, controls, path, there):
             net.train(epochs=s.epochs - len(net.history), schedule=schedule,
                       validation=task.validation_set(data, s), early_stopping=stopper,
                       progress=not args.quiet, callback=stop)
+    except NeuralNetwork.TrainingDiverged as err:   # the guard put back the last good step
+        failure = f"{err}; the last good parameters"
     except Exception as err:                    # noqa: BLE001 - whatever failed, keep the work
         failure = f"{type(err).__name__}: {err}; the trained state"
     training = {"settings": {k: v for k, v in vars(s).items() if k != "lr"},

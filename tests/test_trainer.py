@@ -339,7 +339,9 @@ def test_divergence_stops_names_the_iteration_and_saves(tmp_path, small_mnist, m
                                                "--batch-size", 32, "--validation", 80,
                                                "--no-plot", "--checkpoint", checkpoint)])
     assert status == 1
-    assert "loss became inf at iteration 7" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "loss became inf at iteration 7" in err
+    assert "the last good parameters" in err            # not the diverged step's
     saved = LeNet.LeNet.load(checkpoint)
     assert len(saved.loss) == 6 and np.all(np.isfinite(saved.loss))
     assert all(np.all(np.isfinite(p)) for layer in saved.trainable_layers()
