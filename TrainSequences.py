@@ -10,10 +10,10 @@ surnames, or an encoder-decoder that translates dates.
 The first word names the task; every flag after it is TrainLeNet.py's, from the same
 machinery (``_commandline``): progress, validation every epoch, a log and learning curves,
 an atomic checkpoint that ``--resume --checkpoint PATH`` continues exactly, a safe
-Ctrl-C, ``--evaluate``, ``--quiet``, one-line errors. ``TASK --help`` lists them. With the
-default settings each task makes what ``trained/`` ships (``rowmnist_lstm``,
-``rowmnist_gru`` with ``--cell gru``, ``names_lstm``, ``dates_attention``, ``dates_plain``
-with ``--no-attention``): the same seed, initial weights and batch order.
+Ctrl-C, ``--evaluate``, ``--quiet``, one-line errors. ``TASK --help`` lists them. What
+``trained/`` ships, ``make train-sequences`` makes again: ``rowmnist --seed 3``
+(``rowmnist_lstm``), ``rowmnist --cell gru --seed 1``, ``names``, ``dates`` and ``dates
+--no-attention`` (``dates_plain``), each with the same initial weights and batch order.
 """
 import _requirements  # noqa: F401 - first, before numpy: one line if this Python lacks it
 import sys
