@@ -221,6 +221,37 @@ def test_the_optimizer_decides_what_state_it_holds_and_arrays_are_still_checked(
         checkpoint.read(edited(path, lambda d: None, {member: -np.ones((5, 8))}))
 
 
+class PlainSgd:
+    """A teacher's optimizer with no state at all: no state_dict, no load_state_dict."""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+
+    def calculate_update(self, weight_tensor, gradient_tensor):
+        return weight_tensor - self.learning_rate * gradient_tensor
+
+
+checkpoint.register(PlainSgd)
+
+
+def test_an_optimizer_without_state_takes_only_an_empty_one(tmp_path):
+    np.random.seed(0)
+    net = iris_net(PlainSgd(1e-2), framework_layers())
+    net.data_layer = IrisData(50)
+    net.train(2)
+    path = tmp_path / "p.ckpt"
+    net.save(path)
+    x = net.data_layer.get_test_set()[0]
+    np.testing.assert_array_equal(checkpoint.read(path)[0].test(x), net.test(x))
+
+    def put(doc):
+        doc["layers"][0]["optimizer"]["state"]["weights"]["velocity"] = 1.0
+    with pytest.raises(checkpoint.CheckpointError, match=re.escape(
+            "layers[0].optimizer.state.weights: invalid state (PlainSgd: expected an empty "
+            "state, got ['velocity'])")):
+        checkpoint.read(edited(path, put))
+
+
 def test_a_missing_config_entry_without_a_default_is_still_refused(tmp_path):
     class Forgetful(RMSProp):
         def get_config(self):

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -39,6 +40,14 @@ def small_network():
     net.append_layer(SoftMax.SoftMax())
     net.loss_layer = Loss.CrossEntropyLoss()
     return net
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    # plots returns its figure open, saved or refused: none left for a later test's run, whose
+    # switch to the Agg backend would have to close it (deprecated since matplotlib 3.8).
+    yield
+    plt.close("all")
 
 
 # Every writer of the Python API, as (name in its errors, write to a path).
