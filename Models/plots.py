@@ -172,7 +172,7 @@ def attention(weights, source, target, path=None, title=None):
     weights = np.asarray(weights)
     source = ["\u2423" if c == " " else str(c) for c in source]
     target = [str(c) for c in target]
-    if weights.ndim != 2 or weights.shape != (len(target), len(source)):
+    if weights.shape != (len(target), len(source)):
         _checks.fail("plots.attention", f"weights of shape (len(target), len(source)) = "
                      f"({len(target)}, {len(source)})", _checks.Described(
                          f"shape {weights.shape}"))

@@ -210,9 +210,9 @@ def check_moments(optimizer, owner, state):
     if r is not None and (r < 0).any():
         raise StateError("r", f"{owner}: expected values >= 0 (a second moment), "
                               f"got negative ones")
-    try:        # a float, even a whole one, is no count of steps
-        _checks.size(owner, "step count k", _checks.Described(repr(k)) if isinstance(k, float) else k,
-                     minimum=0 if v is None else 1)
+    count = _checks.Described(repr(k)) if isinstance(k, float) else k   # 3.0 is no count
+    try:
+        _checks.size(owner, "step count k", count, minimum=0 if v is None else 1)
     except (TypeError, ValueError) as err:
         raise StateError("k", str(err)) from None
 

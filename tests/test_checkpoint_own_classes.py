@@ -193,13 +193,19 @@ def edited(path, edit, arrays=None):
     return edited_path
 
 
-def test_the_optimizer_decides_what_state_it_holds_and_arrays_are_still_checked(tmp_path):
+def trained_and_saved(optimizer, path):
+    """An iris network with ``optimizer``, trained 2 epochs and saved to ``path``."""
     np.random.seed(0)
-    net = iris_net(RMSProp(1e-2), framework_layers())
+    net = iris_net(optimizer, framework_layers())
     net.data_layer = IrisData(50)
     net.train(2)
-    path = tmp_path / "r.ckpt"
     net.save(path)
+    return net
+
+
+def test_the_optimizer_decides_what_state_it_holds_and_arrays_are_still_checked(tmp_path):
+    path = tmp_path / "r.ckpt"
+    trained_and_saved(RMSProp(1e-2), path)
 
     def put(doc, key, value):
         doc["layers"][0]["optimizer"]["state"]["weights"][key] = value
@@ -235,12 +241,8 @@ checkpoint.register(PlainSgd)
 
 
 def test_an_optimizer_without_state_takes_only_an_empty_one(tmp_path):
-    np.random.seed(0)
-    net = iris_net(PlainSgd(1e-2), framework_layers())
-    net.data_layer = IrisData(50)
-    net.train(2)
     path = tmp_path / "p.ckpt"
-    net.save(path)
+    net = trained_and_saved(PlainSgd(1e-2), path)
     x = net.data_layer.get_test_set()[0]
     np.testing.assert_array_equal(checkpoint.read(path)[0].test(x), net.test(x))
 
