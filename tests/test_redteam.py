@@ -63,9 +63,10 @@ def test_an_overflowing_batch_through_a_course_sheet_layer_is_caught_and_undone(
     weights[0] = weights[0].mean()          # equal logits: no saturation, the gradient is x/2
     net.layers[0].weights = weights
     x = np.zeros((4, 3))
-    x[:, 0] = 1.7e308                       # the gradient itself overflows
+    x[:, 0] = 1.7e308                       # the gradient itself overflows (on purpose: quiet)
     net.data_layer = Batches(x, np.eye(2)[[0] * 4])
-    with pytest.raises(NeuralNetwork.TrainingDiverged):
+    with pytest.raises(NeuralNetwork.TrainingDiverged), np.errstate(over="ignore",
+                                                                    invalid="ignore"):
         net.train(1)
     np.testing.assert_array_equal(net.layers[0].weights, weights)
     net.data_layer = normal
