@@ -106,7 +106,7 @@ class Embedding(TrainableLayer):
             wrong = x[~np.isfinite(x) | (x != np.round(x))]
             if wrong.size:
                 raise ValueError(f"Embedding.forward: expected {expected}, got non-integer "
-                                 f"values such as {wrong.flat[0]!r}")
+                                 f"values such as {wrong.flat[0].item()!r}")
         if x.size and (x.min() < 0 or x.max() >= self.vocabulary_size):
             raise ValueError(f"Embedding.forward: expected {expected}, got tokens from "
                              f"{x.min():g} to {x.max():g}")
