@@ -1034,9 +1034,15 @@ def test_initialize_keeps_what_the_initializer_returns_and_forward_refuses_it(
     layer = factory()
     name = type(layer).__name__
     stub = StubInitializer()
-    with pytest.warns(UserWarning, match=rf"{name}\.initialize: expected the weights "
-                                         rf"initializer to return shape .*got \(1, 3, 3, 3\)"):
+    with pytest.warns(UserWarning) as caught:
         layer.initialize(stub, Initializers.Constant(0.1))
+    # One warning for the weights, and one more for an output layer's (the LSTM's) weights.
+    kinds = ["weights"] + (["output weights"] if getattr(layer, "output_weights", None)
+                           is not None else [])
+    assert [str(w.message).split(" initializer to return shape ")[0] for w in caught] == \
+        [f"{name}.initialize: expected the {kind}" for kind in kinds]
+    assert all(str(w.message).endswith("got (1, 3, 3, 3); it is kept, and forward will "
+                                       "refuse it") for w in caught)
     assert stub.fans[0] == fans
     expected = str(shape).replace("(", r"\(").replace(")", r"\)")
     with pytest.raises(ValueError, match=rf"{name}\.forward: expected weights of shape "
