@@ -249,7 +249,7 @@ def held(task, path, overwrite, run=True):
                     f"another path")
         training, kind = None, "exists"
     if training and not training["finished"]:
-        return f"it holds an unfinished run, which is never replaced; continue it with: " + \
+        return "it holds an unfinished run, which is never replaced; continue it with: " + \
             again(task, path)
     return None if overwrite else f"{path} {kind}; --overwrite replaces it"
 

@@ -93,7 +93,8 @@ def main():
         if torch is not None:
             theirs = {n: torch_ms(None if batch == 1 else batch, steps, n) for n in (1, 2)}
             row += "; PyTorch's whole step " + ", ".join(
-                f"{t:.2f} ms at {n} thread{'s' * (n > 1)} ({ours / t:.2f}x)" for n, t in theirs.items())
+                f"{t:.2f} ms at {n} thread{'s' * (n > 1)} ({ours / t:.2f}x)"
+                for n, t in theirs.items())
         rows.append(row)
     print("\n".join(rows))
 
